@@ -1,0 +1,192 @@
+"""The run configuration: one YAML file, validated before anything runs.
+
+Configuration says *what* to do. It never holds a secret: a role names the
+environment variable that holds its key (``api_key_env``), and the key is read
+only when the LM is built. Unknown keys are errors, so a typo never silently
+falls back to a default.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from codeclm_dspy.errors import ConfigError
+
+SCORE_MIN, SCORE_MAX = 1, 10
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RoleConfig(_Strict):
+    """How to reach one model role and how to sample from it.
+
+    Attributes:
+        model: a LiteLLM model string, e.g. ``openai/gpt-4o-mini``,
+            ``gemini/gemini-2.0-flash`` or ``embedded/smollm2-135m-instruct``.
+        api_base: endpoint for self-hosted or proxied servers.
+        api_key_env: name of the environment variable holding the API key.
+        temperature, max_tokens, top_p: sampling parameters for every call.
+        timeout: seconds before a single request is abandoned.
+        num_retries: LiteLLM retries for transient provider errors.
+        extra_params: further keyword arguments passed through to LiteLLM.
+    """
+
+    model: str = Field(min_length=1)
+    api_base: str | None = None
+    api_key_env: str | None = None
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=1024, ge=1)
+    top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    timeout: float = Field(default=120.0, gt=0)
+    num_retries: int = Field(default=3, ge=0)
+    extra_params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _is_a_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError(
+                "api_key_env takes the NAME of an environment variable (e.g. OPENAI_API_KEY), "
+                "never the key itself"
+            )
+        return value
+
+    def sampling(self) -> dict[str, Any]:
+        """The sampling parameters sent with every request of this role."""
+        params: dict[str, Any] = {"temperature": self.temperature, "max_tokens": self.max_tokens}
+        if self.top_p is not None:
+            params["top_p"] = self.top_p
+        return params
+
+
+class ModelsConfig(_Strict):
+    """The three LM roles. ``judge`` defaults to ``strong``, as in the paper."""
+
+    strong: RoleConfig
+    target: RoleConfig
+    judge: RoleConfig | None = None
+
+    def roles(self) -> dict[str, RoleConfig]:
+        """Every role with the judge default applied."""
+        return {"strong": self.strong, "target": self.target, "judge": self.judge or self.strong}
+
+
+class PipelineConfig(_Strict):
+    """The method's knobs; defaults are the paper's (CodecLM, §5.3 and A.3)."""
+
+    metadata_pool_size: int = Field(default=200, ge=1)
+    max_skills_per_metadata: int = Field(default=3, ge=1)
+    plausibility_check: bool = True
+    num_instructions: int = Field(default=2000, ge=1)
+    num_rubrics: int = Field(default=4, ge=1)
+    max_iterations: int = Field(default=4, ge=1)
+    threshold: float = 3.0
+
+    @field_validator("threshold")
+    @classmethod
+    def _on_the_scale(cls, value: float) -> float:
+        widest = SCORE_MAX - SCORE_MIN
+        if not 0 <= value < widest:
+            raise ValueError(
+                f"threshold must be in [0, {widest}) on the {SCORE_MIN}-{SCORE_MAX} judge scale "
+                f"(a gap can never exceed {widest}, so no pair would ever be kept)"
+            )
+        return value
+
+
+class SeedsConfig(_Strict):
+    """Which fields of the seed records to read."""
+
+    instruction_field: str = "instruction"
+    id_field: str = "id"
+
+
+class EngineConfig(_Strict):
+    """How the run executes; none of this changes what the method does."""
+
+    workers: int = Field(default=4, ge=1)
+    parse_retries: int = Field(default=2, ge=0)
+    cache: bool = True
+
+
+class Config(_Strict):
+    """Everything one ``codeclm generate`` run needs."""
+
+    models: ModelsConfig
+    pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    seeds: SeedsConfig = Field(default_factory=SeedsConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    random_seed: int = 0
+
+    def public_dict(self) -> dict[str, Any]:
+        """The config as plain data, safe to write to a manifest.
+
+        Keys never live in the config, but ``extra_params`` is free-form, so
+        anything that looks like a credential there is masked as well.
+        """
+        return redact(self.model_dump(mode="json"))
+
+
+_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.I)
+
+
+def redact(value: Any) -> Any:
+    """Mask values whose key names look like credentials, recursively."""
+    if isinstance(value, dict):
+        return {
+            k: ("***" if _SECRET_KEY.search(str(k)) and k != "api_key_env" else redact(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def load_config(path: str | Path, **overrides: Any) -> Config:
+    """Read and validate a YAML config.
+
+    Args:
+        path: the YAML file.
+        **overrides: top-level fields to replace after reading (the CLI's
+            ``--random-seed`` uses this).
+
+    Raises:
+        ConfigError: the file is missing, is not YAML, or fails validation.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a mapping with at least a 'models:' section")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return parse_config(data, source=str(path))
+
+
+def parse_config(data: dict[str, Any], source: str = "config") -> Config:
+    """Validate an already-parsed config mapping (see ``load_config``)."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {_explain(err)}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid config {source}: {problems}") from None
+
+
+def _explain(err: dict[str, Any]) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key"
+    return err["msg"].removeprefix("Value error, ")

@@ -1,0 +1,50 @@
+"""Exceptions the CLI turns into one clear message and a non-zero exit.
+
+Anything raised as a ``CodecLMError`` is the user's to fix (a file, a config
+value, a provider that cannot be reached); anything else is our bug and keeps
+its traceback.
+"""
+
+
+class CodecLMError(Exception):
+    """Base class for errors that carry a message meant for the user."""
+
+    exit_code = 1
+
+
+class ConfigError(CodecLMError):
+    """The YAML config is missing, malformed or fails validation."""
+
+    exit_code = 2
+
+
+class SeedError(CodecLMError):
+    """The seed file is missing, empty or has a bad record."""
+
+    exit_code = 2
+
+
+class ProviderError(CodecLMError):
+    """A model role cannot be used: unknown provider, no key, no server."""
+
+    exit_code = 3
+
+
+class RunDirError(CodecLMError):
+    """The output directory cannot be used for this run."""
+
+    exit_code = 2
+
+
+class StepParseError(CodecLMError):
+    """A model's answer could not be parsed into a step's outputs.
+
+    Attributes:
+        step: the pipeline step whose output failed to parse.
+        raw: the raw text the model returned, kept for the rejected record.
+    """
+
+    def __init__(self, step: str, message: str, raw: str | None = None):
+        super().__init__(f"{step}: {message}")
+        self.step = step
+        self.raw = raw

@@ -1,0 +1,78 @@
+"""The metadata pool: seeds' own metadata plus mixed-and-matched pairs.
+
+CodecLM (A.3) grows the pool to 200 by pairing a use case from one seed with
+skills drawn, without replacement, from all seeds' skills, then removes
+implausible pairs by hand. ``mix_and_match`` is the pure, seeded sampler;
+``MetadataChecker`` is the LLM plausibility check that replaces the manual one.
+"""
+
+from __future__ import annotations
+
+import random
+
+import dspy
+
+from codeclm_dspy.records import Metadata
+from codeclm_dspy.runtime import Runtime
+from signatures import CheckMetadata
+
+
+def mix_and_match(encoded: list[Metadata], size: int, max_skills: int, rng: random.Random) -> list[Metadata]:
+    """New metadata until the pool (``encoded`` + new) reaches ``size``.
+
+    Each new entry takes one seed's use case and 1..``max_skills`` skills
+    sampled without replacement from the union of every seed's skills.
+    Combinations already in the pool are redrawn, so with few seeds the
+    result can be shorter than asked: the caller records the shortfall.
+
+    Args:
+        encoded: the seeds' own metadata, in a stable order.
+        size: the target pool size.
+        max_skills: the most skills one entry gets.
+        rng: the seeded source of randomness (same seed, same pool).
+    """
+    needed = size - len(encoded)
+    if needed <= 0 or not encoded:
+        return []
+    skill_seeds: dict[str, list[str]] = {}
+    for meta in encoded:
+        for skill in meta.skills:
+            skill_seeds.setdefault(skill.lower(), []).extend(meta.seed_ids)
+    canonical = {s.lower(): s for m in encoded for s in m.skills}
+    skills = sorted(skill_seeds)
+    seen = {(m.use_case.lower(), frozenset(s.lower() for s in m.skills)) for m in encoded}
+    fresh: list[Metadata] = []
+    for _ in range(needed * 20):
+        if len(fresh) == needed:
+            break
+        base = rng.choice(encoded)
+        picked = rng.sample(skills, rng.randint(1, min(max_skills, len(skills))))
+        key = (base.use_case.lower(), frozenset(picked))
+        if key in seen:
+            continue
+        seen.add(key)
+        seed_ids = dict.fromkeys([*base.seed_ids, *(i for s in picked for i in skill_seeds[s])])
+        fresh.append(
+            Metadata(
+                id=f"m{len(encoded) + len(fresh):05d}",
+                use_case=base.use_case,
+                skills=tuple(canonical[s] for s in picked),
+                seed_ids=tuple(seed_ids),
+                mixed=True,
+            )
+        )
+    return fresh
+
+
+class MetadataChecker(dspy.Module):
+    """Is this (use case, skills) pair one a real request could have?"""
+
+    def __init__(self):
+        super().__init__()
+        self.check = dspy.Predict(CheckMetadata)
+
+    def forward(self, rt: Runtime, meta: Metadata) -> bool:
+        out = rt.structured(
+            self.check, "check_metadata", "strong", use_case=meta.use_case, skills=list(meta.skills)
+        )
+        return bool(out.plausible)

@@ -1,0 +1,74 @@
+"""``CodecLM``: the whole method as one ``dspy.Module``.
+
+Each step is a named submodule whose predictors an optimizer can rewrite
+(``program.encoder.encode``, ``program.contrastive_filter.judge``, ...), and
+the program saves and loads with DSPy's JSON state. The LMs are not part of
+the program: they arrive with the ``Runtime`` at call time.
+"""
+
+from __future__ import annotations
+
+import random
+
+import dspy
+
+from codeclm_dspy.config import PipelineConfig
+from codeclm_dspy.contrastive_filtering import ContrastiveFilter
+from codeclm_dspy.decoder import Decoder
+from codeclm_dspy.encoder import Encoder
+from codeclm_dspy.metadata_pool import MetadataChecker
+from codeclm_dspy.records import RubricAction, Seed, Trajectory
+from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.self_rubrics import Improver, RubricWriter, sample_action
+
+
+class CodecLM(dspy.Module):
+    """Encode -> metadata pool -> decode -> Self-Rubrics -> Contrastive Filtering.
+
+    Args:
+        pipeline: the method's knobs (paper defaults when omitted).
+    """
+
+    def __init__(self, pipeline: PipelineConfig | None = None):
+        super().__init__()
+        self.pipeline = pipeline or PipelineConfig()
+        self.encoder = Encoder()
+        self.metadata_checker = MetadataChecker()
+        self.decoder = Decoder()
+        self.rubric_writer = RubricWriter()
+        self.improver = Improver()
+        self.contrastive_filter = ContrastiveFilter()
+
+    def evolve(
+        self, rt: Runtime, traj: Trajectory, actions: list[RubricAction], rng: random.Random
+    ) -> str | None:
+        """Run one instruction through up to T filter rounds.
+
+        Iteration 1 judges the basic instruction itself; each later iteration
+        first applies one sampled action to the current instruction. Returns
+        the source to keep ("strong" or "target"), or None if the gap stayed
+        within the threshold for all T iterations. ``traj`` records every step.
+        """
+        instruction = traj.basic_instruction
+        for iteration in range(1, self.pipeline.max_iterations + 1):
+            if iteration > 1:
+                action = sample_action(actions, rng)
+                instruction = self.improver(rt, instruction, action)
+                traj.actions.append(action)
+            attempt, source = self.contrastive_filter(rt, instruction, iteration, self.pipeline.threshold)
+            traj.attempts.append(attempt)
+            if source is not None:
+                return source
+        return None
+
+    def forward(self, rt: Runtime, seeds: list[Seed], random_seed: int = 0, workers: int = 1):
+        """Run the whole pipeline in memory.
+
+        Returns:
+            dspy.Prediction with ``kept`` rows, ``rejected`` rows and ``counts``.
+        """
+        from codeclm_dspy.runner import MemorySink, run_pipeline
+
+        sink = MemorySink()
+        counts = run_pipeline(self, rt, seeds, sink, random_seed=random_seed, workers=workers)
+        return dspy.Prediction(kept=sink.kept, rejected=sink.rejected, counts=counts)

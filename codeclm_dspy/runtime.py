@@ -1,0 +1,114 @@
+"""The runtime a step runs in: its LMs, its meter, its parse retries.
+
+Steps (dspy.Modules) hold only what an optimizer may rewrite: predictors with
+their instructions and demos. Everything about *how* they run is passed in
+as a ``Runtime`` at call time, so programs stay picklable-free JSON state and
+never carry an LM, a key or a lock.
+
+Calling a predictor with structured output, retried when parsing fails.
+
+Transport errors (429s, 5xx, timeouts) are retried by LiteLLM itself
+(``num_retries`` per role). What LiteLLM cannot fix is an answer that arrives
+but does not parse; that gets a fresh rollout here, up to
+``engine.parse_retries`` times, and then a ``StepParseError`` carrying the raw
+text so the item can be recorded as failed with its evidence.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dspy
+from dspy.utils.exceptions import AdapterParseError
+
+from codeclm_dspy.errors import StepParseError
+from codeclm_dspy.routing import LMRoles
+from codeclm_dspy.usage import UsageMeter
+
+ADAPTER = dspy.JSONAdapter()
+
+
+def call_structured(
+    predictor: dspy.Predict,
+    step: str,
+    lm: dspy.LM,
+    meter: UsageMeter,
+    retries: int,
+    first_rollout: int = 0,
+    check=None,
+    **inputs,
+) -> dspy.Prediction:
+    """Run ``predictor`` on ``lm`` with the JSON adapter, retrying parse failures.
+
+    Args:
+        check: optional ``prediction -> str | None``; a returned string says
+            why a well-formed answer is still unusable (say, an empty list),
+            and the attempt counts as a parse failure.
+
+    Raises:
+        StepParseError: still unusable after ``retries`` fresh attempts.
+    """
+    last = "no attempt made"
+    raw = None
+    for attempt in range(first_rollout, first_rollout + retries + 1):
+        # A rollout id makes the retry a new request rather than a cache hit;
+        # the seed changes the sample for providers (llama.cpp) that honour one.
+        config = {}
+        if attempt:
+            config["rollout_id"] = attempt
+            if "seed" in lm.supported_params:
+                config["seed"] = attempt
+        try:
+            with dspy.context(lm=lm, adapter=ADAPTER, usage_tracker=meter.step(step)):
+                prediction = predictor(**inputs, config=config)
+        except AdapterParseError as exc:
+            meter.note_parse(step, ok=False)
+            last, raw = "unparseable output", str(exc.lm_response)
+            continue
+        problem = check(prediction) if check else None
+        meter.note_parse(step, ok=problem is None)
+        if problem is None:
+            return prediction
+        last, raw = problem, repr(dict(prediction))
+    raise StepParseError(step, f"{last} after {retries + 1} attempts", raw=raw)
+
+
+def call_plain(lm: dspy.LM, step: str, meter: UsageMeter, prompt: str) -> str:
+    """Send ``prompt`` as the only user message and return the text answer.
+
+    Used for the strong and target answers in Contrastive Filtering: the paper
+    sends the instruction as it is, so no adapter or template wraps it.
+    """
+    with dspy.context(usage_tracker=meter.step(step)):
+        outputs = lm(prompt)
+    first = outputs[0] if outputs else ""
+    if isinstance(first, dict):
+        first = first.get("text") or ""
+    return (first or "").strip()
+
+
+@dataclass
+class Runtime:
+    """How steps run: the role LMs, usage accounting and parse retries."""
+
+    lms: LMRoles
+    meter: UsageMeter = field(default_factory=UsageMeter)
+    parse_retries: int = 2
+
+    def structured(self, predictor, step: str, role: str, rollout: int = 0, check=None, **inputs):
+        """Call a predictor on a role's LM; see ``call_structured``."""
+        lm = getattr(self.lms, role)
+        return call_structured(
+            predictor,
+            step,
+            lm,
+            self.meter,
+            self.parse_retries,
+            first_rollout=rollout,
+            check=check,
+            **inputs,
+        )
+
+    def plain(self, role: str, step: str, prompt: str) -> str:
+        """Send a bare prompt to a role's LM; see ``call_plain``."""
+        return call_plain(getattr(self.lms, role), step, self.meter, prompt)

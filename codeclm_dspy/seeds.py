@@ -1,0 +1,90 @@
+"""Reading seed instructions from JSONL, CSV or a saved HF dataset."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from codeclm_dspy.errors import SeedError
+from codeclm_dspy.records import Seed
+
+
+def load_seeds(path: str | Path, instruction_field: str = "instruction", id_field: str = "id") -> list[Seed]:
+    """Read seeds, check every record, and give each a stable id.
+
+    Args:
+        path: a ``.jsonl`` / ``.json`` lines file, a ``.csv`` file, or a
+            directory written by ``datasets.Dataset.save_to_disk``.
+        instruction_field: the field holding the instruction text.
+        id_field: the field holding an id; records without one get
+            ``seed-<n>`` from their position (1-based).
+
+    Raises:
+        SeedError: missing or empty file, a malformed line (named), or a
+            record without a non-empty instruction.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SeedError(f"seeds file not found: {path}")
+    if path.is_dir():
+        records = _read_hf(path)
+    elif path.suffix.lower() == ".csv":
+        records = _read_csv(path)
+    else:
+        records = _read_jsonl(path)
+    if not records:
+        raise SeedError(f"{path} holds no seed instructions")
+    seeds, ids = [], set()
+    for where, record in records:
+        text = record.get(instruction_field)
+        if not isinstance(text, str) or not text.strip():
+            raise SeedError(
+                f"{path} {where}: no '{instruction_field}' field with text "
+                f"(fields present: {', '.join(sorted(record)) or 'none'}; "
+                "set seeds.instruction_field in the config or --instruction-field)"
+            )
+        seed_id = str(record.get(id_field) or f"seed-{len(seeds) + 1}")
+        if seed_id in ids:
+            raise SeedError(f"{path} {where}: duplicate id '{seed_id}'")
+        ids.add(seed_id)
+        seeds.append(Seed(seed_id, text.strip()))
+    return seeds
+
+
+def _read_jsonl(path: Path) -> list[tuple[str, dict]]:
+    records = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise SeedError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
+            if not isinstance(record, dict):
+                raise SeedError(f"{path} line {number}: expected a JSON object")
+            records.append((f"line {number}", record))
+    return records
+
+
+def _read_csv(path: Path) -> list[tuple[str, dict]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        try:
+            return [(f"row {n}", row) for n, row in enumerate(csv.DictReader(handle), start=2)]
+        except csv.Error as exc:
+            raise SeedError(f"{path}: not valid CSV ({exc})") from None
+
+
+def _read_hf(path: Path) -> list[tuple[str, dict]]:
+    import datasets
+
+    try:
+        data = datasets.load_from_disk(str(path))
+    except Exception as exc:
+        raise SeedError(f"{path} is not a saved HF dataset ({exc})") from None
+    if isinstance(data, datasets.DatasetDict):
+        if len(data) != 1:
+            raise SeedError(f"{path} holds several splits ({', '.join(data)}); save just one")
+        data = next(iter(data.values()))
+    return [(f"row {n}", row) for n, row in enumerate(data, start=1)]

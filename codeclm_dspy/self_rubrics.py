@@ -1,0 +1,71 @@
+"""Self-Rubrics (CodecLM §4.2): metadata-specific ways to make instructions harder.
+
+Once per metadata the strong LLM writes K rubrics with one action each
+(``RubricWriter``). Each improvement samples one action uniformly at random,
+with replacement, and rewrites the *current* instruction (``Improver``), so
+improvements accumulate across iterations.
+"""
+
+from __future__ import annotations
+
+import random
+
+import dspy
+
+from codeclm_dspy.records import Metadata, RubricAction
+from codeclm_dspy.runtime import Runtime
+from signatures import ImproveInstruction, WriteRubrics
+
+
+class RubricWriter(dspy.Module):
+    """Metadata -> up to K (rubric, action) pairs."""
+
+    def __init__(self):
+        super().__init__()
+        self.write = dspy.Predict(WriteRubrics)
+
+    def forward(self, rt: Runtime, meta: Metadata, count: int) -> list[RubricAction]:
+        out = rt.structured(
+            self.write,
+            "rubrics",
+            "strong",
+            check=lambda o: None if _pairs(o) else "no usable actions",
+            use_case=meta.use_case,
+            skills=list(meta.skills),
+            count=count,
+        )
+        return _pairs(out)[:count]
+
+
+def _pairs(out: dspy.Prediction) -> list[RubricAction]:
+    """Distinct, non-empty (rubric, action) pairs in the model's order."""
+    pairs: dict[str, RubricAction] = {}
+    for item in out.rubrics:
+        action = " ".join(item.action.split())
+        if action and action.lower() not in pairs:
+            pairs[action.lower()] = RubricAction(" ".join(item.rubric.split()), action)
+    return list(pairs.values())
+
+
+def sample_action(actions: list[RubricAction], rng: random.Random) -> str:
+    """One action, uniformly at random (the paper samples one per iteration)."""
+    return rng.choice(actions).action
+
+
+class Improver(dspy.Module):
+    """Instruction + action -> a harder instruction."""
+
+    def __init__(self):
+        super().__init__()
+        self.improve = dspy.Predict(ImproveInstruction)
+
+    def forward(self, rt: Runtime, instruction: str, action: str) -> str:
+        out = rt.structured(
+            self.improve,
+            "improve",
+            "strong",
+            check=lambda o: None if str(o.improved_instruction).strip() else "empty instruction",
+            instruction=instruction,
+            action=action,
+        )
+        return str(out.improved_instruction).strip()
