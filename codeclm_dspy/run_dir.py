@@ -96,12 +96,11 @@ class RunDir:
 
         features = kept_features()
         if self.kept_count:
-            data = datasets.Dataset.from_json(str(self.path / KEPT), features=features)
+            data = datasets.Dataset.from_json(str(self.path / KEPT), features=features).sort("id")
         else:
             data = datasets.Dataset.from_dict({name: [] for name in features}, features=features)
-        data = data.sort("id")
         data.save_to_disk(str(self.path / DATASET))
-        return datasets.load_from_disk(str(self.path / DATASET))
+        return data
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Write manifest.json atomically (temp file, fsync, rename)."""

@@ -1,0 +1,44 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import codeclm_dspy  # noqa: E402,F401  (sets up LiteLLM before tests import it)
+
+from tests import scripted  # noqa: E402
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture
+def script():
+    """The scripted provider, reset, with handlers for a well-behaved run."""
+    s = scripted.install()
+    s.handlers = {
+        "encode": lambda role, i, p: {"use_case": "question answering", "skills": ["cooking", "chemistry"]},
+        "check_metadata": lambda role, i, p: {"plausible": True},
+        "decode": lambda role, i, p: {
+            "new_instructions": [f"Question {n} about {i['use_case']}" for n in range(int(i["count"]))]
+        },
+        "rubrics": lambda role, i, p: {
+            "rubrics": [{"rubric": f"rubric {k}", "action": f"action {k}"} for k in range(4)]
+        },
+        "improve": lambda role, i, p: {"improved_instruction": i["instruction"] + " (harder)"},
+        "respond": lambda role, i, p: f"{role.upper()} answer",
+        "judge": lambda role, i, p: {"score_1": 5, "score_2": 5},
+    }
+    return s
+
+
+@pytest.fixture
+def lms():
+    return scripted.lms()
+
+
+@pytest.fixture
+def shared_data():
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"../shared/data is absent here ({SHARED_DATA}); these tests need the benchmark fixtures")
+    return SHARED_DATA

@@ -1,0 +1,92 @@
+"""A scripted LiteLLM provider for deterministic tests.
+
+Requests travel the real path (dspy.Predict -> JSONAdapter -> dspy.LM with
+engine="litellm" -> LiteLLM -> this custom provider), and the answer comes
+from a Python function chosen by the step being asked: the output fields of
+the requested JSON schema name it, and a request without a schema is a plain
+answer (Contrastive Filtering's strong or target response).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+
+import dspy
+import litellm
+from litellm import CustomLLM, ModelResponse
+from litellm.utils import custom_llm_setup
+
+from codeclm_dspy.routing import LMRoles
+
+STEP_BY_FIELDS = {
+    frozenset({"use_case", "skills"}): "encode",
+    frozenset({"plausible"}): "check_metadata",
+    frozenset({"new_instructions"}): "decode",
+    frozenset({"rubrics"}): "rubrics",
+    frozenset({"improved_instruction"}): "improve",
+    frozenset({"score_1", "score_2"}): "judge",
+}
+_FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond with|\Z)", re.S)
+
+
+def parse_inputs(text: str) -> dict[str, str]:
+    """The input fields DSPy's adapter wrote into a user message."""
+    return {name: value.strip() for name, value in _FIELD.findall(text)}
+
+
+class Script(CustomLLM):
+    """Answers by step; records every request it served."""
+
+    def __init__(self):
+        super().__init__()
+        self.handlers: dict[str, Callable] = {}
+        self.calls: list[tuple[str, str, dict]] = []
+        self._lock = threading.Lock()
+
+    def completion(self, model, messages, *args, optional_params=None, **kwargs):
+        params = optional_params or {}
+        role = model.rsplit("/", 1)[-1]
+        fmt = params.get("response_format")
+        if fmt is None:
+            step, inputs = "respond", {"instruction": messages[-1]["content"]}
+        else:
+            schema = fmt["json_schema"]["schema"] if isinstance(fmt, dict) else fmt.model_json_schema()
+            step = STEP_BY_FIELDS[frozenset(schema["properties"])]
+            inputs = parse_inputs(messages[-1]["content"])
+        with self._lock:
+            self.calls.append((role, step, inputs))
+        answer = self.handlers[step](role, inputs, params)
+        content = answer if isinstance(answer, str) else json.dumps(answer)
+        return ModelResponse(
+            model=model,
+            choices=[{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        )
+
+    def steps(self, step: str) -> list[tuple[str, dict]]:
+        return [(role, inputs) for role, s, inputs in self.calls if s == step]
+
+
+SCRIPT = Script()
+
+
+def install() -> Script:
+    """Register the provider (once) and reset the script."""
+    if not any(p.get("provider") == "scripted" for p in litellm.custom_provider_map):
+        litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": "scripted", "custom_handler": SCRIPT}]
+        custom_llm_setup()
+        info = {"litellm_provider": "scripted", "mode": "chat", "supports_response_schema": True,
+                "input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
+        litellm.register_model({f"scripted/{r}": dict(info) for r in ("strong", "target", "judge")})
+    SCRIPT.handlers = {}
+    SCRIPT.calls = []
+    return SCRIPT
+
+
+def lms() -> LMRoles:
+    """Role LMs that route through LiteLLM to the script, uncached."""
+    return LMRoles(*(dspy.LM(f"scripted/{r}", engine="litellm", cache=False, num_retries=0)
+                     for r in ("strong", "target", "judge")))

@@ -1,0 +1,158 @@
+"""The whole program on scripted LMs: pool, accounting, state, routing."""
+
+import json
+import random
+
+import dspy
+
+import codeclm_dspy as cc
+from codeclm_dspy.config import PipelineConfig
+from codeclm_dspy.metadata_pool import mix_and_match
+from codeclm_dspy.records import Metadata, Seed
+from codeclm_dspy.runner import split_evenly
+
+SEEDS = [Seed(f"s{i}", f"Seed instruction number {i}") for i in range(3)]
+ENCODED = [
+    Metadata("m00000", "code generation", ("python", "recursion"), ("s0",)),
+    Metadata("m00001", "creative writing", ("poetry", "rhyme"), ("s1",)),
+    Metadata("m00002", "travel planning", ("budgeting",), ("s2",)),
+]
+
+
+def config(**pipeline):
+    return cc.parse_config({"models": {"strong": {"model": "scripted/strong"}, "target": {"model": "scripted/target"}},
+                            "pipeline": pipeline, "engine": {"workers": 2}})
+
+
+def test_mix_and_match_is_reproducible_and_well_formed():
+    a = mix_and_match(ENCODED, 12, 3, random.Random("0:pool"))
+    b = mix_and_match(ENCODED, 12, 3, random.Random("0:pool"))
+    assert a == b and len(a) == 9
+    use_cases = {m.use_case for m in ENCODED}
+    all_skills = {s for m in ENCODED for s in m.skills}
+    keys = {(m.use_case, frozenset(m.skills)) for m in ENCODED}
+    for meta in a:
+        assert meta.mixed and meta.use_case in use_cases
+        assert 1 <= len(meta.skills) <= 3 and len(set(meta.skills)) == len(meta.skills)
+        assert set(meta.skills) <= all_skills
+        assert (meta.use_case, frozenset(meta.skills)) not in keys  # never a repeat
+        keys.add((meta.use_case, frozenset(meta.skills)))
+        # provenance: the use case's seed and every skill's seed
+        owners = {s for m in ENCODED for s in m.seed_ids if m.use_case == meta.use_case}
+        owners |= {s for m in ENCODED for s in m.seed_ids if set(m.skills) & set(meta.skills)}
+        assert set(meta.seed_ids) == owners
+    assert mix_and_match(ENCODED, 12, 3, random.Random("1:pool")) != a
+
+
+def test_mix_and_match_stops_when_combinations_run_out():
+    tiny = [Metadata("m00000", "qa", ("a",), ("s0",))]
+    assert mix_and_match(tiny, 10, 3, random.Random(0)) == []
+
+
+def test_equal_share_per_metadata():
+    assert split_evenly(10, 4) == [3, 3, 2, 2]
+    assert sum(split_evenly(2000, 200)) == 2000 and set(split_evenly(2000, 200)) == {10}
+
+
+def test_every_item_is_accounted_for(script, lms, tmp_path):
+    # Mixed metadata alternate plausible/implausible; the judge keeps every
+    # third instruction for the strong model, every third for the target.
+    verdicts = iter([True, False] * 50)
+    topics = {"0": ("code generation", ["python", "recursion"]), "1": ("creative writing", ["poetry"]),
+              "2": ("travel planning", ["budgeting", "maps"])}
+    script.handlers["encode"] = lambda r, i, p: dict(zip(("use_case", "skills"), topics[i["instruction"][-1]],
+                                                          strict=True))
+    script.handlers["check_metadata"] = lambda r, i, p: {"plausible": next(verdicts)}
+
+    def judge(role, inputs, params):
+        n = int(inputs["instruction"].split()[1]) % 3
+        strong, target = [(9, 2), (2, 9), (5, 5)][n]
+        first = strong if inputs["answer_1"] == "STRONG answer" else target
+        second = target if inputs["answer_1"] == "STRONG answer" else strong
+        return {"score_1": first, "score_2": second}
+
+    script.handlers["judge"] = judge
+    cfg = config(metadata_pool_size=7, num_instructions=12, max_iterations=2)
+    data = cc.generate(cfg, SEEDS, tmp_path / "run", lms=lms)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert manifest["status"] == "complete" and manifest["accounting"]["balanced"]
+    assert counts["metadata"] == {**counts["metadata"], "from_seeds": 3, "mixed_candidates": 4,
+                                  "implausible": 2, "pool": 5}
+    kept = [json.loads(line) for line in (tmp_path / "run" / "kept.jsonl").open()]
+    rejected = [json.loads(line) for line in (tmp_path / "run" / "rejected.jsonl").open()]
+    assert len(kept) == len(data) == manifest["kept"] == counts["instructions"]["kept"]
+    assert {r["source"] for r in kept} == {"strong", "target"}
+    dropped = [r for r in rejected if r["kind"] == "instruction"]
+    assert all(r["reason"] in {"within_threshold", "duplicate"} for r in dropped)
+    assert all(len(r["attempts"]) == 2 for r in dropped if r["reason"] == "within_threshold")
+    assert counts["instructions"]["generated"] == len(kept) + len(dropped)
+    assert sum(r["reason"] == "implausible" for r in rejected) == 2
+    assert manifest["usage"]["calls"] == len(script.calls)
+
+
+def test_kept_rows_carry_the_schema_sft_trainers_read(script, lms):
+    script.handlers["judge"] = lambda r, i, p: {"score_1": 9 if i["answer_1"] == "STRONG answer" else 1,
+                                                "score_2": 9 if i["answer_2"] == "STRONG answer" else 1}
+    data = cc.generate(config(metadata_pool_size=1, num_instructions=2), SEEDS[:1], lms=lms)
+    row = data[0]
+    assert row["messages"] == [{"role": "user", "content": row["instruction"]},
+                               {"role": "assistant", "content": row["response"]}]
+    assert row["source"] == "strong" and row["response"] == "STRONG answer"
+    assert row["iteration"] == 1 and row["gap"] == 8.0
+    assert row["judge_scores"] == {"strong_first": {"strong": 9, "target": 1},
+                                   "target_first": {"strong": 9, "target": 1}}
+    assert row["use_case"] == "question answering" and row["skills"] == ["cooking", "chemistry"]
+    assert row["actions"] == [] and row["seed_ids"] == ["s0"]
+
+
+def test_parse_failures_are_retried_then_recorded(script, lms, tmp_path):
+    answers = iter(["not json at all", '{"use_case": "qa"}'])
+    script.handlers["encode"] = lambda r, i, p: next(answers, "still not json")
+    cfg = config(metadata_pool_size=1, num_instructions=1)
+    cfg.engine.parse_retries = 2
+    cc.generate(cfg, SEEDS[:1], tmp_path / "run", lms=lms)
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["parse_failures"]["encode"] == {"attempts": 3, "parse_failures": 3, "failure_rate": 1.0}
+    (row,) = [json.loads(line) for line in (tmp_path / "run" / "rejected.jsonl").open()]
+    assert row["kind"] == "seed" and row["outcome"] == "failed" and row["reason"] == "parse_error"
+    assert row["raw"] and manifest["counts"]["seeds"]["failed"] == 1 and manifest["accounting"]["balanced"]
+
+
+def test_program_saves_and_loads_as_json_state(tmp_path):
+    program = cc.CodecLM(PipelineConfig())
+    program.encoder.encode.signature = program.encoder.encode.signature.with_instructions("Tuned words.")
+    program.save(str(tmp_path / "program.json"))
+    state = json.loads((tmp_path / "program.json").read_text())
+    names = {name for name, _ in program.named_predictors()}
+    assert names == {"encoder.encode", "metadata_checker.check", "decoder.decode", "rubric_writer.write",
+                     "improver.improve", "contrastive_filter.judge"}
+    assert set(state) >= names and "api_key" not in json.dumps(state)
+    loaded = cc.CodecLM(PipelineConfig())
+    loaded.load(str(tmp_path / "program.json"))
+    assert loaded.encoder.encode.signature.instructions == "Tuned words."
+    assert len(loaded.encoder.encode.demos) == 2
+
+
+def test_every_lm_is_routed_through_litellm(monkeypatch):
+    monkeypatch.setenv("FAKE_KEY", "sk-test-not-real")
+    cfg = cc.parse_config({"models": {"strong": {"model": "openai/gpt-4o-mini", "api_key_env": "FAKE_KEY"},
+                                      "target": {"model": "embedded/gemma3-270m"}}})
+    built = cc.build_lms(cfg)
+    assert all(isinstance(lm, dspy.LM) and lm.engine == "litellm" for lm in vars(built).values())
+    assert built.judge.model == "openai/gpt-4o-mini"  # the judge defaults to the strong model
+
+
+def test_scripted_calls_really_pass_through_litellm(script, lms, monkeypatch):
+    import litellm
+
+    seen = []
+    real = litellm.completion
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("model"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(litellm, "completion", spy)
+    cc.Runtime(lms).plain("target", "respond_target", "Hello?")
+    assert seen == ["scripted/target"] and script.steps("respond") == [("target", {"instruction": "Hello?"})]
