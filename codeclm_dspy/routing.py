@@ -44,6 +44,7 @@ def provider_of(model: str) -> str:
 
     if model.startswith(f"{embedded.PROVIDER}/"):
         return embedded.PROVIDER
+    litellm.suppress_debug_info = True  # its own hint would be a second message
     try:
         return litellm.get_llm_provider(model=model)[1]
     except Exception:
