@@ -37,6 +37,9 @@ class RoleConfig(_Strict):
         timeout: seconds before a single request is abandoned.
         num_retries: LiteLLM retries for transient provider errors.
         extra_params: further keyword arguments passed through to LiteLLM.
+        structured_output: declare that the server enforces JSON schemas
+            (vLLM, llama.cpp server, Ollama) for a model LiteLLM has no
+            record of, so DSPy sends the schema instead of plain JSON mode.
     """
 
     model: str = Field(min_length=1)
@@ -48,6 +51,7 @@ class RoleConfig(_Strict):
     timeout: float = Field(default=120.0, gt=0)
     num_retries: int = Field(default=3, ge=0)
     extra_params: dict[str, Any] = Field(default_factory=dict)
+    structured_output: bool = False
 
     @field_validator("api_key_env")
     @classmethod

@@ -114,6 +114,18 @@ def build_lm(name: str, role: RoleConfig, cache: bool = True) -> dspy.LM:
     kwargs = {**role.sampling(), **role.extra_params}
     if role.model.startswith(f"{embedded.PROVIDER}/"):
         embedded.register(role.model)
+    elif role.structured_output:
+        import litellm
+
+        litellm.register_model(
+            {
+                role.model: {
+                    "litellm_provider": provider_of(role.model),
+                    "mode": "chat",
+                    "supports_response_schema": True,
+                }
+            }
+        )
     if role.api_base:
         kwargs["api_base"] = role.api_base
     key = _api_key(name, role)

@@ -273,7 +273,15 @@ def run_pipeline(
         except Exception as exc:
             funnel.trajectory(traj, None, failed=True)
             funnel.add("instructions", "failed")
-            sink.reject(failure("instruction", traj.id, _stage_of(exc, "contrastive_filtering"), exc, **trajectory_details(traj)))
+            sink.reject(
+                failure(
+                    "instruction",
+                    traj.id,
+                    _stage_of(exc, "contrastive_filtering"),
+                    exc,
+                    **trajectory_details(traj),
+                )
+            )
             return None
         funnel.trajectory(traj, source, failed=False)
         if source is None:

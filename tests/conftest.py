@@ -6,7 +6,6 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import codeclm_dspy  # noqa: E402,F401  (sets up LiteLLM before tests import it)
-
 from tests import scripted  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

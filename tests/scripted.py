@@ -62,7 +62,9 @@ class Script(CustomLLM):
         content = answer if isinstance(answer, str) else json.dumps(answer)
         return ModelResponse(
             model=model,
-            choices=[{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+            choices=[
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+            ],
             usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         )
 
@@ -76,10 +78,18 @@ SCRIPT = Script()
 def install() -> Script:
     """Register the provider (once) and reset the script."""
     if not any(p.get("provider") == "scripted" for p in litellm.custom_provider_map):
-        litellm.custom_provider_map = [*litellm.custom_provider_map, {"provider": "scripted", "custom_handler": SCRIPT}]
+        litellm.custom_provider_map = [
+            *litellm.custom_provider_map,
+            {"provider": "scripted", "custom_handler": SCRIPT},
+        ]
         custom_llm_setup()
-        info = {"litellm_provider": "scripted", "mode": "chat", "supports_response_schema": True,
-                "input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
+        info = {
+            "litellm_provider": "scripted",
+            "mode": "chat",
+            "supports_response_schema": True,
+            "input_cost_per_token": 0.0,
+            "output_cost_per_token": 0.0,
+        }
         litellm.register_model({f"scripted/{r}": dict(info) for r in ("strong", "target", "judge")})
     SCRIPT.handlers = {}
     SCRIPT.calls = []
@@ -88,5 +98,9 @@ def install() -> Script:
 
 def lms() -> LMRoles:
     """Role LMs that route through LiteLLM to the script, uncached."""
-    return LMRoles(*(dspy.LM(f"scripted/{r}", engine="litellm", cache=False, num_retries=0)
-                     for r in ("strong", "target", "judge")))
+    return LMRoles(
+        *(
+            dspy.LM(f"scripted/{r}", engine="litellm", cache=False, num_retries=0)
+            for r in ("strong", "target", "judge")
+        )
+    )

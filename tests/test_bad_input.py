@@ -27,8 +27,17 @@ def files(tmp_path):
 def run(files, *args, env=None):
     result = CliRunner().invoke(
         app,
-        ["generate", "--config", str(files / "config.yaml"), "--seeds", str(files / "seeds.jsonl"),
-         "--out", str(files / "out"), "-q", *args],
+        [
+            "generate",
+            "--config",
+            str(files / "config.yaml"),
+            "--seeds",
+            str(files / "seeds.jsonl"),
+            "--out",
+            str(files / "out"),
+            "-q",
+            *args,
+        ],
         env=env,
     )
     output = result.output  # stdout and stderr together
@@ -74,7 +83,9 @@ def test_unknown_config_key(files):
 
 @pytest.mark.parametrize("theta", [9, 12, -1])
 def test_threshold_outside_the_scale(files, theta):
-    (files / "config.yaml").write_text(GOOD.replace("num_instructions: 2}", f"num_instructions: 2, threshold: {theta}}}"))
+    (files / "config.yaml").write_text(
+        GOOD.replace("num_instructions: 2}", f"num_instructions: 2, threshold: {theta}}}")
+    )
     assert "pipeline.threshold: threshold must be in [0, 9)" in run(files)
 
 
@@ -90,27 +101,39 @@ def test_unknown_embedded_model(files):
 
 def test_unreachable_api_base(files):
     port = free_port()
-    (files / "config.yaml").write_text(GOOD.replace(
-        "{model: embedded/gemma3-270m}", f"{{model: openai/served, api_base: 'http://127.0.0.1:{port}/v1'}}"))
+    (files / "config.yaml").write_text(
+        GOOD.replace(
+            "{model: embedded/gemma3-270m}",
+            f"{{model: openai/served, api_base: 'http://127.0.0.1:{port}/v1'}}",
+        )
+    )
     assert f"cannot reach api_base http://127.0.0.1:{port}/v1" in run(files)
 
 
 def test_missing_api_key(files, monkeypatch):
     monkeypatch.delenv("MY_OPENAI_KEY", raising=False)
-    (files / "config.yaml").write_text(GOOD.replace(
-        "{model: embedded/gemma3-270m}", "{model: openai/gpt-4o-mini, api_key_env: MY_OPENAI_KEY}"))
+    (files / "config.yaml").write_text(
+        GOOD.replace(
+            "{model: embedded/gemma3-270m}", "{model: openai/gpt-4o-mini, api_key_env: MY_OPENAI_KEY}"
+        )
+    )
     assert "MY_OPENAI_KEY (api_key_env) is not set" in run(files)
 
 
 def test_provider_default_key_missing(files, monkeypatch):
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
-    (files / "config.yaml").write_text(GOOD.replace("embedded/gemma3-270m", "anthropic/claude-3-5-haiku-latest"))
+    (files / "config.yaml").write_text(
+        GOOD.replace("embedded/gemma3-270m", "anthropic/claude-3-5-haiku-latest")
+    )
     assert "ANTHROPIC_API_KEY" in run(files)
 
 
 def test_key_pasted_instead_of_variable_name(files):
-    (files / "config.yaml").write_text(GOOD.replace(
-        "{model: embedded/gemma3-270m}", "{model: openai/gpt-4o-mini, api_key_env: 'sk-abc123-xyz'}"))
+    (files / "config.yaml").write_text(
+        GOOD.replace(
+            "{model: embedded/gemma3-270m}", "{model: openai/gpt-4o-mini, api_key_env: 'sk-abc123-xyz'}"
+        )
+    )
     message = run(files)
     assert "NAME of an environment variable" in message and "sk-abc123" not in message
 

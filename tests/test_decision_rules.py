@@ -33,7 +33,14 @@ def run_one(lms, threshold=3.0, max_iterations=4, seed=0):
 
 @pytest.mark.parametrize(
     ("gap", "threshold", "expected"),
-    [(3.5, 3, "strong"), (-3.5, 3, "target"), (3.0, 3, None), (-3.0, 3, None), (0.0, 0, None), (0.5, 0, "strong")],
+    [
+        (3.5, 3, "strong"),
+        (-3.5, 3, "target"),
+        (3.0, 3, None),
+        (-3.0, 3, None),
+        (0.0, 0, None),
+        (0.5, 0, "strong"),
+    ],
 )
 def test_decide_sign_and_strict_boundary(gap, threshold, expected):
     assert decide(gap, threshold) == expected

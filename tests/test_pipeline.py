@@ -20,8 +20,13 @@ ENCODED = [
 
 
 def config(**pipeline):
-    return cc.parse_config({"models": {"strong": {"model": "scripted/strong"}, "target": {"model": "scripted/target"}},
-                            "pipeline": pipeline, "engine": {"workers": 2}})
+    return cc.parse_config(
+        {
+            "models": {"strong": {"model": "scripted/strong"}, "target": {"model": "scripted/target"}},
+            "pipeline": pipeline,
+            "engine": {"workers": 2},
+        }
+    )
 
 
 def test_mix_and_match_is_reproducible_and_well_formed():
@@ -58,10 +63,14 @@ def test_every_item_is_accounted_for(script, lms, tmp_path):
     # Mixed metadata alternate plausible/implausible; the judge keeps every
     # third instruction for the strong model, every third for the target.
     verdicts = iter([True, False] * 50)
-    topics = {"0": ("code generation", ["python", "recursion"]), "1": ("creative writing", ["poetry"]),
-              "2": ("travel planning", ["budgeting", "maps"])}
-    script.handlers["encode"] = lambda r, i, p: dict(zip(("use_case", "skills"), topics[i["instruction"][-1]],
-                                                          strict=True))
+    topics = {
+        "0": ("code generation", ["python", "recursion"]),
+        "1": ("creative writing", ["poetry"]),
+        "2": ("travel planning", ["budgeting", "maps"]),
+    }
+    script.handlers["encode"] = lambda r, i, p: dict(
+        zip(("use_case", "skills"), topics[i["instruction"][-1]], strict=True)
+    )
     script.handlers["check_metadata"] = lambda r, i, p: {"plausible": next(verdicts)}
 
     def judge(role, inputs, params):
@@ -77,8 +86,13 @@ def test_every_item_is_accounted_for(script, lms, tmp_path):
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     counts = manifest["counts"]
     assert manifest["status"] == "complete" and manifest["accounting"]["balanced"]
-    assert counts["metadata"] == {**counts["metadata"], "from_seeds": 3, "mixed_candidates": 4,
-                                  "implausible": 2, "pool": 5}
+    assert counts["metadata"] == {
+        **counts["metadata"],
+        "from_seeds": 3,
+        "mixed_candidates": 4,
+        "implausible": 2,
+        "pool": 5,
+    }
     kept = [json.loads(line) for line in (tmp_path / "run" / "kept.jsonl").open()]
     rejected = [json.loads(line) for line in (tmp_path / "run" / "rejected.jsonl").open()]
     assert len(kept) == len(data) == manifest["kept"] == counts["instructions"]["kept"]
@@ -92,16 +106,22 @@ def test_every_item_is_accounted_for(script, lms, tmp_path):
 
 
 def test_kept_rows_carry_the_schema_sft_trainers_read(script, lms):
-    script.handlers["judge"] = lambda r, i, p: {"score_1": 9 if i["answer_1"] == "STRONG answer" else 1,
-                                                "score_2": 9 if i["answer_2"] == "STRONG answer" else 1}
+    script.handlers["judge"] = lambda r, i, p: {
+        "score_1": 9 if i["answer_1"] == "STRONG answer" else 1,
+        "score_2": 9 if i["answer_2"] == "STRONG answer" else 1,
+    }
     data = cc.generate(config(metadata_pool_size=1, num_instructions=2), SEEDS[:1], lms=lms)
     row = data[0]
-    assert row["messages"] == [{"role": "user", "content": row["instruction"]},
-                               {"role": "assistant", "content": row["response"]}]
+    assert row["messages"] == [
+        {"role": "user", "content": row["instruction"]},
+        {"role": "assistant", "content": row["response"]},
+    ]
     assert row["source"] == "strong" and row["response"] == "STRONG answer"
     assert row["iteration"] == 1 and row["gap"] == 8.0
-    assert row["judge_scores"] == {"strong_first": {"strong": 9, "target": 1},
-                                   "target_first": {"strong": 9, "target": 1}}
+    assert row["judge_scores"] == {
+        "strong_first": {"strong": 9, "target": 1},
+        "target_first": {"strong": 9, "target": 1},
+    }
     assert row["use_case"] == "question answering" and row["skills"] == ["cooking", "chemistry"]
     assert row["actions"] == [] and row["seed_ids"] == ["s0"]
 
@@ -125,8 +145,14 @@ def test_program_saves_and_loads_as_json_state(tmp_path):
     program.save(str(tmp_path / "program.json"))
     state = json.loads((tmp_path / "program.json").read_text())
     names = {name for name, _ in program.named_predictors()}
-    assert names == {"encoder.encode", "metadata_checker.check", "decoder.decode", "rubric_writer.write",
-                     "improver.improve", "contrastive_filter.judge"}
+    assert names == {
+        "encoder.encode",
+        "metadata_checker.check",
+        "decoder.decode",
+        "rubric_writer.write",
+        "improver.improve",
+        "contrastive_filter.judge",
+    }
     assert set(state) >= names and "api_key" not in json.dumps(state)
     loaded = cc.CodecLM(PipelineConfig())
     loaded.load(str(tmp_path / "program.json"))
@@ -136,8 +162,14 @@ def test_program_saves_and_loads_as_json_state(tmp_path):
 
 def test_every_lm_is_routed_through_litellm(monkeypatch):
     monkeypatch.setenv("FAKE_KEY", "sk-test-not-real")
-    cfg = cc.parse_config({"models": {"strong": {"model": "openai/gpt-4o-mini", "api_key_env": "FAKE_KEY"},
-                                      "target": {"model": "embedded/gemma3-270m"}}})
+    cfg = cc.parse_config(
+        {
+            "models": {
+                "strong": {"model": "openai/gpt-4o-mini", "api_key_env": "FAKE_KEY"},
+                "target": {"model": "embedded/gemma3-270m"},
+            }
+        }
+    )
     built = cc.build_lms(cfg)
     assert all(isinstance(lm, dspy.LM) and lm.engine == "litellm" for lm in vars(built).values())
     assert built.judge.model == "openai/gpt-4o-mini"  # the judge defaults to the strong model

@@ -1,0 +1,48 @@
+"""Config defaults, validation and secret hygiene."""
+
+from pathlib import Path
+
+import pytest
+
+import codeclm_dspy as cc
+from codeclm_dspy.errors import ConfigError
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "configs"
+MODELS = {"strong": {"model": "openai/gpt-4o"}, "target": {"model": "embedded/gemma3-270m"}}
+
+
+def test_defaults_are_the_papers():
+    p = cc.parse_config({"models": MODELS}).pipeline
+    assert (p.metadata_pool_size, p.num_rubrics, p.max_iterations, p.threshold) == (200, 4, 4, 3.0)
+
+
+def test_judge_defaults_to_strong():
+    roles = cc.parse_config({"models": MODELS}).models.roles()
+    assert roles["judge"] is roles["strong"]
+
+
+@pytest.mark.parametrize("name", ["embedded", "hosted", "local_server"])
+def test_example_configs_validate(name):
+    assert cc.load_config(EXAMPLES / f"{name}.yaml").models.strong.model
+
+
+def test_unknown_nested_key_is_named():
+    with pytest.raises(ConfigError, match=r"models\.strong\.temprature: unknown key"):
+        cc.parse_config({"models": {**MODELS, "strong": {"model": "x/y", "temprature": 1}}})
+
+
+def test_public_dict_masks_credential_like_params():
+    cfg = cc.parse_config(
+        {
+            "models": {
+                **MODELS,
+                "target": {
+                    "model": "openai/x",
+                    "api_key_env": "K",
+                    "extra_params": {"api_key": "sk-live-123"},
+                },
+            }
+        }
+    )
+    dumped = str(cfg.public_dict())
+    assert "sk-live-123" not in dumped and "'api_key_env': 'K'" in dumped
