@@ -2,8 +2,8 @@
 
 Steps (dspy.Modules) hold only what an optimizer may rewrite: predictors with
 their instructions and demos. Everything about *how* they run is passed in
-as a ``Runtime`` at call time, so programs stay picklable-free JSON state and
-never carry an LM, a key or a lock.
+as a ``Runtime`` at call time, so a saved program is plain JSON state that
+never carries an LM, a key or a lock.
 
 Calling a predictor with structured output, retried when parsing fails.
 

@@ -1,5 +1,4 @@
 import os
-from pathlib import Path
 
 import pytest
 
@@ -7,8 +6,6 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import codeclm_dspy  # noqa: E402,F401  (sets up LiteLLM before tests import it)
 from tests import scripted  # noqa: E402
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture
@@ -34,10 +31,3 @@ def script():
 @pytest.fixture
 def lms():
     return scripted.lms()
-
-
-@pytest.fixture
-def shared_data():
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"../shared/data is absent here ({SHARED_DATA}); these tests need the benchmark fixtures")
-    return SHARED_DATA
