@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -35,11 +35,19 @@ class RoleConfig(_Strict):
         api_key_env: name of the environment variable holding the API key.
         temperature, max_tokens, top_p: sampling parameters for every call.
         timeout: seconds before a single request is abandoned.
-        num_retries: LiteLLM retries for transient provider errors.
+        num_retries: retries (exponential backoff with jitter, by LiteLLM's
+            Router) on rate limits, server errors, timeouts and dropped
+            connections.
+        concurrency: most requests of this role in flight at once.
+        rpm, tpm: the provider's requests and tokens per minute for this
+            role; requests wait rather than draw 429s. None: no limit.
         extra_params: further keyword arguments passed through to LiteLLM.
-        structured_output: declare that the server enforces JSON schemas
-            (vLLM, llama.cpp server, Ollama) for a model LiteLLM has no
-            record of, so DSPy sends the schema instead of plain JSON mode.
+        structured_output: how JSON schemas reach the server. ``auto``: as
+            LiteLLM's model table says the model supports; ``json_schema``:
+            OpenAI-style ``response_format`` (OpenAI, vLLM, Ollama) for a model
+            LiteLLM has no record of; ``json_object_schema``: the
+            ``{"type": "json_object", "schema": ...}`` form that
+            llama-cpp-python's server takes; ``off``: JSON mode, no schema.
     """
 
     model: str = Field(min_length=1)
@@ -49,9 +57,12 @@ class RoleConfig(_Strict):
     max_tokens: int = Field(default=1024, ge=1)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     timeout: float = Field(default=120.0, gt=0)
-    num_retries: int = Field(default=3, ge=0)
+    num_retries: int = Field(default=4, ge=0)
+    concurrency: int = Field(default=8, ge=1)
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
     extra_params: dict[str, Any] = Field(default_factory=dict)
-    structured_output: bool = False
+    structured_output: Literal["auto", "json_schema", "json_object_schema", "off"] = "auto"
 
     @field_validator("api_key_env")
     @classmethod
@@ -113,12 +124,47 @@ class SeedsConfig(_Strict):
     id_field: str = "id"
 
 
-class EngineConfig(_Strict):
-    """How the run executes; none of this changes what the method does."""
+class BudgetConfig(_Strict):
+    """Caps for the whole run (across resumes); None means no cap.
 
-    workers: int = Field(default=4, ge=1)
+    Only calls that reach a provider count: answers replayed from the run's
+    own journal or served by the request cache are free.
+    """
+
+    max_calls: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_usd: float | None = Field(default=None, gt=0)
+
+
+class EngineConfig(_Strict):
+    """How the run executes; none of this changes what the method produces.
+
+    Attributes:
+        workers: items (seeds, metadata, instructions) worked on at once.
+            Each item makes its calls one after another, so to keep a role
+            with ``concurrency: N`` busy, use at least N workers.
+        parse_retries: fresh attempts when an answer does not parse.
+        cache: share answers across runs through the request cache.
+        cache_dir: where the request cache lives (default: the
+            ``CODECLM_CACHE_DIR`` environment variable, else
+            ``~/.cache/codeclm-dspy``).
+        budget: caps on calls, tokens and USD.
+    """
+
+    workers: int = Field(default=16, ge=1)
     parse_retries: int = Field(default=2, ge=0)
     cache: bool = True
+    cache_dir: str | None = None
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+
+    def cache_path(self) -> Path:
+        """The request cache's SQLite file."""
+        import os
+
+        root = (
+            self.cache_dir or os.environ.get("CODECLM_CACHE_DIR") or Path.home() / ".cache" / "codeclm-dspy"
+        )
+        return Path(root).expanduser() / "requests.sqlite"
 
 
 class Config(_Strict):
@@ -137,6 +183,20 @@ class Config(_Strict):
         anything that looks like a credential there is masked as well.
         """
         return redact(self.model_dump(mode="json"))
+
+    def result_dict(self) -> dict[str, Any]:
+        """The part of the config that decides a run's output.
+
+        A run directory may be resumed with other ``engine`` settings (more
+        workers, a bigger budget) but not with other models or knobs.
+        """
+        data = self.public_dict()
+        data.pop("engine")
+        for role in data["models"].values():
+            if role:
+                for key in ("timeout", "num_retries", "concurrency", "rpm", "tpm"):
+                    role.pop(key, None)
+        return data
 
 
 _SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.I)

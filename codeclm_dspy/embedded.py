@@ -99,7 +99,8 @@ def _llama_response_format(response_format: Any) -> dict | None:
         schema = response_format.get("json_schema", {}).get("schema")
         return {"type": "json_object", "schema": bound_schema(schema)}
     if response_format.get("type") == "json_object":
-        return {"type": "json_object"}
+        schema = response_format.get("schema")
+        return {"type": "json_object", "schema": bound_schema(schema)} if schema else {"type": "json_object"}
     return None
 
 

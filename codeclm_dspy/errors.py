@@ -48,3 +48,17 @@ class StepParseError(CodecLMError):
         super().__init__(f"{step}: {message}")
         self.step = step
         self.raw = raw
+
+
+class RunStopped(CodecLMError):
+    """The run stopped early on purpose; everything so far is saved and resumable."""
+
+    exit_code = 4
+
+
+class BudgetExhausted(RunStopped):
+    """A budget cap (calls, tokens or USD) was reached."""
+
+
+class ProviderStopped(RunStopped):
+    """The provider stopped answering usefully (auth, rate limit, connection) even after retries."""

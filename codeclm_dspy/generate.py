@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.metadata
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -11,14 +13,17 @@ from typing import Any
 import datasets
 
 from codeclm_dspy.config import Config
+from codeclm_dspy.errors import RunStopped
 from codeclm_dspy.program import CodecLM
 from codeclm_dspy.progress import NullProgress, Progress
 from codeclm_dspy.records import Seed
-from codeclm_dspy.routing import LMRoles, build_lms
-from codeclm_dspy.run_dir import RunDir
+from codeclm_dspy.routing import build_lms, check_role
+from codeclm_dspy.run_dir import RunDir, kept_features
 from codeclm_dspy.runner import MemorySink, run_pipeline
 from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.secrets import scrub
 from codeclm_dspy.seeds import load_seeds
+from codeclm_dspy.usage import UsageMeter, usage_report
 
 PACKAGES = ("codeclm-dspy", "dspy", "litellm", "llama_cpp_python", "datasets", "pydantic")
 
@@ -29,7 +34,6 @@ def generate(
     out: str | Path | None = None,
     *,
     program: CodecLM | None = None,
-    lms: LMRoles | None = None,
     progress: Progress | None = None,
 ) -> datasets.Dataset:
     """Run CodecLM and return the kept pairs as a ``datasets.Dataset``.
@@ -37,81 +41,125 @@ def generate(
     Args:
         config: a validated ``Config`` (see ``load_config``).
         seeds: ``Seed`` objects, or a path to JSONL, CSV or a saved dataset.
-        out: a new run directory to stream results into; in memory if None.
+        out: the run directory: new, or an earlier run's to resume it (only
+            the calls it has no answer for are sent). In memory if None.
         program: a (compiled) ``CodecLM``; a fresh one if None. Its knobs
             are taken from ``config.pipeline``.
-        lms: prebuilt role LMs (tests pass scripted ones); built from
-            ``config.models`` if None, after checking every role.
         progress: a progress display; silent if None.
 
     Raises:
         CodecLMError: bad seeds, config, provider or output directory, all
-            detected before any file is written, or a provider that stops
-            working mid-run (the run directory then says ``failed``).
+            detected before any file is written; ``RunStopped`` when a budget
+            or the provider stopped the run (saved, resumable).
     """
     if not isinstance(seeds, list):
         seeds = load_seeds(seeds, config.seeds.instruction_field, config.seeds.id_field)
-    lms = lms or build_lms(config)
     program = program or CodecLM(config.pipeline)
     program.pipeline = config.pipeline
-    rt = Runtime(lms, parse_retries=config.engine.parse_retries)
-    run = lambda sink: run_pipeline(  # noqa: E731
-        program,
-        rt,
-        seeds,
-        sink,
-        random_seed=config.random_seed,
-        workers=config.engine.workers,
-        progress=progress or NullProgress(),
-    )
+    progress = progress or NullProgress()
     if out is None:
+        rt = Runtime(build_lms(config), parse_retries=config.engine.parse_retries)
         sink = MemorySink()
-        run(sink)
+        run_pipeline(program, rt, seeds, sink, random_seed=config.random_seed,
+                     workers=config.engine.workers, progress=progress)  # fmt: skip
         rows = sorted(sink.kept, key=lambda r: r["id"])
-        from codeclm_dspy.run_dir import kept_features
-
         features = kept_features()
         return datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features)
 
-    run_dir = RunDir(out)
-    started, clock = _now(), time.monotonic()
+    for name, role in config.models.roles().items():
+        check_role(name, role)  # before the directory exists
+    run_dir = RunDir(out, identity(config, seeds, program))
+    meter = UsageMeter()
+    rt = Runtime(build_lms(config, state=run_dir.state, meter=meter, check=False),
+                 parse_retries=config.engine.parse_retries)  # fmt: skip
+    if hasattr(progress, "status"):
+        progress.status = meter.status
+    clock = time.monotonic()
     manifest: dict[str, Any] = {
         "status": "running",
-        "started_at": started,
+        "started_at": run_dir.state.get_meta("started_at") or _now(),
+        "sessions": run_dir.sessions,
         "random_seed": config.random_seed,
         "config": config.public_dict(),
-        "models": {
-            name: {"model": role.model, "api_base": role.api_base}
-            for name, role in config.models.roles().items()
-        },
+        "models": {n: {"model": r.model, "api_base": r.api_base} for n, r in config.models.roles().items()},
         "packages": _versions(),
     }
+    run_dir.state.set_meta("started_at", manifest["started_at"])
     try:
-        counts = run(run_dir)
+        counts = run_pipeline(program, rt, seeds, run_dir, random_seed=config.random_seed,
+                              workers=config.engine.workers, progress=progress)  # fmt: skip
     except BaseException as exc:
-        run_dir.close()
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        if isinstance(exc, RunStopped):
+            status = "stopped"
+        else:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        run_dir.export()
+        tail = _tail(rt, run_dir, clock)
         run_dir.write_manifest(
-            {
-                **manifest,
-                **_tail(rt, run_dir, clock),
-                "status": status,
-                "error": f"{type(exc).__name__}: {exc}",
-            }
+            {**manifest, **tail, "status": status, "error": scrub(f"{type(exc).__name__}: {exc}")}
         )
+        run_dir.close()
         raise
-    run_dir.close()
+    run_dir.export()
     dataset = run_dir.save_dataset()
+    tail = _tail(rt, run_dir, clock)
     run_dir.write_manifest(
         {
             **manifest,
-            **_tail(rt, run_dir, clock),
+            **tail,
             "status": "complete",
             "counts": counts,
             "accounting": accounting(counts, len(seeds)),
+            "cost_funnel": cost_funnel(counts, tail["usage"]),
         }
     )
+    run_dir.close()
     return dataset
+
+
+def identity(config: Config, seeds: list[Seed], program: CodecLM) -> dict[str, Any]:
+    """What a run's output depends on; a resumed run must match it."""
+    seed_blob = json.dumps([[s.id, s.instruction] for s in seeds], ensure_ascii=False)
+    program_blob = json.dumps(program.dump_state(), sort_keys=True, default=str)
+    return {
+        "config": config.result_dict(),
+        "seeds": hashlib.sha256(seed_blob.encode()).hexdigest(),
+        "program": hashlib.sha256(program_blob.encode()).hexdigest(),
+    }
+
+
+STAGES = {
+    "encode": ("encode",),
+    "metadata pool": ("check_metadata",),
+    "decode + rubrics": ("decode", "rubrics"),
+    "self-rubrics + filtering": ("improve", "respond_strong", "respond_target", "judge"),
+}
+
+
+def cost_funnel(counts: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+    """Items and spend per stage, and spend per kept pair."""
+    kept = counts["instructions"]["kept"]
+    stages = {}
+    for stage, steps in STAGES.items():
+        rows = [usage["steps"][s] for s in steps if s in usage["steps"]]
+        usd = None if any(r["usd"] is None for r in rows) else sum(r["usd"] for r in rows)
+        stages[stage] = {"calls": sum(r["calls"] for r in rows), "tokens": sum(r["tokens"] for r in rows),
+                         "usd": usd}  # fmt: skip
+    per_kept = None
+    if kept:
+        usd = None if usage["usd"] is None else usage["usd"] / kept
+        per_kept = {"calls": usage["calls"] / kept, "tokens": usage["tokens"] / kept, "usd": usd}
+    return {
+        "seeds": counts["seeds"]["total"],
+        "metadata": counts["metadata"]["pool"],
+        "basic_instructions": counts["instructions"]["generated"],
+        "iterations": counts["iterations"],
+        "kept": kept,
+        "dropped": counts["instructions"]["dropped"],
+        "failed": counts["instructions"]["failed"],
+        "stages": stages,
+        "per_kept_pair": per_kept,
+    }
 
 
 def accounting(counts: dict[str, Any], n_seeds: int) -> dict[str, Any]:
@@ -128,14 +176,18 @@ def accounting(counts: dict[str, Any], n_seeds: int) -> dict[str, Any]:
 
 
 def _tail(rt: Runtime, run_dir: RunDir, clock: float) -> dict[str, Any]:
+    meter = rt.meter
     return {
         "finished_at": _now(),
         "wall_time_s": round(time.monotonic() - clock, 3),
         "kept": run_dir.kept_count,
         "rejected_rows": run_dir.rejected_count,
-        "parse_failures": rt.meter.parse_report(),
-        "usage": rt.meter.report(),
-    }
+        "items": run_dir.state.counts(),
+        "parse_failures": meter.parse_report(),
+        "usage": usage_report(run_dir.state.usage_rows()),
+        "this_session": {"provider_calls": meter.calls["provider"], "cache_hits": meter.calls["cache"],
+                         "replayed": meter.calls["journal"], "tokens": meter.tokens, "usd": meter.usd},
+    }  # fmt: skip
 
 
 def _now() -> str:

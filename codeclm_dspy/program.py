@@ -40,14 +40,20 @@ class CodecLM(dspy.Module):
         self.contrastive_filter = ContrastiveFilter()
 
     def evolve(
-        self, rt: Runtime, traj: Trajectory, actions: list[RubricAction], rng: random.Random
+        self,
+        rt: Runtime,
+        traj: Trajectory,
+        actions: list[RubricAction],
+        rng: random.Random,
+        on_attempt=None,
     ) -> str | None:
         """Run one instruction through up to T filter rounds.
 
         Iteration 1 judges the basic instruction itself; each later iteration
         first applies one sampled action to the current instruction. Returns
         the source to keep ("strong" or "target"), or None if the gap stayed
-        within the threshold for all T iterations. ``traj`` records every step.
+        within the threshold for all T iterations. ``traj`` records every step;
+        ``on_attempt(traj)`` is called after each round (durable progress).
         """
         instruction = traj.basic_instruction
         for iteration in range(1, self.pipeline.max_iterations + 1):
@@ -57,6 +63,8 @@ class CodecLM(dspy.Module):
                 traj.actions.append(action)
             attempt, source = self.contrastive_filter(rt, instruction, iteration, self.pipeline.threshold)
             traj.attempts.append(attempt)
+            if on_attempt is not None:
+                on_attempt(traj)
             if source is not None:
                 return source
         return None

@@ -1,9 +1,10 @@
-"""LM routing: turn the config's roles into ``dspy.LM`` objects, via LiteLLM.
+"""LM routing: turn the config's roles into DSPy LMs that call LiteLLM.
 
-DSPy 3.4 routes known providers through its own lm15 engine unless told
-otherwise; every LM here is built with ``engine="litellm"`` so that routing,
-retries and the cost map are LiteLLM's for every provider, the embedded one
-included. Swapping a provider is a config edit: nothing below names one.
+DSPy 3.4 routes known providers through its own lm15 engine, bypassing
+LiteLLM. Here every role is a ``RoutedLM`` whose requests go through one
+``CallEngine`` and LiteLLM's Router, so routing, retries and the cost map are
+LiteLLM's for every provider, the embedded one included. Swapping a provider
+is a config edit: nothing below names one.
 
 ``check_role`` runs before a run directory is created, so a wrong model
 string, a missing key or a dead server is reported up front, once.
@@ -18,20 +19,29 @@ from urllib.parse import urlparse
 
 import dspy
 
-from codeclm_dspy import embedded
+from codeclm_dspy import embedded, secrets
+from codeclm_dspy.budget import Budget
+from codeclm_dspy.calls import CallEngine
 from codeclm_dspy.config import Config, RoleConfig
 from codeclm_dspy.errors import ProviderError
+from codeclm_dspy.lm import RoutedLM
+from codeclm_dspy.rate_limits import RoleLimiter
+from codeclm_dspy.request_cache import RequestCache
+from codeclm_dspy.retries import build_router
+from codeclm_dspy.run_state import RunState
+from codeclm_dspy.usage import UsageMeter
 
 ROLES = ("strong", "target", "judge")
 
 
 @dataclass(frozen=True)
 class LMRoles:
-    """The three LMs a CodecLM run talks to."""
+    """The three LMs a CodecLM run talks to, and the engine behind them."""
 
-    strong: dspy.LM
-    target: dspy.LM
-    judge: dspy.LM
+    strong: dspy.BaseLM
+    target: dspy.BaseLM
+    judge: dspy.BaseLM
+    engine: CallEngine | None = None
 
 
 def provider_of(model: str) -> str:
@@ -61,6 +71,7 @@ def _api_key(name: str, role: RoleConfig) -> str | None:
     if role.api_key_env is None:
         return None
     key = os.environ.get(role.api_key_env, "")
+    secrets.register(key)
     if not key:
         raise ProviderError(
             f"models.{name}: the environment variable {role.api_key_env} (api_key_env) is not set"
@@ -108,42 +119,69 @@ def check_role(name: str, role: RoleConfig) -> None:
             )
 
 
-def build_lm(name: str, role: RoleConfig, cache: bool = True) -> dspy.LM:
-    """A ``dspy.LM`` for one role, routed through LiteLLM."""
-    check_role(name, role)
-    kwargs = {**role.sampling(), **role.extra_params}
-    if role.model.startswith(f"{embedded.PROVIDER}/"):
-        embedded.register(role.model)
-    elif role.structured_output:
-        import litellm
+def _schema_support(role: RoleConfig) -> tuple[bool, set[str]]:
+    """Whether DSPy should send a JSON schema to this role, and its params."""
+    import litellm
 
-        litellm.register_model(
-            {
-                role.model: {
-                    "litellm_provider": provider_of(role.model),
-                    "mode": "chat",
-                    "supports_response_schema": True,
-                }
-            }
+    provider = provider_of(role.model)
+    try:
+        params = set(
+            litellm.get_supported_openai_params(model=role.model, custom_llm_provider=provider) or ()
         )
-    if role.api_base:
-        kwargs["api_base"] = role.api_base
-    key = _api_key(name, role)
-    if key is not None:
-        kwargs["api_key"] = key
-    return dspy.LM(
-        role.model,
-        engine="litellm",
-        cache=cache,
-        num_retries=role.num_retries,
-        timeout=role.timeout,
-        **kwargs,
-    )
+    except Exception:
+        params = set()
+    if role.structured_output == "auto":
+        try:
+            schema = litellm.supports_response_schema(model=role.model, custom_llm_provider=provider)
+        except Exception:
+            schema = False
+        return bool(schema), params | ({"response_format"} if schema else set())
+    return role.structured_output != "off", params | {"response_format"}
 
 
-def build_lms(config: Config) -> LMRoles:
-    """Check every role, then build the three LMs."""
+def build_lms(
+    config: Config,
+    *,
+    state: RunState | None = None,
+    meter: UsageMeter | None = None,
+    check: bool = True,
+) -> LMRoles:
+    """Check every role, then build the call engine and the three role LMs.
+
+    Args:
+        config: roles under ``models``, limits and caches under ``engine``.
+        state: the run's journal (resume and replay); None in memory.
+        meter: live accounting; a fresh one if None.
+        check: preflight every role first (see ``check_role``).
+    """
     roles = config.models.roles()
+    if check:
+        for name, role in roles.items():
+            check_role(name, role)
+    keys = {name: _api_key(name, role) for name, role in roles.items()}
+    for role in roles.values():
+        if role.model.startswith(f"{embedded.PROVIDER}/"):
+            embedded.register(role.model)
+    engine_cfg = config.engine
+    spent = state.spent() if state else {}
+    engine = CallEngine(
+        build_router(roles, keys),
+        roles={n: (r.model, r.api_base) for n, r in roles.items()},
+        limiters={n: RoleLimiter(r.concurrency, r.rpm, r.tpm) for n, r in roles.items()},
+        num_retries={n: r.num_retries for n, r in roles.items()},
+        state=state,
+        cache=RequestCache(engine_cfg.cache_path()) if engine_cfg.cache else None,
+        budget=Budget(
+            engine_cfg.budget, spent.get("calls", 0), spent.get("tokens", 0), spent.get("usd", 0.0)
+        ),
+        meter=meter,
+    )
+    lms = {}
     for name, role in roles.items():
-        check_role(name, role)
-    return LMRoles(**{n: build_lm(n, r, cache=config.engine.cache) for n, r in roles.items()})
+        schema, params = _schema_support(role)
+        sampling = {**role.sampling(), **role.extra_params}
+        lms[name] = RoutedLM(
+            name, role.model, engine, structured_output=role.structured_output,
+            schema_support=schema, params=params, **sampling,
+        )  # fmt: skip
+    return LMRoles(**lms, engine=engine)

@@ -1,28 +1,38 @@
-"""The run directory: what a finished run leaves on disk.
+"""The run directory: one run's durable state and what it leaves on disk.
 
-    kept.jsonl      one row per kept instruction-response pair
-    rejected.jsonl  every seed, metadata or instruction that was not kept
+    state.sqlite    the call journal and every item's progress and outcome
+                    (see run_state.py); what makes a run resumable
+    kept.jsonl      one row per kept instruction-response pair, sorted by id
+    rejected.jsonl  every seed, metadata or instruction not kept, with reason
     dataset/        kept.jsonl as a saved HF dataset (datasets.load_from_disk)
-    manifest.json   config (no secrets), models, versions, counts, wall time
+    manifest.json   config (no secrets), models, versions, funnel, costs
 
-Rows are appended and flushed as items finish, so nothing is held in memory
-and a crash leaves every finished item on disk. ``manifest.json`` is written
-last, atomically, and says ``"status": "complete"`` only when the run ended
-normally; a run that stopped on an error says ``"failed"`` and has no
-``dataset/``.
+Items are recorded in state.sqlite as they move; kept.jsonl, rejected.jsonl
+and dataset/ are exported from it when the run ends or stops, and
+manifest.json is written last, atomically. Running ``codeclm generate`` on an
+existing run directory resumes it, provided the config (all but ``engine``),
+the seeds and the program are the ones it was started with.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import threading
 from pathlib import Path
 from typing import Any
 
 from codeclm_dspy.errors import RunDirError
+from codeclm_dspy.records import Trajectory, trajectory_details
+from codeclm_dspy.run_state import RunState
+from codeclm_dspy.secrets import scrub
 
-KEPT, REJECTED, MANIFEST, DATASET = "kept.jsonl", "rejected.jsonl", "manifest.json", "dataset"
+KEPT, REJECTED, MANIFEST, DATASET, STATE = (
+    "kept.jsonl",
+    "rejected.jsonl",
+    "manifest.json",
+    "dataset",
+    "state.sqlite",
+)
 
 
 def kept_features():
@@ -53,42 +63,65 @@ def kept_features():
 
 
 class RunDir:
-    """A sink that streams rows into a fresh run directory."""
+    """A run directory, new or resumed; the pipeline's sink.
 
-    def __init__(self, path: str | Path):
+    Args:
+        path: the directory; created if missing.
+        identity: what the run's output depends on (config without
+            ``engine``, seeds, program); a resumed run must match it.
+
+    Raises:
+        RunDirError: the directory holds something else, or a run started
+            with a different identity.
+    """
+
+    def __init__(self, path: str | Path, identity: dict[str, Any]):
         self.path = Path(path)
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+        state_file = self.path / STATE
+        self.resumed = state_file.exists()
+        if not self.resumed and self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise RunDirError(
-                f"output directory {self.path} already exists and is not empty; "
-                "choose a new --out so no earlier run is overwritten"
+                f"output directory {self.path} already exists and is not a codeclm run directory; "
+                "choose a new --out so nothing there is overwritten"
             )
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunDirError(f"cannot create output directory {self.path}: {exc.strerror}") from None
-        self._lock = threading.Lock()
-        self._kept = (self.path / KEPT).open("a", encoding="utf-8")
-        self._rejected = (self.path / REJECTED).open("a", encoding="utf-8")
+        self.state = RunState(state_file)
+        started_with = self.state.get_meta("identity")
+        if started_with is None:
+            self.state.set_meta("identity", identity)
+        elif started_with != json.loads(json.dumps(identity, sort_keys=True)):
+            changed = sorted(k for k in identity if started_with.get(k) != identity[k])
+            raise RunDirError(
+                f"{self.path} holds a run started with a different {', '.join(changed)}; resuming needs the "
+                "same config (only the engine section may change), seeds and program. Use a new --out"
+            )
+        sessions = (self.state.get_meta("sessions") or 0) + 1
+        self.state.set_meta("sessions", sessions)
+        self.sessions = sessions
         self.kept_count = 0
         self.rejected_count = 0
 
-    def _write(self, handle, row: dict[str, Any]) -> None:
-        handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-        handle.flush()
-
     def keep(self, row: dict[str, Any]) -> None:
-        with self._lock:
-            self._write(self._kept, row)
-            self.kept_count += 1
+        self.state.put_item("instruction", row["id"], "kept", "contrastive_filtering", row["iteration"], row)
 
     def reject(self, row: dict[str, Any]) -> None:
-        with self._lock:
-            self._write(self._rejected, row)
-            self.rejected_count += 1
+        iteration = len(row.get("attempts") or ())
+        self.state.put_item(row["kind"], row["id"], row["outcome"], row["stage"], iteration, row)
+
+    def progress(self, traj: Trajectory) -> None:
+        details = trajectory_details(traj)
+        self.state.put_item("instruction", traj.id, "running", "self_rubrics", len(traj.attempts), details)
+
+    def export(self) -> None:
+        """Write kept.jsonl and rejected.jsonl from the state, sorted by id."""
+        self.kept_count = self.state.export(self.path / KEPT, ("kept",))
+        self.rejected_count = self.state.export(self.path / REJECTED, ("rejected", "failed"))
 
     def close(self) -> None:
-        for handle in (self._kept, self._rejected):
-            handle.close()
+        self.state.close()
 
     def save_dataset(self):
         """Save kept.jsonl as an HF dataset sorted by id; return it."""
@@ -106,8 +139,7 @@ class RunDir:
         """Write manifest.json atomically (temp file, fsync, rename)."""
         tmp = self.path / (MANIFEST + ".tmp")
         with tmp.open("w", encoding="utf-8") as handle:
-            json.dump(manifest, handle, indent=2, ensure_ascii=False)
-            handle.write("\n")
+            handle.write(scrub(json.dumps(manifest, indent=2, ensure_ascii=False)) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(self.path / MANIFEST)

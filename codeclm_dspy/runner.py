@@ -15,34 +15,28 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-from dspy.utils.exceptions import (
-    LMAuthError,
-    LMBillingError,
-    LMConfigurationError,
-    LMTransportError,
-    LMUnsupportedModelError,
-)
-
 from codeclm_dspy.decoder import normalize
-from codeclm_dspy.errors import ProviderError, StepParseError
+from codeclm_dspy.errors import ProviderStopped, RunStopped, StepParseError
 from codeclm_dspy.metadata_pool import mix_and_match
 from codeclm_dspy.progress import NullProgress, Progress
 from codeclm_dspy.records import Metadata, Seed, Trajectory, kept_row, rejected_row, trajectory_details
-
-# Errors that say the provider itself is unusable: carrying on would only
-# turn every remaining item into the same failure, so the run stops instead.
-FATAL = (LMAuthError, LMBillingError, LMConfigurationError, LMTransportError, LMUnsupportedModelError)
+from codeclm_dspy.retries import stops_the_run
+from codeclm_dspy.secrets import scrub
 
 
 class Sink(Protocol):
-    """Where finished items go."""
+    """Where items go: their progress as they move, their outcome once."""
 
     def keep(self, row: dict[str, Any]) -> None: ...
     def reject(self, row: dict[str, Any]) -> None: ...
+    def progress(self, traj: Trajectory) -> None: ...
 
 
 class MemorySink:
     """Collects rows in lists (for the Python API and tests)."""
+
+    def progress(self, traj: Trajectory) -> None:
+        pass
 
     def __init__(self) -> None:
         self.kept: list[dict[str, Any]] = []
@@ -58,31 +52,56 @@ class MemorySink:
             self.rejected.append(row)
 
 
+def as_stop(exc: BaseException) -> RunStopped | None:
+    """The run-stopping form of an error, or None if it fails only its item."""
+    if isinstance(exc, RunStopped):
+        return exc
+    if stops_the_run(exc):
+        return ProviderStopped(
+            f"the provider stopped the run ({type(exc).__name__}: {scrub(str(exc))}); "
+            "everything so far is saved; fix the cause and run the same command again to resume"
+        )
+    return None
+
+
 def pmap(fn: Callable, items: Iterable, workers: int) -> list[tuple[Any, Any]]:
-    """``[(item, result_or_exception)]`` in input order; fatal errors propagate."""
+    """``[(item, result_or_exception)]`` in input order.
+
+    An error that stops the run (a budget, a dead provider) is raised once
+    every item already started has finished, and items not yet started are
+    skipped, so nothing is recorded as failed for a reason outside it.
+    """
     items = list(items)
+    stopped: list[RunStopped] = []
 
     def safe(item):
+        if stopped:
+            return None
         try:
             return fn(item)
-        except FATAL as exc:
-            raise ProviderError(f"the provider refused the run: {exc}") from None
-        except Exception as exc:  # recorded as this item's failure, not lost
-            return exc
+        except Exception as exc:
+            stop = as_stop(exc)
+            if stop is None:
+                return exc  # recorded as this item's failure, not lost
+            stopped.append(stop)
+            return None
 
     if workers <= 1 or len(items) <= 1:
-        return [(item, safe(item)) for item in items]
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(zip(items, pool.map(safe, items), strict=True))
+        results = [(item, safe(item)) for item in items]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(zip(items, pool.map(safe, items), strict=True))
+    if stopped:
+        raise stopped[0]
+    return results
 
 
 def failure(kind: str, item_id: str, stage: str, exc: Exception, **details) -> dict[str, Any]:
     """A rejected.jsonl row for an item that failed with an error."""
     raw = exc.raw if isinstance(exc, StepParseError) else None
     reason = "parse_error" if isinstance(exc, StepParseError) else "error"
-    return rejected_row(
-        kind, item_id, "failed", reason, stage, error=f"{type(exc).__name__}: {exc}", raw=raw, **details
-    )
+    error = scrub(f"{type(exc).__name__}: {exc}")
+    return rejected_row(kind, item_id, "failed", reason, stage, error=error, raw=raw, **details)
 
 
 def split_evenly(total: int, parts: int) -> list[int]:
@@ -267,10 +286,11 @@ def run_pipeline(
     def evolve(job):
         traj, actions = job
         try:
-            source = program.evolve(rt, traj, actions, random.Random(f"{random_seed}:{traj.id}"))
-        except FATAL:
-            raise
+            rng = random.Random(f"{random_seed}:{traj.id}")
+            source = program.evolve(rt, traj, actions, rng, on_attempt=sink.progress)
         except Exception as exc:
+            if as_stop(exc) is not None:
+                raise
             funnel.trajectory(traj, None, failed=True)
             funnel.add("instructions", "failed")
             sink.reject(

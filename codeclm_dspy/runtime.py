@@ -7,9 +7,9 @@ never carries an LM, a key or a lock.
 
 Calling a predictor with structured output, retried when parsing fails.
 
-Transport errors (429s, 5xx, timeouts) are retried by LiteLLM itself
-(``num_retries`` per role). What LiteLLM cannot fix is an answer that arrives
-but does not parse; that gets a fresh rollout here, up to
+Transport errors (429s, 5xx, timeouts) are retried by LiteLLM's Router
+(``retries.py``). What it cannot fix is an answer that arrives but does not
+parse, or arrives empty; that gets a fresh rollout here, up to
 ``engine.parse_retries`` times, and then a ``StepParseError`` carrying the raw
 text so the item can be recorded as failed with its evidence.
 """
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
+from codeclm_dspy.calls import step as calls_for
 from codeclm_dspy.errors import StepParseError
 from codeclm_dspy.routing import LMRoles
 from codeclm_dspy.usage import UsageMeter
@@ -59,7 +60,7 @@ def call_structured(
             if "seed" in lm.supported_params:
                 config["seed"] = attempt
         try:
-            with dspy.context(lm=lm, adapter=ADAPTER, usage_tracker=meter.step(step)):
+            with dspy.context(lm=lm, adapter=ADAPTER), calls_for(step):
                 prediction = predictor(**inputs, config=config)
         except AdapterParseError as exc:
             meter.note_parse(step, ok=False)
@@ -73,18 +74,32 @@ def call_structured(
     raise StepParseError(step, f"{last} after {retries + 1} attempts", raw=raw)
 
 
-def call_plain(lm: dspy.LM, step: str, meter: UsageMeter, prompt: str) -> str:
+def call_plain(lm: dspy.BaseLM, step: str, meter: UsageMeter, prompt: str, retries: int) -> str:
     """Send ``prompt`` as the only user message and return the text answer.
 
     Used for the strong and target answers in Contrastive Filtering: the paper
-    sends the instruction as it is, so no adapter or template wraps it.
+    sends the instruction as it is, so no adapter or template wraps it. An
+    empty answer is asked again with a fresh rollout up to ``retries`` times
+    (it may be a glitch); if it stays empty, empty is the model's answer, and
+    the judge scores it as such (a base target model often says nothing).
     """
-    with dspy.context(usage_tracker=meter.step(step)):
-        outputs = lm(prompt)
-    first = outputs[0] if outputs else ""
-    if isinstance(first, dict):
-        first = first.get("text") or ""
-    return (first or "").strip()
+    text = ""
+    for attempt in range(retries + 1):
+        extra = {}
+        if attempt:
+            extra["rollout_id"] = attempt
+            if "seed" in lm.supported_params:
+                extra["seed"] = attempt
+        with calls_for(step):
+            outputs = lm(prompt, **extra)
+        first = outputs[0] if outputs else ""
+        if isinstance(first, dict):
+            first = first.get("text") or ""
+        text = (first or "").strip()
+        meter.note_parse(step, ok=bool(text))
+        if text:
+            break
+    return text
 
 
 @dataclass
@@ -92,8 +107,11 @@ class Runtime:
     """How steps run: the role LMs, usage accounting and parse retries."""
 
     lms: LMRoles
-    meter: UsageMeter = field(default_factory=UsageMeter)
     parse_retries: int = 2
+    meter: UsageMeter = field(init=False)
+
+    def __post_init__(self):
+        self.meter = self.lms.engine.meter if self.lms.engine else UsageMeter()
 
     def structured(self, predictor, step: str, role: str, rollout: int = 0, check=None, **inputs):
         """Call a predictor on a role's LM; see ``call_structured``."""
@@ -111,4 +129,4 @@ class Runtime:
 
     def plain(self, role: str, step: str, prompt: str) -> str:
         """Send a bare prompt to a role's LM; see ``call_plain``."""
-        return call_plain(getattr(self.lms, role), step, self.meter, prompt)
+        return call_plain(getattr(self.lms, role), step, self.meter, prompt, self.parse_retries)

@@ -1,48 +1,53 @@
-"""Per-step accounting of LM calls, tokens and cost.
+"""Per-step accounting: calls, tokens, USD and parse failures.
 
-DSPy reports every billed (non-cached) call to ``settings.usage_tracker``;
-``UsageMeter.step`` gives each pipeline step its own tracker so the manifest
-can say where calls and tokens went. Prices come from LiteLLM's cost map at
-the end; a model it has no price for is reported as unknown, not as free.
+``CallEngine`` reports every answer here with where it came from:
+``provider`` (a billed call), ``cache`` (the shared request cache) or
+``journal`` (replayed from this run's own record on resume). Only provider
+calls cost anything. Prices come from LiteLLM's local cost map; a model it
+has no price for is reported as unknown (None), never as free.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import defaultdict
 from typing import Any
 
+SOURCES = ("provider", "cache", "journal")
 
-class _StepTracker:
-    """The object DSPy calls ``add_usage`` on; counts one step's usage."""
 
-    def __init__(self, meter: UsageMeter, step: str):
-        self.meter, self.step = meter, step
+def usd_of(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """USD for one call by LiteLLM's cost map; None when the model has no price."""
+    import litellm
 
-    def add_usage(self, lm: str, usage_entry: dict[str, Any]) -> None:
-        self.meter.add(self.step, lm, usage_entry)
+    try:
+        prompt_cost, completion_cost = litellm.cost_per_token(
+            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
+    except Exception:
+        return None  # no price known for this model (e.g. a self-hosted server)
+    return float(prompt_cost + completion_cost)
 
 
 class UsageMeter:
-    """Thread-safe totals of calls and tokens per (step, model)."""
+    """Thread-safe live totals for this session (the progress display reads them)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._totals: dict[tuple[str, str], dict[str, int]] = defaultdict(
-            lambda: {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0}
-        )
+        self.started = time.monotonic()
+        self.calls = dict.fromkeys(SOURCES, 0)
+        self.tokens = 0
+        self.usd = 0.0
         self._parses: dict[str, dict[str, int]] = defaultdict(lambda: {"attempts": 0, "parse_failures": 0})
 
-    def step(self, name: str) -> _StepTracker:
-        """The tracker to install with ``dspy.context(usage_tracker=...)``."""
-        return _StepTracker(self, name)
-
-    def add(self, step: str, model: str, usage: dict[str, Any]) -> None:
+    def add(self, step: str, model: str, source: str, usage: dict | None, usd: float | None) -> None:
         with self._lock:
-            row = self._totals[(step, model)]
-            row["calls"] += 1
-            row["prompt_tokens"] += int(usage.get("prompt_tokens") or 0)
-            row["completion_tokens"] += int(usage.get("completion_tokens") or 0)
+            self.calls[source] += 1
+            if source == "provider":
+                usage = usage or {}
+                self.tokens += int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
+                self.usd += usd or 0.0
 
     def note_parse(self, step: str, ok: bool) -> None:
         """Count one structured-output attempt of a step and whether it parsed."""
@@ -59,36 +64,39 @@ class UsageMeter:
             row["failure_rate"] = round(row["parse_failures"] / row["attempts"], 4)
         return rows
 
-    def report(self) -> dict[str, Any]:
-        """Totals per step and overall, with USD from LiteLLM's cost map."""
+    def status(self) -> str:
+        """One line for the progress display: calls/s, tokens, spend."""
         with self._lock:
-            items = [(k, dict(v)) for k, v in self._totals.items()]
-        steps: dict[str, dict[str, Any]] = {}
-        for (step, model), row in sorted(items):
-            row["usd"] = _usd(model, row["prompt_tokens"], row["completion_tokens"])
-            entry = steps.setdefault(step, {"calls": 0, "tokens": 0, "usd": 0.0, "models": {}})
-            entry["models"][model] = row
-            entry["calls"] += row["calls"]
-            entry["tokens"] += row["prompt_tokens"] + row["completion_tokens"]
-            entry["usd"] = None if entry["usd"] is None or row["usd"] is None else entry["usd"] + row["usd"]
-        total_usd: float | None = 0.0
-        for entry in steps.values():
-            total_usd = None if total_usd is None or entry["usd"] is None else total_usd + entry["usd"]
-        return {
-            "calls": sum(e["calls"] for e in steps.values()),
-            "tokens": sum(e["tokens"] for e in steps.values()),
-            "usd": total_usd,
-            "steps": steps,
-        }
+            made, hits, tokens, usd = self.calls["provider"], self.calls["cache"], self.tokens, self.usd
+            replayed = self.calls["journal"]
+        rate = made / max(time.monotonic() - self.started, 1e-9)
+        extra = f", {hits} cached" if hits else ""
+        extra += f", {replayed} replayed" if replayed else ""
+        return f"{made} calls ({rate:.1f}/s{extra}), {tokens:,} tokens, ${usd:.4f}"
 
 
-def _usd(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    import litellm
+def usage_report(rows: list[tuple]) -> dict[str, Any]:
+    """Calls, tokens and USD per step and in total, from the run journal.
 
-    try:
-        prompt_cost, completion_cost = litellm.cost_per_token(
-            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-        )
-    except Exception:
-        return None  # no price known for this model (e.g. a self-hosted server)
-    return float(prompt_cost + completion_cost)
+    Args:
+        rows: ``RunState.usage_rows()``; the journal covers every session of
+            a resumed run, so this is the whole run's spend.
+    """
+    steps: dict[str, dict[str, Any]] = {}
+    total = {"calls": 0, "cache_hits": 0, "tokens": 0, "usd": 0.0}
+    for step, model, source, calls, prompt, completion, usd, unpriced in sorted(rows, key=str):
+        entry = steps.setdefault(step, {"calls": 0, "cache_hits": 0, "tokens": 0, "usd": 0.0, "models": []})
+        if source != "provider":
+            entry["cache_hits"] += calls
+            total["cache_hits"] += calls
+            continue
+        cost = None if unpriced else usd
+        tokens = (prompt or 0) + (completion or 0)
+        entry["models"] = sorted({*entry["models"], model})
+        entry["calls"] += calls
+        entry["tokens"] += tokens
+        entry["usd"] = None if entry["usd"] is None or cost is None else entry["usd"] + cost
+        total["calls"] += calls
+        total["tokens"] += tokens
+        total["usd"] = None if total["usd"] is None or cost is None else total["usd"] + cost
+    return {**total, "steps": steps}

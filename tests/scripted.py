@@ -1,7 +1,7 @@
 """A scripted LiteLLM provider for deterministic tests.
 
-Requests travel the real path (dspy.Predict -> JSONAdapter -> dspy.LM with
-engine="litellm" -> LiteLLM -> this custom provider), and the answer comes
+Requests travel the real path (dspy.Predict -> JSONAdapter -> RoutedLM ->
+CallEngine -> LiteLLM's Router -> this custom provider), and the answer comes
 from a Python function chosen by the step being asked: the output fields of
 the requested JSON schema name it, and a request without a schema is a plain
 answer (Contrastive Filtering's strong or target response).
@@ -14,12 +14,12 @@ import re
 import threading
 from collections.abc import Callable
 
-import dspy
 import litellm
 from litellm import CustomLLM, ModelResponse
 from litellm.utils import custom_llm_setup
 
-from codeclm_dspy.routing import LMRoles
+from codeclm_dspy.config import Config, parse_config
+from codeclm_dspy.routing import LMRoles, build_lms
 
 STEP_BY_FIELDS = {
     frozenset({"use_case", "skills"}): "encode",
@@ -96,11 +96,17 @@ def install() -> Script:
     return SCRIPT
 
 
+def config(**sections) -> Config:
+    """A config whose roles are the scripted provider; request cache off."""
+    data = {
+        "models": {"strong": {"model": "scripted/strong"}, "target": {"model": "scripted/target"}},
+        "engine": {"workers": 2, "cache": False},
+    }
+    for name, value in sections.items():
+        data[name] = {**data.get(name, {}), **value}
+    return parse_config(data)
+
+
 def lms() -> LMRoles:
-    """Role LMs that route through LiteLLM to the script, uncached."""
-    return LMRoles(
-        *(
-            dspy.LM(f"scripted/{r}", engine="litellm", cache=False, num_retries=0)
-            for r in ("strong", "target", "judge")
-        )
-    )
+    """Role LMs on the real call engine and Router, answering from the script."""
+    return build_lms(config(), check=False)

@@ -146,5 +146,5 @@ def test_missing_config_file(files):
 def test_existing_output_directory_is_never_overwritten(files):
     (files / "out").mkdir()
     (files / "out" / "kept.jsonl").write_text('{"precious": true}\n')
-    assert "already exists and is not empty" in run(files)
+    assert "is not a codeclm run directory" in run(files)
     assert json.loads((files / "out" / "kept.jsonl").read_text()) == {"precious": True}

@@ -3,10 +3,9 @@
 import json
 import random
 
-import dspy
-
 import codeclm_dspy as cc
 from codeclm_dspy.config import PipelineConfig
+from codeclm_dspy.lm import RoutedLM
 from codeclm_dspy.metadata_pool import mix_and_match
 from codeclm_dspy.records import Metadata, Seed
 from codeclm_dspy.runner import split_evenly
@@ -24,7 +23,7 @@ def config(**pipeline):
         {
             "models": {"strong": {"model": "scripted/strong"}, "target": {"model": "scripted/target"}},
             "pipeline": pipeline,
-            "engine": {"workers": 2},
+            "engine": {"workers": 2, "cache": False},
         }
     )
 
@@ -59,7 +58,7 @@ def test_equal_share_per_metadata():
     assert sum(split_evenly(2000, 200)) == 2000 and set(split_evenly(2000, 200)) == {10}
 
 
-def test_every_item_is_accounted_for(script, lms, tmp_path):
+def test_every_item_is_accounted_for(script, tmp_path):
     # Mixed metadata alternate plausible/implausible; the judge keeps every
     # third instruction for the strong model, every third for the target.
     verdicts = iter([True, False] * 50)
@@ -82,7 +81,7 @@ def test_every_item_is_accounted_for(script, lms, tmp_path):
 
     script.handlers["judge"] = judge
     cfg = config(metadata_pool_size=7, num_instructions=12, max_iterations=2)
-    data = cc.generate(cfg, SEEDS, tmp_path / "run", lms=lms)
+    data = cc.generate(cfg, SEEDS, tmp_path / "run")
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     counts = manifest["counts"]
     assert manifest["status"] == "complete" and manifest["accounting"]["balanced"]
@@ -105,12 +104,12 @@ def test_every_item_is_accounted_for(script, lms, tmp_path):
     assert manifest["usage"]["calls"] == len(script.calls)
 
 
-def test_kept_rows_carry_the_schema_sft_trainers_read(script, lms):
+def test_kept_rows_carry_the_schema_sft_trainers_read(script):
     script.handlers["judge"] = lambda r, i, p: {
         "score_1": 9 if i["answer_1"] == "STRONG answer" else 1,
         "score_2": 9 if i["answer_2"] == "STRONG answer" else 1,
     }
-    data = cc.generate(config(metadata_pool_size=1, num_instructions=2), SEEDS[:1], lms=lms)
+    data = cc.generate(config(metadata_pool_size=1, num_instructions=2), SEEDS[:1])
     row = data[0]
     assert row["messages"] == [
         {"role": "user", "content": row["instruction"]},
@@ -126,12 +125,12 @@ def test_kept_rows_carry_the_schema_sft_trainers_read(script, lms):
     assert row["actions"] == [] and row["seed_ids"] == ["s0"]
 
 
-def test_parse_failures_are_retried_then_recorded(script, lms, tmp_path):
+def test_parse_failures_are_retried_then_recorded(script, tmp_path):
     answers = iter(["not json at all", '{"use_case": "qa"}'])
     script.handlers["encode"] = lambda r, i, p: next(answers, "still not json")
     cfg = config(metadata_pool_size=1, num_instructions=1)
     cfg.engine.parse_retries = 2
-    cc.generate(cfg, SEEDS[:1], tmp_path / "run", lms=lms)
+    cc.generate(cfg, SEEDS[:1], tmp_path / "run")
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert manifest["parse_failures"]["encode"] == {"attempts": 3, "parse_failures": 3, "failure_rate": 1.0}
     (row,) = [json.loads(line) for line in (tmp_path / "run" / "rejected.jsonl").open()]
@@ -171,8 +170,11 @@ def test_every_lm_is_routed_through_litellm(monkeypatch):
         }
     )
     built = cc.build_lms(cfg)
-    assert all(isinstance(lm, dspy.LM) and lm.engine == "litellm" for lm in vars(built).values())
+    roles = (built.strong, built.target, built.judge)
+    assert all(isinstance(lm, RoutedLM) and lm.engine is built.engine for lm in roles)
     assert built.judge.model == "openai/gpt-4o-mini"  # the judge defaults to the strong model
+    assert built.engine.router.get_model_names() == ["strong", "target", "judge"]
+    assert "sk-test-not-real" not in json.dumps(built.strong.dump_state())
 
 
 def test_scripted_calls_really_pass_through_litellm(script, lms, monkeypatch):

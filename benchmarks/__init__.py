@@ -1,0 +1,1 @@
+"""Benchmarks and the local stub server they (and the engine tests) run against."""

@@ -1,0 +1,298 @@
+"""A small, deterministic, OpenAI-compatible chat-completions server for benchmarks and engine tests.
+
+Answers are a pure function of the request body and ``--seed``; schema'd requests get a JSON object
+synthesised from the requested JSON schema. Faults (429, 500, hang, malformed, empty) can be injected
+at a fixed rate, and ``GET /stats`` exposes the server's own request counters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import random
+import select
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+FAULTS = ("429", "500", "timeout", "malformed", "empty")
+VOCAB = (  # noqa: SIM905 - one compact word list
+    "apple bright river stone quiet garden number simple window travel market yellow letter summer "
+    "careful planet silver music answer little forest engine paper ocean pencil doctor family winter "
+    "gentle basket candle rocket island mirror button orange hollow marble ladder shadow thunder "
+    "velvet harbor meadow puzzle signal bridge canvas dinner finger golden jacket kitten lemon "
+    "monkey needle pocket rabbit saddle timber violet wagon"
+).split()
+
+
+def _rng(key: str, path: str) -> random.Random:
+    """Return a generator seeded from the request key and a position in the answer."""
+    return random.Random(f"{key}|{path}")
+
+
+def _words(rng: random.Random, lo: int, hi: int) -> str:
+    """Return between ``lo`` and ``hi`` vocabulary words joined by spaces."""
+    return " ".join(rng.choice(VOCAB) for _ in range(rng.randint(lo, hi)))
+
+
+def _synth(node: dict, defs: dict, key: str, path: str, name: str = "") -> Any:
+    """Build a value valid against the JSON-schema ``node``; ``name`` is the enclosing property name."""
+    while "$ref" in node:
+        node = defs.get(node["$ref"].rsplit("/", 1)[-1], {})
+    rng = _rng(key, path)
+    if "const" in node:
+        return node["const"]
+    if node.get("enum"):
+        return rng.choice(node["enum"])
+    for combo in ("anyOf", "oneOf", "allOf"):
+        if node.get(combo):
+            branches = [b for b in node[combo] if b.get("type") != "null"] or node[combo]
+            if all("const" in b for b in branches):
+                return rng.choice(branches)["const"]
+            return _synth(branches[0], defs, key, path, name)
+    kind = node.get("type")
+    if isinstance(kind, list):
+        kind = next((k for k in kind if k != "null"), "null")
+    kind = kind or ("object" if "properties" in node else "array" if "items" in node else "string")
+    if kind == "object":
+        return {k: _synth(v, defs, key, f"{path}/{k}", k) for k, v in node.get("properties", {}).items()}
+    if kind == "array":
+        lo = max(1, node["minItems"]) if "minItems" in node else 2
+        hi = min(node["maxItems"], 4) if "maxItems" in node else 4
+        lo = min(lo, node.get("maxItems", lo))
+        items, seen = [], set()
+        for i in range(rng.randint(lo, max(lo, hi))):
+            for attempt in range(20):  # keep items distinct whenever the schema allows it
+                item = _synth(node.get("items", {}), defs, key, f"{path}/{i}~{attempt}", name)
+                if json.dumps(item, sort_keys=True) not in seen:
+                    break
+            seen.add(json.dumps(item, sort_keys=True))
+            items.append(item)
+        return items
+    if kind == "string":
+        text = _words(rng, 2, 2) if name == "skills" else _words(rng, 5, 12)
+        while len(text) < max(4, node.get("minLength", 0)):
+            text += " " + rng.choice(VOCAB)
+        return text[: node["maxLength"]].strip() if "maxLength" in node else text
+    if kind in ("integer", "number"):
+        lo = node.get("minimum", node.get("exclusiveMinimum", 0) + 1 if "exclusiveMinimum" in node else None)
+        hi = node.get("maximum", node.get("exclusiveMaximum", 0) - 1 if "exclusiveMaximum" in node else None)
+        lo = lo if lo is not None else (hi - 9 if hi is not None else 1)
+        hi = hi if hi is not None else lo + 9
+        return rng.randint(int(lo), int(hi)) if kind == "integer" else round(rng.uniform(lo, hi), 3)
+    if kind == "boolean":
+        return rng.random() < 0.8
+    return None
+
+
+def _schema(body: dict) -> tuple[dict | None, bool]:
+    """Return ``(schema, wants_json)`` from the request's ``response_format``."""
+    fmt = body.get("response_format")
+    if not isinstance(fmt, dict) or fmt.get("type") not in ("json_schema", "json_object"):
+        return None, False
+    schema = (
+        fmt.get("schema") if fmt["type"] == "json_object" else (fmt.get("json_schema") or {}).get("schema")
+    )
+    return (schema if isinstance(schema, dict) else None), True
+
+
+def _text_len(content: Any) -> int:
+    """Count the characters of a message content (a string or a list of content parts)."""
+    if isinstance(content, list):
+        return sum(len(p.get("text", "")) for p in content if isinstance(p, dict))
+    return len(content) if isinstance(content, str) else 0
+
+
+def make_app(
+    delay_ms: float = 0,
+    fault_rate: float = 0.0,
+    seed: int = 0,
+    hang_s: float = 30.0,
+    require_key: str | None = None,
+    leak_auth: bool = False,
+) -> web.Application:
+    """Build the aiohttp application; the arguments mirror the CLI flags."""
+    faults_rng = random.Random(seed)
+    stats: dict[str, Any] = {"requests": 0, "by_model": Counter(), "faults": Counter(), "unauthorized": 0}
+
+    def error(status: int, message: str, kind: str, auth: str, headers: dict | None = None) -> web.Response:
+        if leak_auth:
+            message = f"{message} (received authorization: {auth})"
+        payload = {"error": {"message": message, "type": kind, "code": status}}
+        return web.json_response(payload, status=status, headers=headers)
+
+    async def chat(request: web.Request) -> web.Response:
+        stats["requests"] += 1
+        auth = request.headers.get("Authorization", "")
+        if require_key and auth != f"Bearer {require_key}":
+            stats["unauthorized"] += 1
+            return error(401, "invalid api key", "authentication_error", auth)
+        try:
+            body = await request.json()
+            assert isinstance(body, dict)
+        except Exception:
+            return error(400, "request body must be a JSON object", "invalid_request_error", auth)
+        model = str(body.get("model", "stub"))
+        stats["by_model"][model] += 1
+        fault = faults_rng.choice(FAULTS) if fault_rate > 0 and faults_rng.random() < fault_rate else None
+        if fault:
+            stats["faults"][fault] += 1
+        await asyncio.sleep(delay_ms / 1000)
+        if fault == "429":
+            return error(429, "rate limited", "rate_limit_error", auth, {"retry-after-ms": "100"})
+        if fault == "500":
+            return error(500, "internal server error", "server_error", auth)
+        if fault == "timeout":
+            await asyncio.sleep(hang_s)
+        key = hashlib.sha256(f"{seed}|{json.dumps(body, sort_keys=True)}".encode()).hexdigest()
+        schema, wants_json = _schema(body)
+        if schema is not None:
+            content = json.dumps(
+                _synth(schema, {**schema.get("definitions", {}), **schema.get("$defs", {})}, key, "")
+            )
+        elif wants_json:
+            content = json.dumps({"answer": _words(_rng(key, "answer"), 5, 12)})
+        else:
+            text = _words(_rng(key, "text"), 10, 40)
+            content = text[0].upper() + text[1:] + "."
+        if fault == "malformed":
+            first = next(iter((schema or {}).get("properties", {})), None)
+            content = f'{{"{first}": "trunc' if first else '{"'
+        elif fault == "empty":
+            content = ""
+        prompt_chars = sum(
+            _text_len(m.get("content")) for m in body.get("messages", []) if isinstance(m, dict)
+        )
+        usage = {"prompt_tokens": max(1, prompt_chars // 4), "completion_tokens": max(1, len(content) // 4)}
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+        reply = {"id": f"chatcmpl-{key[:24]}", "object": "chat.completion", "created": int(time.time())}
+        return web.json_response({**reply, "model": model, "choices": [choice], "usage": usage})
+
+    async def get_stats(request: web.Request) -> web.Response:
+        return web.json_response(stats)
+
+    async def reset(request: web.Request) -> web.Response:
+        stats.update(requests=0, by_model=Counter(), faults=Counter(), unauthorized=0)
+        return web.json_response(stats)
+
+    app = web.Application(client_max_size=64 * 1024 * 1024)
+    app.router.add_post("/v1/chat/completions", chat)
+    app.router.add_post("/chat/completions", chat)
+    app.router.add_get("/stats", get_stats)
+    app.router.add_post("/reset", reset)
+    return app
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    """Start listening, print the ``ready`` line, then serve until cancelled."""
+    app = make_app(args.delay_ms, args.fault_rate, args.seed, args.hang_s, args.require_key, args.leak_auth)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, args.host, args.port, backlog=4096).start()
+    host, port = runner.addresses[0][:2]
+    print(f"ready http://{host}:{port}/v1", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line and run the server until interrupted."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--delay-ms", type=float, default=0.0)
+    parser.add_argument("--fault-rate", type=float, default=0.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hang-s", type=float, default=30.0, help="how long a 'timeout' fault hangs")
+    parser.add_argument("--require-key", default=os.environ.get("STUB_REQUIRE_KEY") or None)
+    parser.add_argument("--leak-auth", action="store_true", help="echo the Authorization header in errors")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(parser.parse_args(argv)))
+
+
+class StubServer:
+    """Run the stub server as a subprocess for the duration of a ``with`` block.
+
+    Attributes:
+        url: The ``/v1`` base URL, set once the server is ready.
+    """
+
+    def __init__(
+        self,
+        delay_ms: float = 0,
+        fault_rate: float = 0.0,
+        seed: int = 0,
+        hang_s: float = 30.0,
+        require_key: str | None = None,
+        leak_auth: bool = False,
+    ) -> None:
+        self.argv = [sys.executable, "-m", "benchmarks.stub_server", "--port", "0", "--seed", str(seed)]
+        self.argv += f"--delay-ms {delay_ms} --fault-rate {fault_rate} --hang-s {hang_s}".split()
+        self.argv += ["--leak-auth"] if leak_auth else []
+        self.require_key = require_key
+        self.url = ""
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> StubServer:
+        env = {k: v for k, v in os.environ.items() if k != "STUB_REQUIRE_KEY"}
+        if self.require_key:
+            env["STUB_REQUIRE_KEY"] = self.require_key  # via the environment, never argv
+        self._stderr = tempfile.TemporaryFile()
+        root = Path(__file__).resolve().parent.parent
+        self.proc = subprocess.Popen(
+            self.argv, cwd=root, env=env, stdout=subprocess.PIPE, stderr=self._stderr, text=True
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if select.select([self.proc.stdout], [], [], 0.1)[0]:
+                line = self.proc.stdout.readline()
+                if line.startswith("ready "):
+                    self.url = line.split()[1]
+                    return self
+        self._stderr.seek(0)
+        stderr = self._stderr.read().decode(errors="replace")
+        self.__exit__()
+        raise RuntimeError(f"stub server did not start within 30 s: {stderr}")
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc and self.proc.stdout:
+            self.proc.stdout.close()
+        self._stderr.close()
+
+    def _call(self, method: str, path: str) -> dict:
+        request = urllib.request.Request(self.url.removesuffix("/v1") + path, method=method)
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+
+    def stats(self) -> dict:
+        """Return the server's counters: ``requests``, ``by_model``, ``faults`` and ``unauthorized``."""
+        return self._call("GET", "/stats")
+
+    def reset(self) -> None:
+        """Zero the server's counters."""
+        self._call("POST", "/reset")
+
+
+if __name__ == "__main__":
+    main()

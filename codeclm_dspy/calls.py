@@ -1,0 +1,153 @@
+"""The one path every LM request takes.
+
+    run journal -> request cache -> budget -> role limiter -> LiteLLM Router
+
+``CallEngine.complete`` first looks the request up in the run's journal (an
+answer this run already received: resume and replay), then in the shared
+request cache, and only then claims a budget slot, waits for a role slot and
+sends it through LiteLLM's Router (retries, backoff, timeouts). Whatever
+arrives is recorded in the journal before it is used. Identical requests in
+flight at the same time are sent once and share the answer, so a run's
+answers never depend on thread timing.
+
+The step that made a call is taken from a context variable that
+``Runtime`` sets, so accounting is per step without threading it through.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from concurrent.futures import Future
+from contextlib import contextmanager
+from typing import Any
+
+from codeclm_dspy.budget import Budget
+from codeclm_dspy.rate_limits import RoleLimiter
+from codeclm_dspy.request_cache import RequestCache, request_key
+from codeclm_dspy.run_state import RunState
+from codeclm_dspy.usage import UsageMeter, usd_of
+
+CURRENT_STEP: contextvars.ContextVar[str] = contextvars.ContextVar("codeclm_step", default="unknown")
+
+
+@contextmanager
+def step(name: str):
+    """Attribute the calls made inside the block to a pipeline step."""
+    token = CURRENT_STEP.set(name)
+    try:
+        yield
+    finally:
+        CURRENT_STEP.reset(token)
+
+
+class CallEngine:
+    """Journal, cache, budget, limits and the Router, for every role.
+
+    Args:
+        router: a LiteLLM Router with one model group per role name.
+        roles: role name -> (model string, api_base), for keys and costs.
+        limiters: role name -> ``RoleLimiter``.
+        num_retries: role name -> Router retries.
+        state: the run's journal; None for in-memory runs.
+        cache: the shared request cache; None when switched off.
+        budget: caps; None for no cap.
+        meter: per-step accounting.
+    """
+
+    def __init__(self, router, roles: dict[str, tuple[str, str | None]], limiters: dict[str, RoleLimiter],
+                 num_retries: dict[str, int], state: RunState | None = None, cache: RequestCache | None = None,
+                 budget: Budget | None = None, meter: UsageMeter | None = None):  # fmt: skip
+        self.router, self.roles, self.limiters, self.num_retries = router, roles, limiters, num_retries
+        self.state, self.cache, self.budget = state, cache, budget
+        self.meter = meter or UsageMeter()
+        self._inflight: dict[str, Future] = {}
+        self._lock = threading.Lock()
+
+    def complete(self, role: str, messages: list[dict[str, Any]], params: dict[str, Any],
+                 rollout: int | None = None) -> dict[str, Any]:  # fmt: skip
+        """The answer to one request: ``{"content", "finish_reason", "usage"}``.
+
+        Args:
+            rollout: a retry's attempt number: part of the key (so the retry
+                is a new request, not a replay) but never sent.
+        """
+        model, api_base = self.roles[role]
+        key = request_key(model, api_base, messages, {**params, "rollout": rollout} if rollout else params)
+        name = CURRENT_STEP.get()
+        recorded = self.state.recorded_call(key) if self.state else None
+        if recorded is not None:
+            self.meter.add(name, model, "journal", recorded.get("usage"), 0.0)
+            return recorded
+        with self._lock:  # single flight: one request per key at a time
+            waiting = self._inflight.get(key)
+            if waiting is None:
+                mine = self._inflight[key] = Future()
+        if waiting is not None:
+            return waiting.result()
+        try:
+            answer = self._fetch(key, role, name, model, messages, params)
+        except BaseException as exc:
+            mine.set_exception(exc)
+            raise
+        else:
+            mine.set_result(answer)
+            return answer
+        finally:
+            with self._lock:
+                self._inflight.pop(key, None)
+
+    def _fetch(self, key, role, name, model, messages, params) -> dict[str, Any]:
+        recorded = self.state.recorded_call(key) if self.state else None
+        if recorded is not None:  # finished by another thread since the first look
+            self.meter.add(name, model, "journal", recorded.get("usage"), 0.0)
+            return recorded
+        cached = self.cache.get(key) if self.cache else None
+        if cached is not None:
+            self._record(key, role, name, model, "cache", cached, 0.0, 0.0)
+            self.meter.add(name, model, "cache", cached.get("usage"), 0.0)
+            return cached
+        if self.budget:
+            self.budget.reserve()
+        started = time.monotonic()
+        try:
+            with self.limiters[role].slot():
+                raw = self.router.completion(
+                    model=role, messages=messages, num_retries=self.num_retries[role], **params
+                )
+        except BaseException:
+            if self.budget:
+                self.budget.release()
+            raise
+        answer = _plain(raw)
+        usage = answer["usage"]
+        tokens = usage["prompt_tokens"] + usage["completion_tokens"]
+        usd = usd_of(model, usage["prompt_tokens"], usage["completion_tokens"])
+        self.limiters[role].used(tokens)
+        if self.budget:
+            self.budget.charge(tokens, usd)
+        self._record(key, role, name, model, "provider", answer, usd, time.monotonic() - started)
+        if self.cache and answer["content"]:
+            self.cache.put(key, answer)
+        self.meter.add(name, model, "provider", usage, usd)
+        return answer
+
+    def _record(self, key, role, name, model, source, answer, usd, seconds) -> None:
+        if self.state:
+            self.state.record_call(key, role=role, step=name, model=model, source=source, response=answer,
+                                   usd=usd, seconds=seconds)  # fmt: skip
+
+
+def _plain(raw) -> dict[str, Any]:
+    """The parts of a LiteLLM ``ModelResponse`` a run keeps (no headers, no ids)."""
+    choice = raw.choices[0]
+    usage = getattr(raw, "usage", None)
+    return {
+        "content": choice.message.content or "",
+        "finish_reason": choice.finish_reason,
+        "usage": {
+            "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
+            "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
+        },
+    }

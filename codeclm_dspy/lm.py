@@ -1,0 +1,92 @@
+"""``RoutedLM``: the ``dspy.BaseLM`` every step talks to.
+
+DSPy's adapters format the prompt and parse the answer; this LM hands the
+request to the run's ``CallEngine`` (journal, cache, budget, limits, LiteLLM
+Router) instead of calling a provider itself. DSPy's own cache is off: it
+keys on the model name only, not the endpoint (see ``request_cache.py``).
+
+It implements DSPy 3.4's ``BaseLM.forward`` interface, which DSPy 3.5 plans
+to replace with engines; the lock file pins DSPy 3.4.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import dspy
+
+from codeclm_dspy.calls import CallEngine
+
+warnings.filterwarnings("ignore", message="Implementing custom LMs through BaseLM.forward")
+
+
+def response_format_for(fmt: Any, mode: str) -> dict[str, Any]:
+    """The ``response_format`` to send, as plain data (so it can be hashed).
+
+    Args:
+        fmt: what DSPy's JSONAdapter asked for: a pydantic model class (a
+            schema) or a dict such as ``{"type": "json_object"}``.
+        mode: the role's ``structured_output`` setting.
+    """
+    if not isinstance(fmt, type):
+        return dict(fmt)
+    schema = fmt.model_json_schema()
+    if mode == "json_object_schema":
+        return {"type": "json_object", "schema": schema}
+    if mode == "off":
+        return {"type": "json_object"}
+    return {"type": "json_schema", "json_schema": {"name": fmt.__name__, "schema": schema, "strict": True}}
+
+
+class RoutedLM(dspy.BaseLM):
+    """One role's LM. Holds no key: the Router inside the engine does.
+
+    Args:
+        role: "strong", "target" or "judge".
+        model: the LiteLLM model string (for DSPy's history and display).
+        engine: the run's ``CallEngine``.
+        structured_output: the role's ``structured_output`` setting.
+        schema_support: whether to ask DSPy's JSONAdapter for a schema.
+        params: LiteLLM parameters the provider accepts (``seed``, ...).
+        sampling: parameters sent with every request (temperature, ...).
+    """
+
+    def __init__(self, role: str, model: str, engine: CallEngine, *, structured_output: str,
+                 schema_support: bool, params: set[str], **sampling):  # fmt: skip
+        super().__init__(model, model_type="chat", cache=False, num_retries=0, **sampling)
+        self.role, self.engine, self.structured_output = role, engine, structured_output
+        self._schema_support, self._params = schema_support, set(params)
+
+    @property
+    def supports_response_schema(self) -> bool:
+        return self._schema_support
+
+    @property
+    def supported_params(self) -> set[str]:
+        return self._params
+
+    def forward(self, prompt=None, messages=None, **kwargs):
+        import litellm
+
+        params = {k: v for k, v in {**self.kwargs, **kwargs}.items() if v is not None}
+        rollout = params.pop("rollout_id", None)
+        if "response_format" in params:
+            params["response_format"] = response_format_for(params["response_format"], self.structured_output)
+        messages = messages or [{"role": "user", "content": prompt}]
+        answer = self.engine.complete(self.role, messages, params, rollout=rollout)
+        return litellm.ModelResponse(
+            model=self.model,
+            choices=[
+                {
+                    "index": 0,
+                    "finish_reason": answer.get("finish_reason") or "stop",
+                    "message": {"role": "assistant", "content": answer["content"]},
+                }
+            ],
+            usage={**answer["usage"], "total_tokens": sum(answer["usage"].values())},
+        )
+
+    def dump_state(self) -> dict[str, Any]:
+        """Model and sampling only: never the engine, the Router or a key."""
+        return {"model": self.model, "role": self.role, **self.kwargs}

@@ -1,0 +1,79 @@
+"""The request cache: answers shared across runs, keyed on the whole request.
+
+DSPy's own cache keys on the model string and the messages, so two servers
+that serve a model under the same name (a vLLM box and a llama.cpp box, or
+one server after a model swap) would share answers. The key here is the
+endpoint, the model, the messages and every parameter that changes the
+answer: sampling, response format, seed, and the rollout number a parse
+retry uses to ask again. Keys are hashed, and nothing here ever sees the API
+key or the headers, so the cache file holds no secret.
+
+SQLite in WAL mode lets several runs (processes) share the file safely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from codeclm_dspy.secrets import scrub
+
+# Request fields that change how a request travels, never what it answers.
+TRANSPORT = frozenset({"api_key", "timeout", "num_retries", "headers", "extra_headers", "metadata"})
+
+
+def request_key(model: str, api_base: str | None, messages: list[dict[str, Any]], params: dict) -> str:
+    """A stable hash of everything that decides the answer to a request."""
+    payload = {
+        "model": model,
+        "api_base": (api_base or "").rstrip("/"),
+        "messages": messages,
+        "params": {k: v for k, v in sorted(params.items()) if k not in TRANSPORT},
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A SQLite connection shared by threads (callers serialise with a lock)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL keeps every committed write across a process crash (SIGKILL);
+    # only a power cut can lose the last transactions, never corrupt the file.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class RequestCache:
+    """Answers by request key, in one SQLite file shared by every run."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = connect(path)
+        self._conn.execute(
+            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, response TEXT NOT NULL, created REAL)"
+        )
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute("SELECT response FROM answers WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, response: dict[str, Any]) -> None:
+        blob = scrub(json.dumps(response, ensure_ascii=False))
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR IGNORE INTO answers (key, response, created) VALUES (?, ?, ?)",
+                (key, blob, time.time()),
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,36 @@
+"""Keep API keys out of everything the project writes or prints.
+
+Keys live only in the environment and in the LiteLLM Router. Provider error
+messages, though, can quote a key or an ``Authorization`` header back (some
+servers echo the request), and those messages end up in rejected.jsonl,
+manifest.json and the terminal. Every key that ``routing`` reads is
+registered here, and ``scrub`` masks it, and any bearer token, wherever text
+leaves the process: rows, the journal, the cache, the manifest, messages.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
+_KNOWN: set[str] = set()
+_LOCK = threading.Lock()
+MASK = "***"
+
+
+def register(value: str | None) -> None:
+    """Remember a secret so ``scrub`` masks it from now on."""
+    if value and len(value) >= 4:
+        with _LOCK:
+            _KNOWN.add(value)
+
+
+def scrub(text: str) -> str:
+    """``text`` with every registered secret and bearer token masked."""
+    if not text:
+        return text
+    for secret in sorted(_KNOWN, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return _BEARER.sub(r"\1" + MASK, text)
