@@ -1,7 +1,7 @@
 # The two commands a newcomer needs (both set everything up first):
 #   make demo   run CodecLM on the embedded models and write runs/demo-<time>/
 #   make test   lint, then the whole test suite (real llama.cpp tests included)
-.PHONY: setup demo test lint format
+.PHONY: setup demo test lint format bench
 
 setup:
 	bash scripts/setup.sh
@@ -21,3 +21,7 @@ test: lint
 format: setup
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
+
+# The run-engine benchmark (about 15 minutes): prints a table, writes benchmarks/results/engine.json
+bench: setup
+	.venv/bin/python -m benchmarks.engine

@@ -39,7 +39,10 @@ def generate(
     config: Annotated[Path, typer.Option(help="YAML run config (models, pipeline, engine).")],
     seeds: Annotated[Path, typer.Option(help="Seed instructions: JSONL, CSV or a saved HF dataset.")],
     out: Annotated[
-        Path, typer.Option(help="New directory for kept.jsonl, rejected.jsonl, dataset/, manifest.json.")
+        Path,
+        typer.Option(
+            help="Run directory: a new one, or an earlier run's to resume it (only unanswered calls are sent)."
+        ),
     ],
     random_seed: Annotated[
         int | None, typer.Option(help="Random seed (overrides the config's random_seed).")
@@ -57,6 +60,7 @@ def generate(
     from codeclm_dspy.errors import CodecLMError
     from codeclm_dspy.generate import generate as run
     from codeclm_dspy.progress import NullProgress, RichProgress
+    from codeclm_dspy.secrets import scrub
 
     try:
         cfg = load_config(config, random_seed=random_seed)
@@ -67,28 +71,50 @@ def generate(
         progress = NullProgress() if quiet else RichProgress()
         run(cfg, seeds, out, progress=progress)
     except CodecLMError as exc:
-        typer.echo(f"codeclm: error: {exc}", err=True)
+        typer.echo(f"codeclm: error: {scrub(str(exc))}", err=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        typer.echo("codeclm: interrupted; the run directory says so in manifest.json", err=True)
+        typer.echo("codeclm: interrupted; run the same command again to resume", err=True)
         raise typer.Exit(130) from None
     _summary(out)
 
 
 def _summary(out: Path) -> None:
+    """The cost funnel, printed at the end of a run (also in manifest.json)."""
     manifest = json.loads((out / "manifest.json").read_text())
-    usage, counts = manifest["usage"], manifest["counts"]["instructions"]
-    usd = "unknown" if usage["usd"] is None else f"${usage['usd']:.4f}"
-    failures = sum(r["parse_failures"] for r in manifest["parse_failures"].values())
-    attempts = sum(r["attempts"] for r in manifest["parse_failures"].values()) or 1
-    typer.echo(
-        f"kept {manifest['kept']} of {counts['generated']} instructions "
-        f"({counts['kept_strong']} strong, {counts['kept_target']} target); "
-        f"dropped {counts['dropped']}, failed {counts['failed']}, duplicates {counts['duplicates']}\n"
-        f"{usage['calls']} LM calls, {usage['tokens']} tokens, {usd}; "
-        f"parse failures {failures}/{attempts}; {manifest['wall_time_s']:.1f}s\n"
-        f"wrote {out}/kept.jsonl, rejected.jsonl, dataset/, manifest.json"
+    funnel, usage = manifest["cost_funnel"], manifest["usage"]
+    counts = manifest["counts"]["instructions"]
+    session = manifest["this_session"]
+
+    def money(usd):
+        return "unknown" if usd is None else f"${usd:.4f}"
+
+    lines = [
+        f"seeds {funnel['seeds']} -> metadata {funnel['metadata']} -> basic instructions "
+        f"{funnel['basic_instructions']} (duplicates {counts['duplicates']}, shortfall {counts['shortfall']})"
+    ]
+    for it in funnel["iterations"]:
+        if it["judged"] or it["failed"]:
+            lines.append(
+                f"  iteration {it['iteration']}: judged {it['judged']}, kept strong {it['kept_strong']}, "
+                f"kept target {it['kept_target']}, sent back {it['sent_back']}, dropped {it['dropped']}, "
+                f"failed {it['failed']}"
+            )
+    lines.append(f"kept {funnel['kept']}, dropped {funnel['dropped']}, failed {funnel['failed']}")
+    for stage, row in funnel["stages"].items():
+        lines.append(f"  {stage:<26} {row['calls']:>7} calls {row['tokens']:>10,} tokens {money(row['usd'])}")
+    per = funnel["per_kept_pair"]
+    if per:
+        lines.append(
+            f"per kept pair: {per['calls']:.1f} calls, {per['tokens']:,.0f} tokens, {money(per['usd'])}"
+        )
+    lines.append(
+        f"run total: {usage['calls']} calls, {usage['tokens']:,} tokens, {money(usage['usd'])}; this session: "
+        f"{session['provider_calls']} calls, {session['cache_hits']} cache hits, {session['replayed']} replayed; "
+        f"{manifest['wall_time_s']:.1f}s"
     )
+    lines.append(f"wrote {out}/kept.jsonl, rejected.jsonl, dataset/, manifest.json")
+    typer.echo("\n".join(lines))
 
 
 def run() -> None:

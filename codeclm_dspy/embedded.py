@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import importlib.util
+import os
+import sys
 import threading
 import time
 import zlib
@@ -89,6 +92,25 @@ def bound_schema(schema: Any) -> Any:
     return out
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence llama.cpp's C-level notices while a model loads.
+
+    ``verbose=False`` does not reach every message (the KV-cache notice for
+    Gemma 3's sliding window still prints), and a notice on every run reads
+    like a warning. Load errors still raise a Python exception.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _llama_response_format(response_format: Any) -> dict | None:
     """Translate an OpenAI-style response_format into llama-cpp-python's form."""
     if response_format is None:
@@ -147,13 +169,14 @@ class EmbeddedLlamaCpp:
                 from llama_cpp import Llama
 
                 path = model_file(name)
-                llama = Llama(
-                    model_path=str(path),
-                    n_ctx=self.n_ctx,
-                    n_threads=self.n_threads,
-                    verbose=False,
-                    seed=0,
-                )
+                with _quiet_stderr():
+                    llama = Llama(
+                        model_path=str(path),
+                        n_ctx=self.n_ctx,
+                        n_threads=self.n_threads,
+                        verbose=False,
+                        seed=0,
+                    )
                 self._models[name] = (llama, threading.Lock())
             return self._models[name]
 

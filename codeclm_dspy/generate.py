@@ -73,7 +73,7 @@ def generate(
     rt = Runtime(build_lms(config, state=run_dir.state, meter=meter, check=False),
                  parse_retries=config.engine.parse_retries)  # fmt: skip
     if hasattr(progress, "status"):
-        progress.status = meter.status
+        progress.status = lambda: f"kept {run_dir.kept_live} | {meter.status()}"
     clock = time.monotonic()
     manifest: dict[str, Any] = {
         "status": "running",

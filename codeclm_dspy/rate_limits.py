@@ -15,8 +15,6 @@ import time
 from collections import deque
 from contextlib import contextmanager
 
-WINDOW_S = 60.0
-
 
 class RoleLimiter:
     """Blocks callers until a request of this role may start.
@@ -27,9 +25,13 @@ class RoleLimiter:
         tpm: tokens (prompt + completion) per minute (None: no limit). Tokens
             are known only after a call, so this limit holds new requests
             back once the last minute's calls used the allowance.
+        window_s: the length of the sliding "minute" (tests shorten it).
     """
 
-    def __init__(self, concurrency: int, rpm: int | None = None, tpm: int | None = None):
+    def __init__(
+        self, concurrency: int, rpm: int | None = None, tpm: int | None = None, window_s: float = 60.0
+    ):
+        self.window_s = window_s
         self._slots = threading.BoundedSemaphore(concurrency)
         self.rpm, self.tpm = rpm, tpm
         self._starts: deque[float] = deque()
@@ -39,15 +41,15 @@ class RoleLimiter:
 
     def _wait_s(self, now: float) -> float:
         """Seconds until both minute windows have room (0: go now)."""
-        while self._starts and now - self._starts[0] >= WINDOW_S:
+        while self._starts and now - self._starts[0] >= self.window_s:
             self._starts.popleft()
-        while self._tokens and now - self._tokens[0][0] >= WINDOW_S:
+        while self._tokens and now - self._tokens[0][0] >= self.window_s:
             self._token_sum -= self._tokens.popleft()[1]
         wait = 0.0
         if self.rpm is not None and len(self._starts) >= self.rpm:
-            wait = max(wait, self._starts[0] + WINDOW_S - now)
+            wait = max(wait, self._starts[0] + self.window_s - now)
         if self.tpm is not None and self._token_sum >= self.tpm and self._tokens:
-            wait = max(wait, self._tokens[0][0] + WINDOW_S - now)
+            wait = max(wait, self._tokens[0][0] + self.window_s - now)
         return wait
 
     @contextmanager

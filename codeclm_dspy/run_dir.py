@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,12 @@ class RunDir:
         self.sessions = sessions
         self.kept_count = 0
         self.rejected_count = 0
+        self.kept_live = 0  # kept in this session so far (the progress display)
+        self._lock = threading.Lock()
 
     def keep(self, row: dict[str, Any]) -> None:
+        with self._lock:
+            self.kept_live += 1
         self.state.put_item("instruction", row["id"], "kept", "contrastive_filtering", row["iteration"], row)
 
     def reject(self, row: dict[str, Any]) -> None:
@@ -127,9 +132,10 @@ class RunDir:
         """Save kept.jsonl as an HF dataset sorted by id; return it."""
         import datasets
 
+        datasets.disable_progress_bars()  # the run's own display already said what happens
         features = kept_features()
-        if self.kept_count:
-            data = datasets.Dataset.from_json(str(self.path / KEPT), features=features).sort("id")
+        if self.kept_count:  # kept.jsonl is already sorted by id (see RunState.export)
+            data = datasets.Dataset.from_json(str(self.path / KEPT), features=features)
         else:
             data = datasets.Dataset.from_dict({name: [] for name in features}, features=features)
         data.save_to_disk(str(self.path / DATASET))

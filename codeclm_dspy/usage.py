@@ -9,6 +9,7 @@ has no price for is reported as unknown (None), never as free.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import defaultdict
@@ -17,17 +18,30 @@ from typing import Any
 SOURCES = ("provider", "cache", "journal")
 
 
-def usd_of(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-    """USD for one call by LiteLLM's cost map; None when the model has no price."""
+@functools.cache
+def _unit_prices(model: str) -> tuple[float, float] | None:
+    """USD per prompt token and per completion token, looked up once per model.
+
+    LiteLLM's lookup costs about a millisecond, which at hundreds of calls
+    per second is a real share of a run's CPU; prices are linear in tokens
+    for the chat models this project calls.
+    """
     import litellm
 
     try:
-        prompt_cost, completion_cost = litellm.cost_per_token(
-            model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
-        )
+        per_prompt, _ = litellm.cost_per_token(model=model, prompt_tokens=1_000_000, completion_tokens=0)
+        _, per_completion = litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1_000_000)
     except Exception:
         return None  # no price known for this model (e.g. a self-hosted server)
-    return float(prompt_cost + completion_cost)
+    return per_prompt / 1_000_000, per_completion / 1_000_000
+
+
+def usd_of(model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+    """USD for one call by LiteLLM's cost map; None when the model has no price."""
+    prices = _unit_prices(model)
+    if prices is None:
+        return None
+    return prompt_tokens * prices[0] + completion_tokens * prices[1]
 
 
 class UsageMeter:

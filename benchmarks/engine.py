@@ -1,0 +1,152 @@
+"""Run-engine benchmark: throughput, orchestration overhead, memory, calls per kept pair.
+
+    .venv/bin/python -m benchmarks.engine [--quick] [--out benchmarks/results/engine.json]
+
+Every scenario runs the real pipeline (``codeclm_dspy.generate`` into a run
+directory, with the journal, budgets and limiters on) against the stub
+OpenAI-compatible server in ``stub_server.py``, which answers after a fixed
+delay. Each scenario runs in a fresh subprocess so its peak RSS is its own.
+
+- throughput: at 200 ms latency and concurrency 1, 8, 32, 128, the measured
+  wall time against the ideal ``calls x latency / concurrency``;
+- overhead: calls per second against a 0 ms server (pure orchestration);
+- memory: peak RSS at 1,000 and 10,000 basic instructions;
+- calls per kept pair against the method's minimum for the same funnel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def scenario(url: str, concurrency: int, instructions: int, iterations: int) -> dict:
+    """Run one pipeline in this process and report its numbers."""
+    os.environ["STUB_API_KEY"] = "bench"
+    import codeclm_dspy as cc
+
+    n_seeds = max(8, min(concurrency, 64))
+    seeds = [cc.Seed(f"s{i:04d}", f"Benchmark seed request number {i}") for i in range(n_seeds)]
+    role = {"api_base": url, "api_key_env": "STUB_API_KEY", "structured_output": "json_schema",
+            "concurrency": concurrency, "num_retries": 0}  # fmt: skip
+    config = cc.parse_config(
+        {
+            "models": {r: {"model": f"openai/bench-{r}", **role} for r in ("strong", "target", "judge")},
+            "pipeline": {
+                "metadata_pool_size": max(n_seeds, instructions // 10),
+                "num_instructions": instructions,
+                "max_iterations": iterations,
+                "threshold": 3.0,
+            },  # fmt: skip
+            "engine": {"workers": concurrency, "cache": False},
+        }
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.monotonic()
+        cc.generate(config, seeds, Path(tmp) / "run")
+        wall = time.monotonic() - started
+        manifest = json.loads((Path(tmp) / "run" / "manifest.json").read_text())
+    counts, usage = manifest["counts"], manifest["usage"]
+    return {
+        "concurrency": concurrency,
+        "instructions": instructions,
+        "max_iterations": iterations,
+        "calls": usage["calls"],
+        "kept": manifest["kept"],
+        "wall_s": round(wall, 2),
+        "calls_per_s": round(usage["calls"] / wall, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "minimum_calls": minimum_calls(counts, config.pipeline),
+    }
+
+
+def minimum_calls(counts: dict, pipeline) -> int:
+    """The method's own call count for this funnel, with no retry or waste.
+
+    One encode per seed, one plausibility check per mixed candidate, one
+    decode and (if T > 1) one rubric call per metadata, and per judged
+    iteration: strong + target + two judge orders, plus one improve call
+    from iteration 2 on.
+    """
+    m = counts["metadata"]
+    per_meta = m["pool"] * (1 + (1 if pipeline.max_iterations > 1 else 0))
+    checks = m["mixed_candidates"] if pipeline.plausibility_check else 0
+    rounds = sum(
+        4 * it["judged"] + (it["judged"] if it["iteration"] > 1 else 0) for it in counts["iterations"]
+    )
+    return counts["seeds"]["encoded"] + checks + per_meta + rounds
+
+
+def in_subprocess(url: str, concurrency: int, instructions: int, iterations: int) -> dict:
+    args = json.dumps([url, concurrency, instructions, iterations])
+    done = subprocess.run([sys.executable, "-m", "benchmarks.engine", "--one", args], cwd=ROOT,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"scenario {args} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of this script)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "engine.json"))
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        print(json.dumps(scenario(*json.loads(args.one))))
+        return
+    from benchmarks.stub_server import StubServer
+
+    scale = 0.25 if args.quick else 1.0
+    results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+    with StubServer(delay_ms=200) as slow:
+        rows = []
+        for c in (1, 8, 32, 128):
+            instructions = max(4, int({1: 12, 8: 96, 32: 384, 128: 1536}[c] * scale))
+            row = in_subprocess(slow.url, c, instructions, 4)
+            row["ideal_s"] = round(row["calls"] * 0.2 / c, 2)
+            row["efficiency"] = round(row["ideal_s"] / row["wall_s"], 3)
+            rows.append(row)
+            print(f"latency 200 ms, concurrency {c:>3}: {row['calls']} calls in {row['wall_s']} s, "
+                  f"ideal {row['ideal_s']} s -> {row['efficiency']:.0%} of ideal", flush=True)  # fmt: skip
+        results["throughput_200ms"] = rows
+    with StubServer(delay_ms=0) as fast:
+        row = in_subprocess(fast.url, 32, int(2000 * scale), 4)
+        results["overhead_0ms"] = row
+        print(f"latency 0 ms: {row['calls_per_s']} calls/s ({row['calls']} calls)", flush=True)
+        memory = []
+        for n in (1000, 10000):
+            row = in_subprocess(fast.url, 32, int(n * scale), 1)
+            memory.append(row)
+            print(f"{row['instructions']} instructions: peak RSS {row['peak_rss_mb']} MB "
+                  f"({row['calls']} calls, {row['wall_s']} s)", flush=True)  # fmt: skip
+        results["memory"] = memory
+    per_kept = [r for r in results["throughput_200ms"] if r["kept"]]
+    results["calls_per_kept_pair"] = [
+        {
+            "concurrency": r["concurrency"],
+            "actual": round(r["calls"] / r["kept"], 2),
+            "method_minimum": round(r["minimum_calls"] / r["kept"], 2),
+        }  # fmt: skip
+        for r in per_kept
+    ]
+    for r in results["calls_per_kept_pair"]:
+        print(f"calls per kept pair (concurrency {r['concurrency']}): {r['actual']} "
+              f"(method minimum {r['method_minimum']})")  # fmt: skip
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

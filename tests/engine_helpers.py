@@ -1,0 +1,75 @@
+"""Shared set-up for the run-engine tests: a stub server config and a CLI runner."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = [
+    {"id": f"s{i}", "instruction": text}
+    for i, text in enumerate(
+        [
+            "My order arrived with a cracked screen; how do I get a replacement?",
+            "Write a Python function that merges two sorted lists.",
+            "Explain the difference between a lease and a licence in plain words.",
+            "Plan a three-day trip to Lisbon on a small budget.",
+        ]
+    )
+]
+
+
+def stub_config(url: str, *, cache: bool = False, budget: dict | None = None, **role) -> dict:
+    """Three roles on the stub server, a small pipeline, the paper's threshold."""
+    base = {"api_base": url, "api_key_env": "STUB_API_KEY", "structured_output": "json_schema", **role}
+    return {
+        "models": {
+            "strong": {"model": "openai/stub-strong", **base},
+            "target": {"model": "openai/stub-target", **base},
+            "judge": {"model": "openai/stub-judge", **base},
+        },
+        "pipeline": {"metadata_pool_size": 6, "num_instructions": 24, "max_iterations": 3, "threshold": 3.0},
+        "engine": {"workers": 4, "cache": cache, "budget": budget or {}},
+        "random_seed": 7,
+    }
+
+
+def write_inputs(tmp: Path, config: dict) -> tuple[Path, Path]:
+    (tmp / "config.yaml").write_text(yaml.safe_dump(config))
+    with (tmp / "seeds.jsonl").open("w") as handle:
+        for seed in SEEDS:
+            handle.write(json.dumps(seed) + "\n")
+    return tmp / "config.yaml", tmp / "seeds.jsonl"
+
+
+def command(config: Path, seeds: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "codeclm_dspy", "generate", "--config", str(config), "--seeds", str(seeds),
+            "--out", str(out), "--quiet"]  # fmt: skip
+
+
+def env(tmp: Path, key: str = "sk-stub-test") -> dict[str, str]:
+    """The CLI's environment: the stub's key, and a cache directory of the test's own."""
+    return {
+        **os.environ,
+        "STUB_API_KEY": key,
+        "CODECLM_CACHE_DIR": str(tmp / "cache"),
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def run_cli(config: Path, seeds: Path, out: Path, tmp: Path, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(command(config, seeds, out), env=env(tmp, **kw), capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+
+
+def rows(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.open()] if path.exists() else []
+
+
+def manifest(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())
