@@ -1,11 +1,11 @@
 """The one path every LM request takes.
 
-    run journal -> request cache -> budget -> role limiter -> LiteLLM Router
+    run journal -> request cache -> budget -> role limiter -> litellm.completion (+ retries)
 
 ``CallEngine.complete`` first looks the request up in the run's journal (an
 answer this run already received: resume and replay), then in the shared
 request cache, and only then claims a budget slot, waits for a role slot and
-sends it through LiteLLM's Router (retries, backoff, timeouts). Whatever
+sends it through ``litellm.completion`` with retries (``retries.py``). Whatever
 arrives is recorded in the journal before it is used. Identical requests in
 flight at the same time are sent once and share the answer, so a run's
 answers never depend on thread timing.
@@ -26,6 +26,7 @@ from typing import Any
 from codeclm_dspy.budget import Budget
 from codeclm_dspy.rate_limits import RoleLimiter
 from codeclm_dspy.request_cache import RequestCache, request_key
+from codeclm_dspy.retries import complete_with_retries
 from codeclm_dspy.run_state import RunState
 from codeclm_dspy.usage import UsageMeter, usd_of
 
@@ -43,23 +44,25 @@ def step(name: str):
 
 
 class CallEngine:
-    """Journal, cache, budget, limits and the Router, for every role.
+    """Journal, cache, budget, limits and retries, for every role.
 
     Args:
-        router: a LiteLLM Router with one model group per role name.
+        connections: role name -> LiteLLM connection arguments (model,
+            api_base, api_key, timeout); the only place a key is held.
         roles: role name -> (model string, api_base), for keys and costs.
         limiters: role name -> ``RoleLimiter``.
-        num_retries: role name -> Router retries.
+        num_retries: role name -> retries of transient errors.
         state: the run's journal; None for in-memory runs.
         cache: the shared request cache; None when switched off.
         budget: caps; None for no cap.
         meter: per-step accounting.
     """
 
-    def __init__(self, router, roles: dict[str, tuple[str, str | None]], limiters: dict[str, RoleLimiter],
+    def __init__(self, connections: dict[str, dict], roles: dict[str, tuple[str, str | None]], limiters: dict[str, RoleLimiter],
                  num_retries: dict[str, int], state: RunState | None = None, cache: RequestCache | None = None,
                  budget: Budget | None = None, meter: UsageMeter | None = None):  # fmt: skip
-        self.router, self.roles, self.limiters, self.num_retries = router, roles, limiters, num_retries
+        self._connections, self.roles, self.limiters = connections, roles, limiters
+        self.num_retries = num_retries
         self.state, self.cache, self.budget = state, cache, budget
         self.meter = meter or UsageMeter()
         self._inflight: dict[str, Future] = {}
@@ -113,9 +116,7 @@ class CallEngine:
         started = time.monotonic()
         try:
             with self.limiters[role].slot():
-                raw = self.router.completion(
-                    model=role, messages=messages, num_retries=self.num_retries[role], **params
-                )
+                raw = complete_with_retries(self._connections[role], messages, params, self.num_retries[role])
         except BaseException:
             if self.budget:
                 self.budget.release()

@@ -35,8 +35,8 @@ class RoleConfig(_Strict):
         api_key_env: name of the environment variable holding the API key.
         temperature, max_tokens, top_p: sampling parameters for every call.
         timeout: seconds before a single request is abandoned.
-        num_retries: retries (exponential backoff with jitter, by LiteLLM's
-            Router) on rate limits, server errors, timeouts and dropped
+        num_retries: retries (exponential backoff with jitter, LiteLLM's
+            ``calculate_retry_after``) on rate limits, server errors, timeouts and dropped
             connections.
         concurrency: most requests of this role in flight at once.
         rpm, tpm: the provider's requests and tokens per minute for this

@@ -44,11 +44,13 @@ class ContrastiveFilter(dspy.Module):
 
     def score(self, rt: Runtime, instruction: str, strong: str, target: str) -> dict:
         """The judge's scores for both orders, keyed by which answer came first."""
-        first = rt.structured(
-            self.judge, "judge", "judge", instruction=instruction, answer_1=strong, answer_2=target
-        )
-        second = rt.structured(
-            self.judge, "judge", "judge", instruction=instruction, answer_1=target, answer_2=strong
+        first, second = rt.both(
+            lambda: rt.structured(
+                self.judge, "judge", "judge", instruction=instruction, answer_1=strong, answer_2=target
+            ),
+            lambda: rt.structured(
+                self.judge, "judge", "judge", instruction=instruction, answer_1=target, answer_2=strong
+            ),
         )
         return {
             "strong_first": {"strong": int(first.score_1), "target": int(first.score_2)},
@@ -58,8 +60,10 @@ class ContrastiveFilter(dspy.Module):
     def forward(
         self, rt: Runtime, instruction: str, iteration: int, threshold: float
     ) -> tuple[Attempt, str | None]:
-        strong = rt.plain("strong", "respond_strong", instruction)
-        target = rt.plain("target", "respond_target", instruction)
+        strong, target = rt.both(
+            lambda: rt.plain("strong", "respond_strong", instruction),
+            lambda: rt.plain("target", "respond_target", instruction),
+        )
         scores = self.score(rt, instruction, strong, target)
         strong_score, target_score = average_scores(scores)
         gap = strong_score - target_score

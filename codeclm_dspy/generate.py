@@ -58,10 +58,11 @@ def generate(
     program.pipeline = config.pipeline
     progress = progress or NullProgress()
     if out is None:
-        rt = Runtime(build_lms(config), parse_retries=config.engine.parse_retries)
+        rt = Runtime(build_lms(config), config.engine.parse_retries, config.engine.workers)
         sink = MemorySink()
         run_pipeline(program, rt, seeds, sink, random_seed=config.random_seed,
                      workers=config.engine.workers, progress=progress)  # fmt: skip
+        rt.close()
         rows = sorted(sink.kept, key=lambda r: r["id"])
         features = kept_features()
         return datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features)
@@ -70,8 +71,8 @@ def generate(
         check_role(name, role)  # before the directory exists
     run_dir = RunDir(out, identity(config, seeds, program))
     meter = UsageMeter()
-    rt = Runtime(build_lms(config, state=run_dir.state, meter=meter, check=False),
-                 parse_retries=config.engine.parse_retries)  # fmt: skip
+    lms = build_lms(config, state=run_dir.state, meter=meter, check=False)
+    rt = Runtime(lms, config.engine.parse_retries, config.engine.workers)
     if hasattr(progress, "status"):
         progress.status = lambda: f"kept {run_dir.kept_live} | {meter.status()}"
     clock = time.monotonic()
@@ -99,6 +100,7 @@ def generate(
             {**manifest, **tail, "status": status, "error": scrub(f"{type(exc).__name__}: {exc}")}
         )
         run_dir.close()
+        rt.close()
         raise
     run_dir.export()
     dataset = run_dir.save_dataset()
@@ -114,6 +116,7 @@ def generate(
         }
     )
     run_dir.close()
+    rt.close()
     return dataset
 
 

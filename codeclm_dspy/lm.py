@@ -2,7 +2,7 @@
 
 DSPy's adapters format the prompt and parse the answer; this LM hands the
 request to the run's ``CallEngine`` (journal, cache, budget, limits, LiteLLM
-Router) instead of calling a provider itself. DSPy's own cache is off: it
+retries) instead of calling a provider itself. DSPy's own cache is off: it
 keys on the model name only, not the endpoint (see ``request_cache.py``).
 
 It implements DSPy 3.4's ``BaseLM.forward`` interface, which DSPy 3.5 plans
@@ -40,7 +40,7 @@ def response_format_for(fmt: Any, mode: str) -> dict[str, Any]:
 
 
 class RoutedLM(dspy.BaseLM):
-    """One role's LM. Holds no key: the Router inside the engine does.
+    """One role's LM. Holds no key: the engine's connection table does.
 
     Args:
         role: "strong", "target" or "judge".
@@ -88,5 +88,5 @@ class RoutedLM(dspy.BaseLM):
         )
 
     def dump_state(self) -> dict[str, Any]:
-        """Model and sampling only: never the engine, the Router or a key."""
+        """Model and sampling only: never the engine, a connection or a key."""
         return {"model": self.model, "role": self.role, **self.kwargs}

@@ -1,10 +1,10 @@
 """Per-role concurrency and rate limits, enforced before a request leaves.
 
-LiteLLM's Router retries what a provider refuses (see ``retries.py``), but
-its ``rpm``/``tpm`` settings pick among deployments rather than make a caller
-wait, so with one deployment per role they turn a burst into 429s. Waiting
-here, before the request is sent, keeps a run under the provider's limits
-instead of bouncing off them: at most ``concurrency`` requests in flight, at
+``retries.py`` retries what a provider refuses; LiteLLM's Router has
+``rpm``/``tpm`` settings, but they pick among deployments rather than make a
+caller wait, so with one deployment per role they turn a burst into 429s.
+Waiting here, before the request is sent, keeps a run under the provider's
+limits instead of bouncing off them: at most ``concurrency`` requests in flight, at
 most ``rpm`` started and ``tpm`` tokens used in any sliding minute.
 """
 

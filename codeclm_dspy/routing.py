@@ -2,8 +2,8 @@
 
 DSPy 3.4 routes known providers through its own lm15 engine, bypassing
 LiteLLM. Here every role is a ``RoutedLM`` whose requests go through one
-``CallEngine`` and LiteLLM's Router, so routing, retries and the cost map are
-LiteLLM's for every provider, the embedded one included. Swapping a provider
+``CallEngine`` and ``litellm.completion``, so routing, error mapping, backoff
+and the cost map are LiteLLM's for every provider, the embedded one included. Swapping a provider
 is a config edit: nothing below names one.
 
 ``check_role`` runs before a run directory is created, so a wrong model
@@ -27,7 +27,7 @@ from codeclm_dspy.errors import ProviderError
 from codeclm_dspy.lm import RoutedLM
 from codeclm_dspy.rate_limits import RoleLimiter
 from codeclm_dspy.request_cache import RequestCache
-from codeclm_dspy.retries import build_router
+from codeclm_dspy.retries import deployment
 from codeclm_dspy.run_state import RunState
 from codeclm_dspy.usage import UsageMeter
 
@@ -165,7 +165,7 @@ def build_lms(
     engine_cfg = config.engine
     spent = state.spent() if state else {}
     engine = CallEngine(
-        build_router(roles, keys),
+        {name: deployment(role, keys[name]) for name, role in roles.items()},
         roles={n: (r.model, r.api_base) for n, r in roles.items()},
         limiters={n: RoleLimiter(r.concurrency, r.rpm, r.tpm) for n, r in roles.items()},
         num_retries={n: r.num_retries for n, r in roles.items()},

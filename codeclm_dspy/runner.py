@@ -248,9 +248,10 @@ def run_pipeline(
 
     def prepare(job):
         meta, quota = job
-        basics = program.decoder(rt, meta, quota)
-        actions = program.rubric_writer(rt, meta, p.num_rubrics) if p.max_iterations > 1 else []
-        return basics, actions
+        return rt.both(
+            lambda: program.decoder(rt, meta, quota),
+            lambda: program.rubric_writer(rt, meta, p.num_rubrics) if p.max_iterations > 1 else [],
+        )
 
     trajectories: list[tuple[Trajectory, list]] = []
     seen: set[str] = set()

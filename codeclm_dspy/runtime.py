@@ -7,7 +7,7 @@ never carries an LM, a key or a lock.
 
 Calling a predictor with structured output, retried when parsing fails.
 
-Transport errors (429s, 5xx, timeouts) are retried by LiteLLM's Router
+Transport errors (429s, 5xx, timeouts) are retried with backoff
 (``retries.py``). What it cannot fix is an answer that arrives but does not
 parse, or arrives empty; that gets a fresh rollout here, up to
 ``engine.parse_retries`` times, and then a ``StepParseError`` carrying the raw
@@ -16,7 +16,11 @@ text so the item can be recorded as failed with its evidence.
 
 from __future__ import annotations
 
+import contextvars
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import dspy
 from dspy.utils.exceptions import AdapterParseError
@@ -27,6 +31,10 @@ from codeclm_dspy.routing import LMRoles
 from codeclm_dspy.usage import UsageMeter
 
 ADAPTER = dspy.JSONAdapter()
+# DSPy keeps every call in a global history (up to 10,000 entries with full
+# prompts and answers). A run records its calls in its own journal, so the
+# history is only memory and time spent; runs switch it off.
+QUIET = {"disable_history": True}
 
 
 def call_structured(
@@ -60,7 +68,7 @@ def call_structured(
             if "seed" in lm.supported_params:
                 config["seed"] = attempt
         try:
-            with dspy.context(lm=lm, adapter=ADAPTER), calls_for(step):
+            with dspy.context(lm=lm, adapter=ADAPTER, **QUIET), calls_for(step):
                 prediction = predictor(**inputs, config=config)
         except AdapterParseError as exc:
             meter.note_parse(step, ok=False)
@@ -90,7 +98,7 @@ def call_plain(lm: dspy.BaseLM, step: str, meter: UsageMeter, prompt: str, retri
             extra["rollout_id"] = attempt
             if "seed" in lm.supported_params:
                 extra["seed"] = attempt
-        with calls_for(step):
+        with dspy.context(**QUIET), calls_for(step):
             outputs = lm(prompt, **extra)
         first = outputs[0] if outputs else ""
         if isinstance(first, dict):
@@ -104,14 +112,35 @@ def call_plain(lm: dspy.BaseLM, step: str, meter: UsageMeter, prompt: str, retri
 
 @dataclass
 class Runtime:
-    """How steps run: the role LMs, usage accounting and parse retries."""
+    """How steps run: the role LMs, usage accounting and parse retries.
+
+    Attributes:
+        side_workers: threads for ``both`` (independent calls of one item);
+            one per pipeline worker is enough, since each item runs at most
+            one side call at a time.
+    """
 
     lms: LMRoles
     parse_retries: int = 2
+    side_workers: int = 4
     meter: UsageMeter = field(init=False)
 
     def __post_init__(self):
         self.meter = self.lms.engine.meter if self.lms.engine else UsageMeter()
+        self._side = ThreadPoolExecutor(max_workers=self.side_workers, thread_name_prefix="codeclm-side")
+
+    def both(self, first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
+        """Run two independent calls of one item at once; return both results.
+
+        Halves the wait of Contrastive Filtering (the strong and the target
+        answer; the two judge orders). Answers are keyed by request, so the
+        order in which they arrive never changes a result.
+        """
+        other = self._side.submit(contextvars.copy_context().run, second)
+        return first(), other.result()
+
+    def close(self) -> None:
+        self._side.shutdown(wait=False, cancel_futures=True)
 
     def structured(self, predictor, step: str, role: str, rollout: int = 0, check=None, **inputs):
         """Call a predictor on a role's LM; see ``call_structured``."""

@@ -1,6 +1,6 @@
 """Keep API keys out of everything the project writes or prints.
 
-Keys live only in the environment and in the LiteLLM Router. Provider error
+Keys live only in the environment and in the call engine's connections. Provider error
 messages, though, can quote a key or an ``Authorization`` header back (some
 servers echo the request), and those messages end up in rejected.jsonl,
 manifest.json and the terminal. Every key that ``routing`` reads is

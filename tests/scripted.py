@@ -1,7 +1,7 @@
 """A scripted LiteLLM provider for deterministic tests.
 
 Requests travel the real path (dspy.Predict -> JSONAdapter -> RoutedLM ->
-CallEngine -> LiteLLM's Router -> this custom provider), and the answer comes
+CallEngine -> litellm.completion -> this custom provider), and the answer comes
 from a Python function chosen by the step being asked: the output fields of
 the requested JSON schema name it, and a request without a schema is a plain
 answer (Contrastive Filtering's strong or target response).
@@ -108,5 +108,5 @@ def config(**sections) -> Config:
 
 
 def lms() -> LMRoles:
-    """Role LMs on the real call engine and Router, answering from the script."""
+    """Role LMs on the real call engine, answering from the script."""
     return build_lms(config(), check=False)

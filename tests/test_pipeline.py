@@ -173,7 +173,6 @@ def test_every_lm_is_routed_through_litellm(monkeypatch):
     roles = (built.strong, built.target, built.judge)
     assert all(isinstance(lm, RoutedLM) and lm.engine is built.engine for lm in roles)
     assert built.judge.model == "openai/gpt-4o-mini"  # the judge defaults to the strong model
-    assert built.engine.router.get_model_names() == ["strong", "target", "judge"]
     assert "sk-test-not-real" not in json.dumps(built.strong.dump_state())
 
 
