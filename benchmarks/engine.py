@@ -48,7 +48,9 @@ def scenario(url: str, concurrency: int, instructions: int, iterations: int) -> 
                 "max_iterations": iterations,
                 "threshold": 3.0,
             },  # fmt: skip
-            "engine": {"workers": concurrency, "cache": False},
+            # All roles share the one server: max_in_flight caps the total, so
+            # "ideal = calls x latency / concurrency" is a true upper bound.
+            "engine": {"workers": concurrency, "max_in_flight": concurrency, "cache": False},
         }
     )
     with tempfile.TemporaryDirectory() as tmp:

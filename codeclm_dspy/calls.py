@@ -20,7 +20,7 @@ import contextvars
 import threading
 import time
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from codeclm_dspy.budget import Budget
@@ -56,16 +56,19 @@ class CallEngine:
         cache: the shared request cache; None when switched off.
         budget: caps; None for no cap.
         meter: per-step accounting.
+        max_in_flight: requests in flight across all roles (None: no cap).
     """
 
     def __init__(self, connections: dict[str, dict], roles: dict[str, tuple[str, str | None]], limiters: dict[str, RoleLimiter],
                  num_retries: dict[str, int], state: RunState | None = None, cache: RequestCache | None = None,
-                 budget: Budget | None = None, meter: UsageMeter | None = None):  # fmt: skip
+                 budget: Budget | None = None, meter: UsageMeter | None = None,
+                 max_in_flight: int | None = None):  # fmt: skip
         self._connections, self.roles, self.limiters = connections, roles, limiters
         self.num_retries = num_retries
         self.state, self.cache, self.budget = state, cache, budget
         self.meter = meter or UsageMeter()
         self._inflight: dict[str, Future] = {}
+        self._all_slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else nullcontext()
         self._lock = threading.Lock()
 
     def complete(self, role: str, messages: list[dict[str, Any]], params: dict[str, Any],
@@ -115,7 +118,7 @@ class CallEngine:
             self.budget.reserve()
         started = time.monotonic()
         try:
-            with self.limiters[role].slot():
+            with self._all_slots, self.limiters[role].slot():
                 raw = complete_with_retries(self._connections[role], messages, params, self.num_retries[role])
         except BaseException:
             if self.budget:

@@ -149,9 +149,13 @@ class EngineConfig(_Strict):
             ``CODECLM_CACHE_DIR`` environment variable, else
             ``~/.cache/codeclm-dspy``).
         budget: caps on calls, tokens and USD.
+        max_in_flight: requests in flight across all roles at once (None: only
+            the per-role ``concurrency`` limits). Set it when the roles share
+            one server, whose capacity no single role's limit describes.
     """
 
     workers: int = Field(default=16, ge=1)
+    max_in_flight: int | None = Field(default=None, ge=1)
     parse_retries: int = Field(default=2, ge=0)
     cache: bool = True
     cache_dir: str | None = None

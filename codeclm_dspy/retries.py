@@ -38,10 +38,22 @@ def deployment(role: RoleConfig, key: str | None) -> dict[str, Any]:
     return params
 
 
+def _in_process(exc: BaseException) -> bool:
+    """An error from the embedded llama.cpp models: no network to blame.
+
+    LiteLLM reports any error of a custom provider as a connection error;
+    for an in-process model it is the item's problem (say, a prompt longer
+    than the context), so it is neither retried nor allowed to stop the run.
+    """
+    return getattr(exc, "llm_provider", None) == "embedded"
+
+
 def is_transient(exc: BaseException) -> bool:
     """True for errors that a later attempt may not meet."""
     import litellm
 
+    if _in_process(exc):
+        return False
     if isinstance(exc, litellm.Timeout | litellm.APIConnectionError | litellm.RateLimitError):
         return True
     if isinstance(exc, litellm.InternalServerError | litellm.ServiceUnavailableError):
@@ -96,7 +108,7 @@ def stops_the_run(exc: BaseException) -> bool:
     """
     import litellm
 
-    if isinstance(exc, litellm.Timeout):  # a subclass of APIConnectionError
+    if isinstance(exc, litellm.Timeout) or _in_process(exc):  # Timeout subclasses APIConnectionError
         return False
     fatal = (
         litellm.AuthenticationError,

@@ -175,6 +175,7 @@ def build_lms(
             engine_cfg.budget, spent.get("calls", 0), spent.get("tokens", 0), spent.get("usd", 0.0)
         ),
         meter=meter,
+        max_in_flight=engine_cfg.max_in_flight,
     )
     lms = {}
     for name, role in roles.items():
