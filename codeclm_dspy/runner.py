@@ -90,7 +90,13 @@ def pmap(fn: Callable, items: Iterable, workers: int) -> list[tuple[Any, Any]]:
         results = [(item, safe(item)) for item in items]
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(zip(items, pool.map(safe, items), strict=True))
+            try:
+                results = list(zip(items, pool.map(safe, items), strict=True))
+            except KeyboardInterrupt:
+                # Ctrl-C: queued items return at once, calls in flight finish
+                # and are journaled, then the interrupt goes on up.
+                stopped.append(RunStopped("interrupted"))
+                raise
     if stopped:
         raise stopped[0]
     return results
@@ -253,7 +259,10 @@ def run_pipeline(
             lambda: program.rubric_writer(rt, meta, p.num_rubrics) if p.max_iterations > 1 else [],
         )
 
-    trajectories: list[tuple[Trajectory, list]] = []
+    # Light (id, metadata, text, actions) jobs: the Trajectory, which fills up
+    # with answers and scores, lives only while its instruction is in flight,
+    # so memory does not grow with the number of instructions.
+    trajectories: list[tuple[str, Metadata, str, list]] = []
     seen: set[str] = set()
     with progress.stage("decode + rubrics", len(work)) as tick:
         for (meta, quota), result in pmap(lambda j: _ticked(tick, prepare, j), work, workers):
@@ -281,11 +290,12 @@ def run_pipeline(
                     )
                     continue
                 seen.add(normalize(text))
-                trajectories.append((traj, actions))
+                trajectories.append((traj.id, meta, text, actions))
 
     # 4. Self-Rubrics + Contrastive Filtering, instruction by instruction.
     def evolve(job):
-        traj, actions = job
+        traj_id, meta, text, actions = job
+        traj = Trajectory(traj_id, meta, text)
         try:
             rng = random.Random(f"{random_seed}:{traj.id}")
             source = program.evolve(rt, traj, actions, rng, on_attempt=sink.progress)

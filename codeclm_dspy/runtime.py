@@ -31,10 +31,12 @@ from codeclm_dspy.routing import LMRoles
 from codeclm_dspy.usage import UsageMeter
 
 ADAPTER = dspy.JSONAdapter()
-# DSPy keeps every call in a global history (up to 10,000 entries with full
-# prompts and answers). A run records its calls in its own journal, so the
-# history is only memory and time spent; runs switch it off.
-QUIET = {"disable_history": True}
+# DSPy keeps every LM call in a global history and every predictor call in a
+# trace (up to 10,000 entries each, with full prompts and answers), for
+# inspection and for optimizers. A run records its calls in its own journal,
+# so in a run both are only memory that grows with its length; runs switch
+# them off (compiling, which needs the trace, runs outside this context).
+QUIET = {"disable_history": True, "trace": None}
 
 
 def call_structured(

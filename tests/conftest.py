@@ -8,6 +8,12 @@ import codeclm_dspy  # noqa: E402,F401  (sets up LiteLLM before tests import it)
 from tests import scripted  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def private_request_cache(tmp_path, monkeypatch):
+    """Every test gets its own request cache, never the user's ~/.cache."""
+    monkeypatch.setenv("CODECLM_CACHE_DIR", str(tmp_path / "request-cache"))
+
+
 @pytest.fixture
 def script():
     """The scripted provider, reset, with handlers for a well-behaved run."""
