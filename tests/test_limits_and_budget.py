@@ -9,6 +9,7 @@ from codeclm_dspy.budget import Budget
 from codeclm_dspy.config import BudgetConfig
 from codeclm_dspy.errors import BudgetExhausted
 from codeclm_dspy.rate_limits import RoleLimiter
+from codeclm_dspy.routing import build_lms
 
 
 def hammer(limiter: RoleLimiter, n: int, hold_s: float = 0.0, tokens: int = 0) -> tuple[int, list[float]]:
@@ -73,3 +74,40 @@ def test_token_and_usd_caps():
     budget.charge(tokens=10, usd=1.5)
     with pytest.raises(BudgetExhausted, match="max_usd"):
         budget.reserve()
+
+
+def test_max_in_flight_caps_requests_across_roles(script):
+    """Roles that share one server: engine.max_in_flight bounds their sum."""
+    from tests import scripted
+
+    lock, inside, peak = threading.Lock(), [0], [0]
+
+    def slow(role, inputs, params):
+        with lock:
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+        time.sleep(0.05)
+        with lock:
+            inside[0] -= 1
+        return "answer"
+
+    script.handlers["respond"] = slow
+    roles = {"concurrency": 8}
+    config = scripted.config(
+        models={
+            "strong": {"model": "scripted/strong", **roles},
+            "target": {"model": "scripted/target", **roles},
+        },
+        engine={"max_in_flight": 3},
+    )
+    engine = build_lms(config, check=False).engine
+    threads = [
+        threading.Thread(target=engine.complete, args=(role, [{"role": "user", "content": f"q{i}"}], {}))
+        for i in range(12)
+        for role in ("strong", "target")
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak[0] == 3 and len(script.calls) == 24
