@@ -15,6 +15,11 @@ from evals.metrics import (
 )
 
 __all__ = [
+    "BenchmarkError",
+    "Item",
+    "as_seeds",
+    "load_benchmark",
+    "split",
     "CRRResult",
     "contamination",
     "coverage",

@@ -1,0 +1,109 @@
+"""Instruction benchmarks in, and the paper's seeded 20/80 split.
+
+A benchmark is read with HF ``datasets`` from a local JSONL, JSON or CSV file,
+a directory written by ``Dataset.save_to_disk``, or a hub id (the usual path
+with internet; these machines have none, so a hub id fails with a clear
+message). CodecLM extracts metadata from 20% of a benchmark and evaluates on
+the rest; ``split`` makes that split reproducible under a seed.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from codeclm_dspy.errors import CodecLMError
+from codeclm_dspy.records import Seed
+
+
+class BenchmarkError(CodecLMError):
+    """A benchmark cannot be read or has no usable instructions."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class Item:
+    """One eval instruction; ``text`` is the instruction with its input appended."""
+
+    id: str
+    text: str
+    category: str = ""
+    reference: str = ""
+
+
+def _read(source: str, split: str):
+    import datasets
+
+    datasets.disable_progress_bars()
+    path = Path(source)
+    try:
+        if path.is_dir():
+            data = datasets.load_from_disk(str(path))
+            return data[split] if isinstance(data, datasets.DatasetDict) else data
+        if path.is_file():
+            kind = "csv" if path.suffix.lower() == ".csv" else "json"
+            return datasets.load_dataset(kind, data_files=str(path), split="train")
+        return datasets.load_dataset(source, split=split)
+    except Exception as exc:  # datasets raises many types; the user needs one line
+        where = "file" if path.exists() else "path or hub id"
+        raise BenchmarkError(
+            f"cannot read benchmark {where} '{source}': {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def load_benchmark(source: str | Path, *, instruction_field: str = "instruction", id_field: str = "id",
+                   input_field: str = "input", split: str = "test") -> list[Item]:  # fmt: skip
+    """Read a benchmark's instructions.
+
+    Args:
+        source: a local file or saved dataset, or a hub id.
+        instruction_field, id_field, input_field: the record fields to use; an
+            input (if present and non-empty) is appended to the instruction.
+        split: the split to take from a hub dataset or a saved DatasetDict.
+
+    Raises:
+        BenchmarkError: unreadable source, a missing field, duplicate ids or no items.
+    """
+    data = _read(str(source), split)
+    if instruction_field not in data.column_names:
+        raise BenchmarkError(
+            f"benchmark '{source}' has no '{instruction_field}' field (fields: {', '.join(data.column_names)})"
+        )
+    items, seen = [], set()
+    for n, record in enumerate(data, start=1):
+        text = (record.get(instruction_field) or "").strip()
+        extra = (record.get(input_field) or "").strip() if input_field in record else ""
+        item_id = str(record.get(id_field) or f"item-{n}")
+        if not text:
+            continue
+        if item_id in seen:
+            raise BenchmarkError(f"benchmark '{source}' repeats the id '{item_id}' (record {n})")
+        seen.add(item_id)
+        items.append(Item(item_id, f"{text}\n\n{extra}" if extra else text, str(record.get("category") or ""),
+                          str(record.get("reference") or "")))  # fmt: skip
+    if not items:
+        raise BenchmarkError(f"benchmark '{source}' holds no instructions")
+    return items
+
+
+def split(items: list[Item], seed_fraction: float = 0.2, seed: int = 0) -> tuple[list[Item], list[Item]]:
+    """A reproducible (seeds, eval) split: ``seed_fraction`` of the items become seeds.
+
+    At least one item lands on each side; both keep the benchmark's order.
+    """
+    if not 0 < seed_fraction < 1:
+        raise ValueError("seed_fraction must be between 0 and 1")
+    if len(items) < 2:
+        raise BenchmarkError("a benchmark needs at least two items to split")
+    k = min(max(1, round(len(items) * seed_fraction)), len(items) - 1)
+    chosen = set(random.Random(f"split:{seed}").sample(range(len(items)), k))
+    return [x for i, x in enumerate(items) if i in chosen], [
+        x for i, x in enumerate(items) if i not in chosen
+    ]
+
+
+def as_seeds(items: list[Item]) -> list[Seed]:
+    """Benchmark items as CodecLM seeds (for ``codeclm_dspy.generate``)."""
+    return [Seed(item.id, item.text) for item in items]
