@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextvars
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,7 +140,14 @@ class Runtime:
         order in which they arrive never changes a result.
         """
         other = self._side.submit(contextvars.copy_context().run, second)
-        return first(), other.result()
+        try:
+            result = first()
+        except BaseException:
+            # Let the other call land (and be journaled) before the error
+            # travels on: a stopping run must not leave a paid call behind.
+            futures_wait([other])
+            raise
+        return result, other.result()
 
     def close(self) -> None:
         self._side.shutdown(wait=False, cancel_futures=True)

@@ -189,3 +189,20 @@ def test_scripted_calls_really_pass_through_litellm(script, lms, monkeypatch):
     monkeypatch.setattr(litellm, "completion", spy)
     cc.Runtime(lms).plain("target", "respond_target", "Hello?")
     assert seen == ["scripted/target"] and script.steps("respond") == [("target", {"instruction": "Hello?"})]
+
+
+def test_every_array_in_a_step_schema_needs_an_item():
+    from pydantic import BaseModel
+
+    from codeclm_dspy.lm import response_format_for
+    from signatures import RubricAction
+
+    class Out(BaseModel):
+        skills: list[str]
+        rubrics: list[RubricAction]
+
+    sent = response_format_for(Out, "json_object_schema")
+    assert sent["type"] == "json_object"
+    assert {p["minItems"] for p in sent["schema"]["properties"].values()} == {1}
+    openai_style = response_format_for(Out, "json_schema")["json_schema"]["schema"]
+    assert openai_style["properties"]["skills"]["minItems"] == 1

@@ -73,7 +73,8 @@ def test_same_pipeline_on_llama_cpp_server_by_config_only(tmp_path, llama_server
                     "judge": {"model": "openai/smollm2", "temperature": 0.8, "max_tokens": 32, **role},
                 }
             ),
-        )
+        ),
+        require_kept=False,
     )
     assert manifest["models"]["strong"] == {"model": "openai/smollm2", "api_base": llama_server}
     assert "unused-by-llama-cpp" not in json.dumps(manifest)
