@@ -49,7 +49,6 @@ class CallEngine:
     Args:
         connections: role name -> LiteLLM connection arguments (model,
             api_base, api_key, timeout); the only place a key is held.
-        roles: role name -> (model string, api_base), for keys and costs.
         limiters: role name -> ``RoleLimiter``.
         num_retries: role name -> retries of transient errors.
         state: the run's journal; None for in-memory runs.
@@ -59,11 +58,11 @@ class CallEngine:
         max_in_flight: requests in flight across all roles (None: no cap).
     """
 
-    def __init__(self, connections: dict[str, dict], roles: dict[str, tuple[str, str | None]], limiters: dict[str, RoleLimiter],
+    def __init__(self, connections: dict[str, dict], limiters: dict[str, RoleLimiter],
                  num_retries: dict[str, int], state: RunState | None = None, cache: RequestCache | None = None,
                  budget: Budget | None = None, meter: UsageMeter | None = None,
                  max_in_flight: int | None = None):  # fmt: skip
-        self._connections, self.roles, self.limiters = connections, roles, limiters
+        self._connections, self.limiters = connections, limiters
         self.num_retries = num_retries
         self.state, self.cache, self.budget = state, cache, budget
         self.meter = meter or UsageMeter()
@@ -79,12 +78,13 @@ class CallEngine:
             rollout: a retry's attempt number: part of the key (so the retry
                 is a new request, not a replay) but never sent.
         """
-        model, api_base = self.roles[role]
-        key = request_key(model, api_base, messages, {**params, "rollout": rollout} if rollout else params)
+        connection = self._connections[role]
+        model = connection["model"]
+        key = request_key(model, connection.get("api_base"), messages,
+                          {**params, "rollout": rollout} if rollout else params)  # fmt: skip
         name = CURRENT_STEP.get()
-        recorded = self.state.recorded_call(key) if self.state else None
+        recorded = self._replay(key)
         if recorded is not None:
-            self.meter.add(name, model, "journal", recorded.get("usage"), 0.0)
             return recorded
         with self._lock:  # single flight: one request per key at a time
             waiting = self._inflight.get(key)
@@ -104,15 +104,21 @@ class CallEngine:
             with self._lock:
                 self._inflight.pop(key, None)
 
-    def _fetch(self, key, role, name, model, messages, params) -> dict[str, Any]:
+    def _replay(self, key: str) -> dict[str, Any] | None:
+        """The answer this run already recorded for ``key``, if any."""
         recorded = self.state.recorded_call(key) if self.state else None
-        if recorded is not None:  # finished by another thread since the first look
-            self.meter.add(name, model, "journal", recorded.get("usage"), 0.0)
+        if recorded is not None:
+            self.meter.add("journal", recorded.get("usage"), 0.0)
+        return recorded
+
+    def _fetch(self, key, role, name, model, messages, params) -> dict[str, Any]:
+        recorded = self._replay(key)  # another thread may have finished it since the first look
+        if recorded is not None:
             return recorded
         cached = self.cache.get(key) if self.cache else None
         if cached is not None:
             self._record(key, role, name, model, "cache", cached, 0.0, 0.0)
-            self.meter.add(name, model, "cache", cached.get("usage"), 0.0)
+            self.meter.add("cache", cached.get("usage"), 0.0)
             return cached
         if self.budget:
             self.budget.reserve()
@@ -134,7 +140,7 @@ class CallEngine:
         self._record(key, role, name, model, "provider", answer, usd, time.monotonic() - started)
         if self.cache and answer["content"]:
             self.cache.put(key, answer)
-        self.meter.add(name, model, "provider", usage, usd)
+        self.meter.add("provider", usage, usd)
         return answer
 
     def _record(self, key, role, name, model, source, answer, usd, seconds) -> None:

@@ -30,6 +30,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from codeclm_dspy.json_schema import bound_arrays
+
 PROVIDER = "embedded"
 MAX_ARRAY_ITEMS = 12
 CONTEXT_TOKENS = 4096
@@ -81,15 +83,7 @@ def model_file(name: str) -> Path:
 
 def bound_schema(schema: Any) -> Any:
     """Copy a JSON schema with 1..MAX_ARRAY_ITEMS items on every array."""
-    if isinstance(schema, list):
-        return [bound_schema(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: bound_schema(v) for k, v in schema.items()}
-    if out.get("type") == "array":
-        out["maxItems"] = min(out.get("maxItems", MAX_ARRAY_ITEMS), MAX_ARRAY_ITEMS)
-        out["minItems"] = max(out.get("minItems", 1), 1)
-    return out
+    return bound_arrays(schema, min_items=1, max_items=MAX_ARRAY_ITEMS)
 
 
 @contextlib.contextmanager

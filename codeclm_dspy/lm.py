@@ -17,27 +17,9 @@ from typing import Any
 import dspy
 
 from codeclm_dspy.calls import CallEngine
+from codeclm_dspy.json_schema import bound_arrays
 
 warnings.filterwarnings("ignore", message="Implementing custom LMs through BaseLM.forward")
-
-
-def nonempty_arrays(schema: Any) -> Any:
-    """A copy of a JSON schema in which every array needs at least one item.
-
-    Every list a CodecLM step asks for (skills, instructions, rubrics) is
-    useless empty, and a small model under a schema-enforcing server takes
-    ``[]`` as the easy way out. DSPy builds the schema from the signature but
-    drops list-level constraints (``Field(min_length=1)``), so it is added
-    here, for every provider that enforces schemas.
-    """
-    if isinstance(schema, list):
-        return [nonempty_arrays(s) for s in schema]
-    if not isinstance(schema, dict):
-        return schema
-    out = {k: nonempty_arrays(v) for k, v in schema.items()}
-    if out.get("type") == "array":
-        out["minItems"] = max(out.get("minItems", 1), 1)
-    return out
 
 
 def response_format_for(fmt: Any, mode: str) -> dict[str, Any]:
@@ -50,7 +32,11 @@ def response_format_for(fmt: Any, mode: str) -> dict[str, Any]:
     """
     if not isinstance(fmt, type):
         return dict(fmt)
-    schema = nonempty_arrays(fmt.model_json_schema())
+    # Every list a CodecLM step asks for (skills, instructions, rubrics) is
+    # useless empty, and a small model under a schema-enforcing server takes
+    # [] as the easy way out. DSPy builds the schema from the signature but
+    # drops list-level constraints (Field(min_length=1)), so they go in here.
+    schema = bound_arrays(fmt.model_json_schema(), min_items=1)
     if mode == "json_object_schema":
         return {"type": "json_object", "schema": schema}
     if mode == "off":

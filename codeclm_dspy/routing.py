@@ -3,8 +3,8 @@
 DSPy 3.4 routes known providers through its own lm15 engine, bypassing
 LiteLLM. Here every role is a ``RoutedLM`` whose requests go through one
 ``CallEngine`` and ``litellm.completion``, so routing, error mapping, backoff
-and the cost map are LiteLLM's for every provider, the embedded one included. Swapping a provider
-is a config edit: nothing below names one.
+and the cost map are LiteLLM's for every provider, the embedded one
+included. Swapping a provider is a config edit: nothing below names one.
 
 ``check_role`` runs before a run directory is created, so a wrong model
 string, a missing key or a dead server is reported up front, once.
@@ -30,8 +30,6 @@ from codeclm_dspy.request_cache import RequestCache
 from codeclm_dspy.retries import deployment
 from codeclm_dspy.run_state import RunState
 from codeclm_dspy.usage import UsageMeter
-
-ROLES = ("strong", "target", "judge")
 
 
 @dataclass(frozen=True)
@@ -166,7 +164,6 @@ def build_lms(
     spent = state.spent() if state else {}
     engine = CallEngine(
         {name: deployment(role, keys[name]) for name, role in roles.items()},
-        roles={n: (r.model, r.api_base) for n, r in roles.items()},
         limiters={n: RoleLimiter(r.concurrency, r.rpm, r.tpm) for n, r in roles.items()},
         num_retries={n: r.num_retries for n, r in roles.items()},
         state=state,

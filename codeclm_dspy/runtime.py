@@ -40,6 +40,18 @@ ADAPTER = dspy.JSONAdapter()
 QUIET = {"disable_history": True, "trace": None}
 
 
+def fresh_rollout(lm: dspy.BaseLM, attempt: int) -> dict:
+    """Request settings that make attempt ``attempt`` a new sample.
+
+    A rollout id makes a retry a new request rather than a replay of the
+    journal or the cache; the seed changes the sample for providers that
+    honour one (llama.cpp). Attempt 0 is the plain request.
+    """
+    if not attempt:
+        return {}
+    return {"rollout_id": attempt, **({"seed": attempt} if "seed" in lm.supported_params else {})}
+
+
 def call_structured(
     predictor: dspy.Predict,
     step: str,
@@ -63,16 +75,9 @@ def call_structured(
     last = "no attempt made"
     raw = None
     for attempt in range(first_rollout, first_rollout + retries + 1):
-        # A rollout id makes the retry a new request rather than a cache hit;
-        # the seed changes the sample for providers (llama.cpp) that honour one.
-        config = {}
-        if attempt:
-            config["rollout_id"] = attempt
-            if "seed" in lm.supported_params:
-                config["seed"] = attempt
         try:
             with dspy.context(lm=lm, adapter=ADAPTER, **QUIET), calls_for(step):
-                prediction = predictor(**inputs, config=config)
+                prediction = predictor(**inputs, config=fresh_rollout(lm, attempt))
         except AdapterParseError as exc:
             meter.note_parse(step, ok=False)
             last, raw = "unparseable output", str(exc.lm_response)
@@ -96,13 +101,8 @@ def call_plain(lm: dspy.BaseLM, step: str, meter: UsageMeter, prompt: str, retri
     """
     text = ""
     for attempt in range(retries + 1):
-        extra = {}
-        if attempt:
-            extra["rollout_id"] = attempt
-            if "seed" in lm.supported_params:
-                extra["seed"] = attempt
         with dspy.context(**QUIET), calls_for(step):
-            outputs = lm(prompt, **extra)
+            outputs = lm(prompt, **fresh_rollout(lm, attempt))
         first = outputs[0] if outputs else ""
         if isinstance(first, dict):
             first = first.get("text") or ""

@@ -55,7 +55,8 @@ class UsageMeter:
         self.usd = 0.0
         self._parses: dict[str, dict[str, int]] = defaultdict(lambda: {"attempts": 0, "parse_failures": 0})
 
-    def add(self, step: str, model: str, source: str, usage: dict | None, usd: float | None) -> None:
+    def add(self, source: str, usage: dict | None, usd: float | None) -> None:
+        """Count one answer by where it came from (see ``SOURCES``)."""
         with self._lock:
             self.calls[source] += 1
             if source == "provider":
