@@ -1,21 +1,32 @@
 # The two commands a newcomer needs (both set everything up first):
-#   make demo   run CodecLM on the embedded models and write runs/demo-<time>/
-#   make test   lint, then the whole test suite (real llama.cpp tests included)
-.PHONY: setup demo test lint format bench
+#   make demo   run CodecLM on the embedded models and write runs/demo-<time>/ (core install)
+#   make test   lint, then the whole test suite (real llama.cpp and MiniLM embedding tests
+#               included, so it also installs the evals extra: CPU torch, sentence-transformers)
+.PHONY: setup setup-evals demo eval-demo test lint format bench
 
 setup:
 	bash scripts/setup.sh
 
+# core + the evals extra (dataset metrics: embeddings, charts, ROUGE-L)
+setup-evals:
+	bash scripts/setup.sh evals
+
 demo: setup
 	.venv/bin/codeclm generate --config examples/configs/embedded.yaml \
 		--seeds examples/seeds.jsonl --out runs/demo-$$(date +%Y%m%d-%H%M%S)
+
+# The paper's protocol on the embedded models (about 25 minutes): split Vicuna
+# 20/80, generate with CodecLM, its ablations and both baselines, compare them
+# against the 80%, and CRR on a subset; see scripts/eval_vicuna.sh
+eval-demo: setup-evals
+	bash scripts/eval_vicuna.sh
 
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 
 # pytest exits 5 when it collects no test: not a failure of the suite
-test: lint
+test: setup-evals lint
 	.venv/bin/pytest || [ $$? -eq 5 ]
 
 format: setup

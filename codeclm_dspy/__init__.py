@@ -17,6 +17,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from codeclm_dspy.config import Config, load_config, parse_config  # noqa: E402
 from codeclm_dspy.errors import CodecLMError  # noqa: E402
 from codeclm_dspy.generate import generate  # noqa: E402
+from codeclm_dspy.methods import apply_preset, make_program  # noqa: E402
 from codeclm_dspy.program import CodecLM  # noqa: E402
 from codeclm_dspy.records import Seed  # noqa: E402
 from codeclm_dspy.routing import LMRoles, build_lms  # noqa: E402
@@ -32,9 +33,11 @@ __all__ = [
     "LMRoles",
     "Runtime",
     "Seed",
+    "apply_preset",
     "build_lms",
     "generate",
     "load_config",
     "load_seeds",
+    "make_program",
     "parse_config",
 ]

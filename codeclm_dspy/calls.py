@@ -117,7 +117,10 @@ class CallEngine:
             return recorded
         cached = self.cache.get(key) if self.cache else None
         if cached is not None:
-            self._record(key, role, name, model, "cache", cached, 0.0, 0.0)
+            # priced as if paid: a cold-cache run of the same method would pay it
+            usage = cached.get("usage") or {}
+            worth = usd_of(model, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
+            self._record(key, role, name, model, "cache", cached, worth, 0.0)
             self.meter.add("cache", cached.get("usage"), 0.0)
             return cached
         if self.budget:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +25,22 @@ def _version(value: bool) -> None:
 
         typer.echo(f"codeclm-dspy {__version__}")
         raise typer.Exit()
+
+
+@contextmanager
+def cli_errors() -> Iterator[None]:
+    """One clear line and an exit code for every expected failure, no traceback."""
+    from codeclm_dspy.errors import CodecLMError
+    from codeclm_dspy.secrets import scrub
+
+    try:
+        yield
+    except CodecLMError as exc:
+        typer.echo(f"codeclm: error: {scrub(str(exc))}", err=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        typer.echo("codeclm: interrupted; run the same command again to resume", err=True)
+        raise typer.Exit(130) from None
 
 
 @app.callback()
@@ -48,6 +66,13 @@ def generate(
         int | None, typer.Option(help="Random seed (overrides the config's random_seed).")
     ] = None,
     instruction_field: Annotated[str | None, typer.Option(help="Seed field holding the instruction.")] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            help="Generator (overrides the config): codeclm, its Table 3 ablations self-rubrics "
+            "(no Contrastive Filtering) and metadata-only, or the baselines self-instruct, evol-instruct."
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option(min=1, help="Parallel items (overrides engine.workers).")
     ] = None,
@@ -57,25 +82,20 @@ def generate(
 ) -> None:
     """Generate instruction-response pairs tailored to the seeds and the target model."""
     from codeclm_dspy.config import load_config
-    from codeclm_dspy.errors import CodecLMError
     from codeclm_dspy.generate import generate as run
+    from codeclm_dspy.methods import apply_preset
     from codeclm_dspy.progress import NullProgress, RichProgress
-    from codeclm_dspy.secrets import scrub
 
-    try:
+    with cli_errors():
         cfg = load_config(config, random_seed=random_seed)
         if instruction_field:
             cfg.seeds.instruction_field = instruction_field
         if workers:
             cfg.engine.workers = workers
+        if method:
+            cfg = apply_preset(cfg, method)
         progress = NullProgress() if quiet else RichProgress()
         run(cfg, seeds, out, progress=progress)
-    except CodecLMError as exc:
-        typer.echo(f"codeclm: error: {scrub(str(exc))}", err=True)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("codeclm: interrupted; run the same command again to resume", err=True)
-        raise typer.Exit(130) from None
     _summary(out)
 
 
@@ -89,10 +109,15 @@ def _summary(out: Path) -> None:
     def money(usd):
         return "unknown" if usd is None else f"${usd:.4f}"
 
-    lines = [
-        f"seeds {funnel['seeds']} -> metadata {funnel['metadata']} -> basic instructions "
-        f"{funnel['basic_instructions']} (duplicates {counts['duplicates']}, shortfall {counts['shortfall']})"
-    ]
+    if funnel["metadata"] is None:  # a baseline: no metadata stage
+        head = f"{manifest['method']}: seeds {funnel['seeds']} -> instructions {funnel['basic_instructions']}"
+    else:
+        head = (
+            f"seeds {funnel['seeds']} -> metadata {funnel['metadata']} -> basic instructions "
+            f"{funnel['basic_instructions']}"
+        )
+    extras = [f"{k} {counts[k]}" for k in ("duplicates", "shortfall") if k in counts]
+    lines = [head + (f" ({', '.join(extras)})" if extras else "")]
     for it in funnel["iterations"]:
         if it["judged"] or it["failed"]:
             lines.append(
@@ -103,11 +128,15 @@ def _summary(out: Path) -> None:
     lines.append(f"kept {funnel['kept']}, dropped {funnel['dropped']}, failed {funnel['failed']}")
     for stage, row in funnel["stages"].items():
         lines.append(f"  {stage:<26} {row['calls']:>7} calls {row['tokens']:>10,} tokens {money(row['usd'])}")
-    per = funnel["per_kept_pair"]
+    per, alone = funnel["per_kept_pair"], funnel.get("per_kept_pair_standalone")
     if per:
-        lines.append(
-            f"per kept pair: {per['calls']:.1f} calls, {per['tokens']:,.0f} tokens, {money(per['usd'])}"
-        )
+        line = f"per kept pair: {per['calls']:.1f} calls, {per['tokens']:,.0f} tokens, {money(per['usd'])}"
+        if alone and alone["calls"] != per["calls"]:
+            line += (
+                f" paid; {alone['calls']:.1f} calls, {alone['tokens']:,.0f} tokens, {money(alone['usd'])}"
+                " counting request-cache hits (the cost on a cold cache)"
+            )
+        lines.append(line)
     lines.append(
         f"run total: {usage['calls']} calls, {usage['tokens']:,} tokens, {money(usage['usd'])}; this session: "
         f"{session['provider_calls']} calls, {session['cache_hits']} cache hits, {session['replayed']} replayed; "
@@ -120,3 +149,12 @@ def _summary(out: Path) -> None:
 def run() -> None:
     """Entry point for the ``codeclm`` script."""
     sys.exit(app())
+
+
+def _add_eval_commands() -> None:
+    from evals.cli import eval_app
+
+    app.add_typer(eval_app, name="eval")
+
+
+_add_eval_commands()

@@ -104,6 +104,12 @@ class PipelineConfig(_Strict):
     num_rubrics: int = Field(default=4, ge=1)
     max_iterations: int = Field(default=4, ge=1)
     threshold: float = 3.0
+    # The paper's Table 3 ablation switches. Without Contrastive Filtering
+    # every decoded instruction is kept with the strong model's answer, after
+    # max_iterations - 1 Self-Rubrics improvements when self_rubrics is on
+    # (there is no gap to stop the rounds early) and none when it is off.
+    self_rubrics: bool = True
+    contrastive_filtering: bool = True
 
     @field_validator("threshold")
     @classmethod
@@ -115,6 +121,57 @@ class PipelineConfig(_Strict):
                 f"(a gap can never exceed {widest}, so no pair would ever be kept)"
             )
         return value
+
+
+class SelfInstructConfig(_Strict):
+    """The Self-Instruct baseline (Wang et al. 2022), bootstrapped from the seeds.
+
+    Attributes:
+        demos_per_prompt: example tasks shown per generation call (paper: 8).
+        machine_demos: how many of them come from the generated pool once it
+            has any (paper: 2; the rest are seeds).
+        instructions_per_call: new instructions asked for per call.
+        max_rouge_l: a new instruction whose ROUGE-L F1 with any instruction
+            already in the pool reaches this is rejected (paper: 0.7).
+        max_calls: generation calls before giving up on the quota (None:
+            4 x the calls the quota needs).
+    """
+
+    demos_per_prompt: int = Field(default=8, ge=1)
+    machine_demos: int = Field(default=2, ge=0)
+    instructions_per_call: int = Field(default=8, ge=1)
+    max_rouge_l: float = Field(default=0.7, gt=0, le=1)
+    max_calls: int | None = Field(default=None, ge=1)
+
+
+EVOL_OPERATIONS = (
+    "add_constraints",
+    "deepen",
+    "concretize",
+    "increase_reasoning",
+    "complicate_input",
+    "breadth",
+)
+
+
+class EvolInstructConfig(_Strict):
+    """The Evol-Instruct baseline (WizardLM, Xu et al. 2023).
+
+    Attributes:
+        rounds: evolution epochs over the pool (paper: 4).
+        operations: the evolutions drawn uniformly at random; the first five
+            are in-depth, ``breadth`` writes a new, rarer instruction of the
+            same domain (paper: all six).
+        elimination_check: ask the strong model whether an evolved
+            instruction adds nothing to its parent (WizardLM's first
+            elimination rule); the rule-based checks always run.
+    """
+
+    rounds: int = Field(default=4, ge=1)
+    operations: list[Literal[EVOL_OPERATIONS]] = Field(
+        default_factory=lambda: list(EVOL_OPERATIONS), min_length=1
+    )
+    elimination_check: bool = True
 
 
 class SeedsConfig(_Strict):
@@ -175,7 +232,10 @@ class Config(_Strict):
     """Everything one ``codeclm generate`` run needs."""
 
     models: ModelsConfig
+    method: Literal["codeclm", "self-instruct", "evol-instruct"] = "codeclm"
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
+    self_instruct: SelfInstructConfig = Field(default_factory=SelfInstructConfig)
+    evol_instruct: EvolInstructConfig = Field(default_factory=EvolInstructConfig)
     seeds: SeedsConfig = Field(default_factory=SeedsConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     random_seed: int = 0

@@ -19,6 +19,16 @@ def normalize(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def looks_like_instruction(text: str) -> bool:
+    """At least three words with letters in them.
+
+    Small models sometimes answer with a schema field name
+    ("new_instructions"), stray brackets or a lone word; none is a request
+    a user would make, and keeping one would put junk in the dataset.
+    """
+    return sum(any(c.isalpha() for c in word) for word in text.split()) >= 3
+
+
 def clean_instruction(text: str) -> str:
     """Strip list numbering and surrounding whitespace a model may add."""
     return _NUMBERING.sub("", str(text)).strip()
@@ -53,6 +63,6 @@ class Decoder(dspy.Module):
             )
             for text in out.new_instructions:
                 text = clean_instruction(text)
-                if len(text) >= 8 and normalize(text) not in found:
+                if looks_like_instruction(text) and normalize(text) not in found:
                     found[normalize(text)] = text
         return list(found.values())[:count]

@@ -11,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import dspy
 
 from codeclm_dspy.config import Config
 from codeclm_dspy.errors import RunStopped
-from codeclm_dspy.program import CodecLM
+from codeclm_dspy.methods import make_program, method_name
 from codeclm_dspy.progress import NullProgress, Progress
 from codeclm_dspy.records import Seed
 from codeclm_dspy.routing import build_lms, check_role
 from codeclm_dspy.run_dir import RunDir, kept_features
-from codeclm_dspy.runner import MemorySink, run_pipeline
+from codeclm_dspy.runner import MemorySink
 from codeclm_dspy.runtime import Runtime
 from codeclm_dspy.secrets import scrub
 from codeclm_dspy.seeds import load_seeds
@@ -33,7 +34,7 @@ def generate(
     seeds: list[Seed] | str | Path,
     out: str | Path | None = None,
     *,
-    program: CodecLM | None = None,
+    program: dspy.Module | None = None,
     progress: Progress | None = None,
 ) -> datasets.Dataset:
     """Run CodecLM and return the kept pairs as a ``datasets.Dataset``.
@@ -43,8 +44,8 @@ def generate(
         seeds: ``Seed`` objects, or a path to JSONL, CSV or a saved dataset.
         out: the run directory: new, or an earlier run's to resume it (only
             the calls it has no answer for are sent). In memory if None.
-        program: a (compiled) ``CodecLM``; a fresh one if None. Its knobs
-            are taken from ``config.pipeline``.
+        program: a (compiled) generator, ``CodecLM`` or a baseline; a fresh
+            one for ``config.method`` if None. Its knobs come from ``config``.
         progress: a progress display; silent if None.
 
     Raises:
@@ -54,14 +55,14 @@ def generate(
     """
     if not isinstance(seeds, list):
         seeds = load_seeds(seeds, config.seeds.instruction_field, config.seeds.id_field)
-    program = program or CodecLM(config.pipeline)
-    program.pipeline = config.pipeline
+    program = program or make_program(config)
+    program.configure(config)
     progress = progress or NullProgress()
     if out is None:
         rt = Runtime(build_lms(config), config.engine.parse_retries, config.engine.workers)
         sink = MemorySink()
-        run_pipeline(program, rt, seeds, sink, random_seed=config.random_seed,
-                     workers=config.engine.workers, progress=progress)  # fmt: skip
+        program.run(rt, seeds, sink, random_seed=config.random_seed, workers=config.engine.workers,
+                    progress=progress)  # fmt: skip
         rt.close()
         rows = sorted(sink.kept, key=lambda r: r["id"])
         features = kept_features()
@@ -78,17 +79,18 @@ def generate(
     clock = time.monotonic()
     manifest: dict[str, Any] = {
         "status": "running",
-        "started_at": run_dir.state.get_meta("started_at") or _now(),
+        "started_at": run_dir.state.get_meta("started_at") or utc_now(),
         "sessions": run_dir.sessions,
+        "method": method_name(config),
         "random_seed": config.random_seed,
         "config": config.public_dict(),
         "models": {n: {"model": r.model, "api_base": r.api_base} for n, r in config.models.roles().items()},
-        "packages": _versions(),
+        "packages": package_versions(),
     }
     run_dir.state.set_meta("started_at", manifest["started_at"])
     try:
-        counts = run_pipeline(program, rt, seeds, run_dir, random_seed=config.random_seed,
-                              workers=config.engine.workers, progress=progress)  # fmt: skip
+        counts = program.run(rt, seeds, run_dir, random_seed=config.random_seed,
+                             workers=config.engine.workers, progress=progress)  # fmt: skip
     except BaseException as exc:
         if isinstance(exc, RunStopped):
             status = "stopped"
@@ -111,8 +113,8 @@ def generate(
             **tail,
             "status": "complete",
             "counts": counts,
-            "accounting": accounting(counts, len(seeds)),
-            "cost_funnel": cost_funnel(counts, tail["usage"]),
+            "accounting": program.accounting(counts, len(seeds)),
+            "cost_funnel": cost_funnel(counts, tail["usage"], program.STAGES),
         }
     )
     run_dir.close()
@@ -120,7 +122,7 @@ def generate(
     return dataset
 
 
-def identity(config: Config, seeds: list[Seed], program: CodecLM) -> dict[str, Any]:
+def identity(config: Config, seeds: list[Seed], program: dspy.Module) -> dict[str, Any]:
     """What a run's output depends on; a resumed run must match it."""
     seed_blob = json.dumps([[s.id, s.instruction] for s in seeds], ensure_ascii=False)
     program_blob = json.dumps(program.dump_state(), sort_keys=True, default=str)
@@ -131,57 +133,44 @@ def identity(config: Config, seeds: list[Seed], program: CodecLM) -> dict[str, A
     }
 
 
-STAGES = {
-    "encode": ("encode",),
-    "metadata pool": ("check_metadata",),
-    "decode + rubrics": ("decode", "rubrics"),
-    "self-rubrics + filtering": ("improve", "respond_strong", "respond_target", "judge"),
-}
+def cost_funnel(counts: dict[str, Any], usage: dict[str, Any], stages_of: dict[str, tuple]) -> dict[str, Any]:
+    """Items and spend per stage, and spend per kept pair.
 
-
-def cost_funnel(counts: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
-    """Items and spend per stage, and spend per kept pair."""
+    Args:
+        stages_of: the generator's ``STAGES`` (stage name -> step labels).
+    """
     kept = counts["instructions"]["kept"]
     stages = {}
-    for stage, steps in STAGES.items():
+    for stage, steps in stages_of.items():
         rows = [usage["steps"][s] for s in steps if s in usage["steps"]]
         usd = None if any(r["usd"] is None for r in rows) else sum(r["usd"] for r in rows)
         stages[stage] = {"calls": sum(r["calls"] for r in rows), "tokens": sum(r["tokens"] for r in rows),
                          "usd": usd}  # fmt: skip
-    per_kept = None
-    if kept:
-        usd = None if usage["usd"] is None else usage["usd"] / kept
-        per_kept = {"calls": usage["calls"] / kept, "tokens": usage["tokens"] / kept, "usd": usd}
+
+    def per_kept(total: dict[str, Any]) -> dict[str, Any] | None:
+        if not kept:
+            return None
+        usd = None if total["usd"] is None else total["usd"] / kept
+        return {"calls": total["calls"] / kept, "tokens": total["tokens"] / kept, "usd": usd}
+
     return {
         "seeds": counts["seeds"]["total"],
-        "metadata": counts["metadata"]["pool"],
+        "metadata": counts.get("metadata", {}).get("pool"),
         "basic_instructions": counts["instructions"]["generated"],
-        "iterations": counts["iterations"],
+        "iterations": counts.get("iterations", []),
         "kept": kept,
         "dropped": counts["instructions"]["dropped"],
         "failed": counts["instructions"]["failed"],
         "stages": stages,
-        "per_kept_pair": per_kept,
+        "per_kept_pair": per_kept(usage),  # what this run paid
+        "per_kept_pair_standalone": per_kept(usage["standalone"]),  # cache hits counted too
     }
-
-
-def accounting(counts: dict[str, Any], n_seeds: int) -> dict[str, Any]:
-    """Check that every item is accounted for exactly once."""
-    s, m, i = counts["seeds"], counts["metadata"], counts["instructions"]
-    checks = {
-        "seeds": s["encoded"] + s["failed"] == n_seeds,
-        "metadata": m["from_seeds"] + m["over_pool_size"] == s["encoded"]
-        and m["pool"] + m["unused"] + m["implausible"] + m["check_failed"]
-        == m["from_seeds"] + m["mixed_candidates"],
-        "instructions": i["kept"] + i["dropped"] + i["failed"] + i["duplicates"] == i["generated"],
-    }
-    return {"balanced": all(checks.values()), **checks}
 
 
 def _tail(rt: Runtime, run_dir: RunDir, clock: float) -> dict[str, Any]:
     meter = rt.meter
     return {
-        "finished_at": _now(),
+        "finished_at": utc_now(),
         "wall_time_s": round(time.monotonic() - clock, 3),
         "kept": run_dir.kept_count,
         "rejected_rows": run_dir.rejected_count,
@@ -193,11 +182,11 @@ def _tail(rt: Runtime, run_dir: RunDir, clock: float) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _now() -> str:
+def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _versions() -> dict[str, str | None]:
+def package_versions() -> dict[str, str | None]:
     versions = {}
     for name in PACKAGES:
         try:

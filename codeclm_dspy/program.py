@@ -17,7 +17,7 @@ from codeclm_dspy.contrastive_filtering import ContrastiveFilter
 from codeclm_dspy.decoder import Decoder
 from codeclm_dspy.encoder import Encoder
 from codeclm_dspy.metadata_pool import MetadataChecker
-from codeclm_dspy.records import RubricAction, Seed, Trajectory
+from codeclm_dspy.records import Attempt, RubricAction, Seed, Trajectory
 from codeclm_dspy.runtime import Runtime
 from codeclm_dspy.self_rubrics import Improver, RubricWriter, sample_action
 
@@ -28,6 +28,13 @@ class CodecLM(dspy.Module):
     Args:
         pipeline: the method's knobs (paper defaults when omitted).
     """
+
+    STAGES = {
+        "encode": ("encode",),
+        "metadata pool": ("check_metadata",),
+        "decode + rubrics": ("decode", "rubrics"),
+        "self-rubrics + filtering": ("improve", "respond_strong", "respond_target", "judge"),
+    }
 
     def __init__(self, pipeline: PipelineConfig | None = None):
         super().__init__()
@@ -56,7 +63,10 @@ class CodecLM(dspy.Module):
         ``on_attempt(traj)`` is called after each round (durable progress).
         """
         instruction = traj.basic_instruction
-        for iteration in range(1, self.pipeline.max_iterations + 1):
+        if not self.pipeline.contrastive_filtering:
+            return self._unfiltered(rt, traj, actions, rng)
+        rounds = self.pipeline.max_iterations if self.pipeline.self_rubrics else 1
+        for iteration in range(1, rounds + 1):
             if iteration > 1:
                 action = sample_action(actions, rng)
                 instruction = self.improver(rt, instruction, action)
@@ -68,6 +78,42 @@ class CodecLM(dspy.Module):
             if source is not None:
                 return source
         return None
+
+    def _unfiltered(self, rt: Runtime, traj: Trajectory, actions: list[RubricAction], rng) -> str | None:
+        """The ablations without Contrastive Filtering (Table 3's first rows).
+
+        With Self-Rubrics on, all T - 1 improvements are applied (no gap can
+        stop them early); the strong model answers the result, and the pair is
+        kept unless that answer is empty.
+        """
+        instruction = traj.basic_instruction
+        improvements = self.pipeline.max_iterations - 1 if self.pipeline.self_rubrics else 0
+        for _ in range(improvements):
+            action = sample_action(actions, rng)
+            instruction = self.improver(rt, instruction, action)
+            traj.actions.append(action)
+        strong = rt.plain("strong", "respond_strong", instruction)
+        traj.attempts.append(Attempt(improvements + 1, instruction, strong, "", None, None, None, None))
+        return "strong" if strong else None
+
+    def configure(self, config) -> None:
+        """Take the method's knobs from a validated ``Config``."""
+        self.pipeline = config.pipeline
+
+    def run(self, rt: Runtime, seeds: list[Seed], sink, *, random_seed: int = 0, workers: int = 1,
+            progress=None) -> dict:  # fmt: skip
+        """Run every stage into ``sink``; return the funnel counts (see ``runner``)."""
+        from codeclm_dspy.runner import run_pipeline
+
+        return run_pipeline(
+            self, rt, seeds, sink, random_seed=random_seed, workers=workers, progress=progress
+        )
+
+    def accounting(self, counts: dict, n_seeds: int) -> dict:
+        """Check that every seed, metadata and instruction is accounted for once."""
+        from codeclm_dspy.runner import accounting
+
+        return accounting(counts, n_seeds)
 
     def forward(self, rt: Runtime, seeds: list[Seed], random_seed: int = 0, workers: int = 1):
         """Run the whole pipeline in memory.

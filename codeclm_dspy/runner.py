@@ -164,6 +164,8 @@ class Funnel:
 
     def trajectory(self, traj: Trajectory, source: str | None, failed: bool) -> None:
         """Count each filter round of a finished instruction."""
+        if traj.attempts and traj.attempts[-1].judge_scores is None:
+            return  # an ablation without Contrastive Filtering: nothing was judged
         with self._lock:
             rows = self.data["iterations"]
             for attempt in traj.attempts:
@@ -252,11 +254,13 @@ def run_pipeline(
             work.append((meta, quota))
     funnel.add("metadata", "pool", len(work))
 
+    improves = p.self_rubrics and p.max_iterations > 1
+
     def prepare(job):
         meta, quota = job
         return rt.both(
             lambda: program.decoder(rt, meta, quota),
-            lambda: program.rubric_writer(rt, meta, p.num_rubrics) if p.max_iterations > 1 else [],
+            lambda: program.rubric_writer(rt, meta, p.num_rubrics) if improves else [],
         )
 
     # Light (id, metadata, text, actions) jobs: the Trajectory, which fills up
@@ -317,17 +321,17 @@ def run_pipeline(
         funnel.trajectory(traj, source, failed=False)
         if source is None:
             funnel.add("instructions", "dropped")
+            reason, stage = (
+                ("within_threshold", "contrastive_filtering")
+                if p.contrastive_filtering
+                else ("empty_response", "respond_strong")
+            )
             sink.reject(
                 rejected_row(
-                    "instruction",
-                    traj.id,
-                    "rejected",
-                    "within_threshold",
-                    "contrastive_filtering",
-                    threshold=p.threshold,
+                    "instruction", traj.id, "rejected", reason, stage, threshold=p.threshold,
                     **trajectory_details(traj),
                 )
-            )
+            )  # fmt: skip
         else:
             funnel.add("instructions", "kept")
             funnel.add("instructions", f"kept_{source}")
@@ -359,3 +363,16 @@ def _meta(meta: Metadata) -> dict[str, Any]:
 
 def _stage_of(exc: Exception, default: str) -> str:
     return exc.step if isinstance(exc, StepParseError) else default
+
+
+def accounting(counts: dict[str, Any], n_seeds: int) -> dict[str, Any]:
+    """Check that every seed, metadata and instruction is accounted for once."""
+    s, m, i = counts["seeds"], counts["metadata"], counts["instructions"]
+    checks = {
+        "seeds": s["encoded"] + s["failed"] == n_seeds,
+        "metadata": m["from_seeds"] + m["over_pool_size"] == s["encoded"]
+        and m["pool"] + m["unused"] + m["implausible"] + m["check_failed"]
+        == m["from_seeds"] + m["mixed_candidates"],
+        "instructions": i["kept"] + i["dropped"] + i["failed"] + i["duplicates"] == i["generated"],
+    }
+    return {"balanced": all(checks.values()), **checks}

@@ -12,6 +12,7 @@ import random
 
 import dspy
 
+from codeclm_dspy.decoder import looks_like_instruction
 from codeclm_dspy.records import Metadata, RubricAction
 from codeclm_dspy.runtime import Runtime
 from signatures import ImproveInstruction, WriteRubrics
@@ -64,7 +65,9 @@ class Improver(dspy.Module):
             self.improve,
             "improve",
             "strong",
-            check=lambda o: None if str(o.improved_instruction).strip() else "empty instruction",
+            check=lambda o: (
+                None if looks_like_instruction(str(o.improved_instruction)) else "not an instruction"
+            ),
             instruction=instruction,
             action=action,
         )

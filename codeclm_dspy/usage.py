@@ -96,17 +96,26 @@ def usage_report(rows: list[tuple]) -> dict[str, Any]:
     Args:
         rows: ``RunState.usage_rows()``; the journal covers every session of
             a resumed run, so this is the whole run's spend.
+
+    Returns:
+        The paid totals (provider calls only), ``cache_hits``, per-step rows,
+        and ``standalone``: calls, tokens and USD counting cache hits too,
+        what the run would cost alone with a cold cache (for comparisons).
     """
     steps: dict[str, dict[str, Any]] = {}
     total = {"calls": 0, "cache_hits": 0, "tokens": 0, "usd": 0.0}
+    standalone = {"calls": 0, "tokens": 0, "usd": 0.0}
     for step, model, source, calls, prompt, completion, usd, unpriced in sorted(rows, key=str):
         entry = steps.setdefault(step, {"calls": 0, "cache_hits": 0, "tokens": 0, "usd": 0.0, "models": []})
+        cost = None if unpriced else usd
+        tokens = (prompt or 0) + (completion or 0)
+        standalone["calls"] += calls
+        standalone["tokens"] += tokens
+        standalone["usd"] = None if standalone["usd"] is None or cost is None else standalone["usd"] + cost
         if source != "provider":
             entry["cache_hits"] += calls
             total["cache_hits"] += calls
             continue
-        cost = None if unpriced else usd
-        tokens = (prompt or 0) + (completion or 0)
         entry["models"] = sorted({*entry["models"], model})
         entry["calls"] += calls
         entry["tokens"] += tokens
@@ -114,4 +123,4 @@ def usage_report(rows: list[tuple]) -> dict[str, Any]:
         total["calls"] += calls
         total["tokens"] += tokens
         total["usd"] = None if total["usd"] is None or cost is None else total["usd"] + cost
-    return {**total, "steps": steps}
+    return {**total, "standalone": standalone, "steps": steps}

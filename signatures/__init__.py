@@ -8,17 +8,22 @@ starting point, not a contract.
 
 from signatures.decode import DecodeInstructions
 from signatures.encode import EncodeInstruction
+from signatures.evolve import EvolveInstruction, SameInstruction
 from signatures.improve import ImproveInstruction
 from signatures.judge import JudgePair
 from signatures.plausibility import CheckMetadata
 from signatures.rubrics import RubricAction, WriteRubrics
+from signatures.self_instruct import BrainstormTasks
 
 __all__ = [
+    "BrainstormTasks",
     "CheckMetadata",
     "DecodeInstructions",
     "EncodeInstruction",
+    "EvolveInstruction",
     "ImproveInstruction",
     "JudgePair",
     "RubricAction",
+    "SameInstruction",
     "WriteRubrics",
 ]

@@ -206,3 +206,19 @@ def test_every_array_in_a_step_schema_needs_an_item():
     assert {p["minItems"] for p in sent["schema"]["properties"].values()} == {1}
     openai_style = response_format_for(Out, "json_schema")["json_schema"]["schema"]
     assert openai_style["properties"]["skills"]["minItems"] == 1
+
+
+def test_decoder_skips_answers_that_are_not_instructions(script, lms):
+    from codeclm_dspy.decoder import Decoder
+    from codeclm_dspy.runtime import Runtime
+
+    script.handlers["decode"] = lambda r, i, p: {
+        "new_instructions": [
+            "new_instructions",
+            "][ ][ ][",
+            "Cook it now",
+            "Explain how a roux thickens a sauce",
+        ]
+    }
+    meta = Metadata("m0", "cooking", ("sauces",), ("s0",))
+    assert Decoder()(Runtime(lms), meta, 3) == ["Cook it now", "Explain how a roux thickens a sauce"]

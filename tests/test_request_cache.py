@@ -18,6 +18,14 @@ def test_cache_is_shared_across_runs_keyed_on_endpoint_and_switchable(tmp_path):
         assert second.returncode == 0, second.stderr
         assert one.stats()["requests"] == made
         assert manifest(tmp_path / "second")["usage"]["cache_hits"] == made
+        # Paid nothing, but a comparison of methods still sees what it cost.
+        first_usage, second_usage = (
+            manifest(tmp_path / "first")["usage"],
+            manifest(tmp_path / "second")["usage"],
+        )
+        assert second_usage["calls"] == second_usage["tokens"] == 0
+        assert second_usage["standalone"] == first_usage["standalone"]
+        assert first_usage["standalone"]["calls"] == made
         assert rows(tmp_path / "second" / "kept.jsonl") == rows(tmp_path / "first" / "kept.jsonl")
 
         # Another server under the same model names is never answered from that cache.

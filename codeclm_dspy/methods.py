@@ -1,0 +1,72 @@
+"""Which generator a run uses: CodecLM, one of its ablations, or a baseline.
+
+Every generator is a ``dspy.Module`` with the same small surface, so
+``generate`` runs, journals, budgets and resumes them all alike and they all
+write the same run directory:
+
+- ``configure(config)``: take its knobs from a validated ``Config``;
+- ``run(rt, seeds, sink, *, random_seed, workers, progress) -> counts``:
+  hand every item to the sink once (kept, rejected or failed) and return
+  the funnel counts, with ``instructions.kept``, ``dropped`` and ``failed``;
+- ``accounting(counts, n_seeds) -> dict``: checks that the counts add up;
+- ``STAGES``: stage name -> the steps (LM call labels) it spends on.
+
+The baselines live in ``evals/baselines``: they exist to be compared with.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codeclm_dspy.config import Config
+from codeclm_dspy.errors import ConfigError
+
+# --method presets: the paper's Table 3 ablation is cumulative (metadata,
+# + Self-Rubrics, + Contrastive Filtering); the baselines are its comparisons.
+PRESETS: dict[str, dict[str, Any]] = {
+    "codeclm": {"method": "codeclm", "pipeline": {"self_rubrics": True, "contrastive_filtering": True}},
+    "self-rubrics": {"method": "codeclm", "pipeline": {"self_rubrics": True, "contrastive_filtering": False}},
+    "metadata-only": {
+        "method": "codeclm",
+        "pipeline": {"self_rubrics": False, "contrastive_filtering": False},
+    },
+    "self-instruct": {"method": "self-instruct"},
+    "evol-instruct": {"method": "evol-instruct"},
+}
+
+
+def apply_preset(config: Config, name: str) -> Config:
+    """A copy of ``config`` set up for the method or ablation ``name``."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown method '{name}'; choose one of: {', '.join(PRESETS)}")
+    preset = PRESETS[name]
+    pipeline = config.pipeline.model_copy(update=preset.get("pipeline", {}))
+    return config.model_copy(update={"method": preset["method"], "pipeline": pipeline})
+
+
+def method_name(config: Config) -> str:
+    """The preset name that describes ``config`` (the row label in comparisons)."""
+    if config.method != "codeclm":
+        return config.method
+    p = config.pipeline
+    if p.contrastive_filtering:
+        return "codeclm" if p.self_rubrics else "codeclm (no self-rubrics)"
+    return "self-rubrics" if p.self_rubrics else "metadata-only"
+
+
+def make_program(config: Config):
+    """A fresh generator for ``config.method``, configured."""
+    if config.method == "codeclm":
+        from codeclm_dspy.program import CodecLM
+
+        program = CodecLM()
+    elif config.method == "self-instruct":
+        from evals.baselines.self_instruct import SelfInstruct
+
+        program = SelfInstruct()
+    else:
+        from evals.baselines.evol_instruct import EvolInstruct
+
+        program = EvolInstruct()
+    program.configure(config)
+    return program

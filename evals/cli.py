@@ -1,0 +1,133 @@
+"""``codeclm eval ...``: split a benchmark, measure CRR, compare generated datasets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from codeclm_dspy.cli import cli_errors
+
+eval_app = typer.Typer(
+    help="Measure generated data: benchmark splits, CRR, side-by-side dataset metrics.",
+    no_args_is_help=True,
+)
+
+
+@eval_app.command()
+def split(
+    benchmark: Annotated[str, typer.Option(help="Benchmark: JSONL/CSV file, saved dataset or hub id.")],
+    out: Annotated[Path, typer.Option(help="Directory for seeds.jsonl and heldout.jsonl.")],
+    seed_fraction: Annotated[
+        float, typer.Option(help="Share of items that become seeds (paper: 0.2).")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Random seed of the split.")] = 0,
+) -> None:
+    """Split a benchmark into seeds (for generate) and held-out items (for compare and crr)."""
+    from evals.benchmarks import load_benchmark
+    from evals.benchmarks import split as split_items
+
+    with cli_errors():
+        items = load_benchmark(benchmark)
+        seeds, heldout = split_items(items, seed_fraction, seed)
+        for name in ("seeds.jsonl", "heldout.jsonl"):
+            if (out / name).exists():
+                raise _exists(out / name)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, part in (("seeds.jsonl", seeds), ("heldout.jsonl", heldout)):
+            path = out / name
+            rows = (
+                {"id": i.id, "instruction": i.text, "category": i.category, "reference": i.reference}
+                for i in part
+            )
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    typer.echo(f"{benchmark}: {len(seeds)} seeds -> {out / 'seeds.jsonl'}, {len(heldout)} held out -> "
+               f"{out / 'heldout.jsonl'} (seed {seed})")  # fmt: skip
+
+
+@eval_app.command()
+def crr(
+    config: Annotated[
+        Path, typer.Option(help="YAML config: the strong, target and judge roles, the engine.")
+    ],
+    benchmark: Annotated[str, typer.Option(help="Benchmark: JSONL/CSV file, saved dataset or hub id.")],
+    out: Annotated[Path, typer.Option(help="Evaluation directory: new, or an earlier one to resume it.")],
+    limit: Annotated[int | None, typer.Option(min=1, help="Evaluate only the first N items.")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Parallel items (overrides engine.workers).")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+) -> None:
+    """Capacity Recovery Ratio of the target against the strong model, judged in both orders."""
+    from codeclm_dspy.config import load_config
+    from codeclm_dspy.progress import NullProgress, RichProgress
+    from evals.crr_runner import run_crr
+
+    with cli_errors():
+        cfg = load_config(config)
+        if workers:
+            cfg.engine.workers = workers
+        result = run_crr(
+            cfg, benchmark, out, limit=limit, progress=NullProgress() if quiet else RichProgress()
+        )
+    manifest = json.loads((out / "manifest.json").read_text())
+    failed = manifest["counts"]["failed"]
+    typer.echo(str(result) if result else "no item could be judged")
+    typer.echo(f"target {cfg.models.target.model} vs strong {cfg.models.strong.model}, judge "
+               f"{cfg.models.roles()['judge'].model}; {failed} item(s) failed (see {out / 'failed.jsonl'}); "
+               f"wrote {out / 'verdicts.jsonl'}, manifest.json")  # fmt: skip
+
+
+@eval_app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories written by codeclm generate.")],
+    against: Annotated[str, typer.Option(help="Held-out instructions of the target distribution.")],
+    eval_set: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=PATH of an eval set to check for contamination (repeatable)."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Where comparison.json, .md and .png go.")] = Path("comparison"),
+    embedder: Annotated[
+        str, typer.Option(help="all-MiniLM-L6-v2 (offline), a local model directory or a LiteLLM model.")
+    ] = "all-MiniLM-L6-v2",
+    coverage_threshold: Annotated[float, typer.Option(help="Cosine for coverage and precision.")] = 0.7,
+    duplicate_threshold: Annotated[float, typer.Option(help="Cosine that makes a near duplicate.")] = 0.95,
+    contamination_threshold: Annotated[
+        float, typer.Option(help="Cosine that makes a near copy of an eval item.")
+    ] = 0.9,
+    remove_contaminated: Annotated[
+        bool,
+        typer.Option(help="Write kept.decontaminated.jsonl in each run dir and measure that instead."),
+    ] = False,
+) -> None:
+    """One side-by-side table of generated datasets against held-out data."""
+    from evals.compare import compare as run_compare
+    from evals.embeddings import Embedder
+    from evals.report import print_table, write_report
+
+    with cli_errors():
+        sets = dict(_named(spec) for spec in eval_set or [])
+        result = run_compare(runs, against, embedder=Embedder(embedder), eval_sets=sets,
+                             coverage_threshold=coverage_threshold, duplicate_threshold=duplicate_threshold,
+                             contamination_threshold=contamination_threshold,
+                             remove_contaminated=remove_contaminated)  # fmt: skip
+        paths = write_report(result, out)
+    print_table(result)
+    typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def _named(spec: str) -> tuple[str, str]:
+    from codeclm_dspy.errors import ConfigError
+
+    name, sep, path = spec.partition("=")
+    if not sep or not name or not path:
+        raise ConfigError(f"--eval-set takes NAME=PATH, not '{spec}'")
+    return name, path
+
+
+def _exists(path: Path) -> Exception:
+    from codeclm_dspy.errors import RunDirError
+
+    return RunDirError(f"{path} already exists; choose a new --out so nothing is overwritten")

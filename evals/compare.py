@@ -1,0 +1,260 @@
+"""Compare finished runs on one held-out set: quality, diversity, leaks and cost.
+
+A fine-tuning-free comparison of generators (CodecLM, its ablations, the
+baselines): every run's kept instructions and the held-out benchmark (the
+target distribution, e.g. Vicuna's 80% eval split) are embedded once, and
+each run gets one row of metrics from ``evals.metrics`` plus its spend per
+kept pair from the manifest. Nothing in a run directory is changed; with
+``remove_contaminated`` two new files are added to it.
+
+    from evals.compare import compare
+    from evals.embeddings import Embedder
+    result = compare(["runs/codeclm", "runs/self-instruct"], "vicuna-eval.jsonl", embedder=Embedder())
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from codeclm_dspy.errors import CodecLMError
+from evals.benchmarks import load_benchmark
+from evals.metrics import (
+    contamination,
+    coverage,
+    distinct_n,
+    mean_nn_similarity,
+    mean_pairwise_distance,
+    near_duplicate_rate,
+    precision,
+)
+
+KEPT, MANIFEST = "kept.jsonl", "manifest.json"
+CLEANED, FLAGS = "kept.decontaminated.jsonl", "contamination.json"
+HELDOUT = "heldout"
+
+
+class CompareError(CodecLMError):
+    """A run directory or an eval set cannot be used in a comparison."""
+
+    exit_code = 2
+
+
+class Encoder(Protocol):
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+@dataclass
+class Run:
+    """One run directory as a comparison sees it (read-only).
+
+    ``usd`` and ``usd_per_kept`` are None when some call had no known price;
+    the per-pair figures are None when nothing was kept.
+    """
+
+    path: Path
+    method: str
+    status: str
+    ids: list[str]
+    instructions: list[str]
+    kept: int
+    calls: int | None
+    tokens: int | None
+    usd: float | None
+    calls_per_kept: float | None
+    tokens_per_kept: float | None
+    usd_per_kept: float | None
+    lines: list[str] = field(default_factory=list, repr=False)  # kept.jsonl rows verbatim
+
+
+@dataclass
+class Comparison:
+    """Rows (one per run, in the order given), the settings, and every contamination flag."""
+
+    rows: list[dict[str, Any]]
+    settings: dict[str, Any]
+    flags: dict[str, list[dict[str, Any]]]
+
+    def as_dict(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), default=str))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CompareError(f"cannot read {path}: {exc}") from None
+
+
+def _cost(usage: dict[str, Any]) -> dict[str, Any]:
+    """What the run's calls cost with a cold cache: provider calls plus cache hits.
+
+    Runs that share the request cache pay only for answers nobody asked for
+    before, so a method run after another looks cheaper than it is; a fair
+    comparison counts every call the method made. Older manifests have only
+    the paid figures.
+    """
+    return usage.get("standalone") or usage
+
+
+def _per_kept(cost: dict[str, Any], kept: int) -> dict[str, Any]:
+    if not kept or cost.get("calls") is None:
+        return {}
+    return {k: None if cost.get(k) is None else cost[k] / kept for k in ("calls", "tokens", "usd")}
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run directory's kept instructions and spend, touching nothing.
+
+    Raises:
+        CompareError: not a run directory, an unreadable manifest, or a
+            kept.jsonl line that is not a JSON object with an instruction.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise CompareError(f"run directory {path} does not exist or is not a directory")
+    if not (path / MANIFEST).is_file():
+        raise CompareError(f"{path} is not a codeclm run directory (no {MANIFEST})")
+    manifest = _read_json(path / MANIFEST)
+    if not isinstance(manifest, dict):
+        raise CompareError(f"{path / MANIFEST} is not a JSON object")
+    if not (path / KEPT).is_file():
+        raise CompareError(f"{path} has no {KEPT}; the run ended before exporting its kept pairs")
+    try:
+        text = (path / KEPT).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CompareError(f"cannot read {path / KEPT}: {exc}") from None
+    ids, instructions, lines = [], [], []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CompareError(f"{path / KEPT} line {n}: not valid JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("instruction"), str):
+            raise CompareError(f"{path / KEPT} line {n}: not a row with an 'instruction' string")
+        ids.append(str(row.get("id") or f"line-{n}"))
+        instructions.append(row["instruction"])
+        lines.append(line)
+    cost = _cost(manifest.get("usage") or {})
+    per = _per_kept(cost, len(lines))
+    return Run(path, str(manifest.get("method") or path.name), str(manifest.get("status") or "unknown"),
+               ids, instructions, len(lines), cost.get("calls"), cost.get("tokens"), cost.get("usd"),
+               per.get("calls"), per.get("tokens"), per.get("usd"), lines)  # fmt: skip
+
+
+def _labels(runs: list[Run]) -> list[str]:
+    """Method names, made unique with the directory name where two runs share one."""
+    methods = [r.method for r in runs]
+    labels = [
+        m if methods.count(m) == 1 else f"{m} ({r.path.name})" for m, r in zip(methods, runs, strict=True)
+    ]
+    return [lab if labels.count(lab) == 1 else f"{lab} #{i + 1}" for i, lab in enumerate(labels)]
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write one of our own files beside the run's (temp file, then rename)."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise CompareError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def _name(embedder: Any) -> str:
+    """The embedding model's name for the report (``model`` may be the loaded model itself)."""
+    names = (getattr(embedder, a, None) for a in ("name", "model_name", "model"))
+    return next((n for n in names if isinstance(n, str) and n), type(embedder).__name__)
+
+
+def _metrics(texts: list[str], emb: np.ndarray, held: np.ndarray, s: dict[str, Any]) -> dict[str, Any]:
+    names = ("coverage", "precision", "mean_nn_similarity", "distinct_1", "distinct_2",
+             "mean_pairwise_distance", "near_duplicate_rate")  # fmt: skip
+    if not texts:  # nothing to measure: say so rather than report a misleading 0
+        return dict.fromkeys(names)
+    values = (coverage(held, emb, s["coverage_threshold"]), precision(held, emb, s["coverage_threshold"]),
+              mean_nn_similarity(held, emb), distinct_n(texts, 1), distinct_n(texts, 2),
+              mean_pairwise_distance(emb), near_duplicate_rate(emb, s["duplicate_threshold"]))  # fmt: skip
+    return {k: round(float(v), 4) for k, v in zip(names, values, strict=True)}
+
+
+def compare(runs: list[str | Path], heldout: str | Path, *, embedder: Encoder,
+            eval_sets: dict[str, str | Path] | None = None, coverage_threshold: float = 0.7,
+            duplicate_threshold: float = 0.95, contamination_threshold: float = 0.9,
+            remove_contaminated: bool = False) -> Comparison:  # fmt: skip
+    """Score every run against the held-out set and check it for eval leaks.
+
+    Args:
+        runs: run directories, in the order the rows should have.
+        heldout: the target distribution (a benchmark file for ``load_benchmark``);
+            it is always also an eval set, named "heldout".
+        embedder: anything with ``encode(texts) -> array`` (``evals.embeddings.Embedder``).
+        eval_sets: further benchmarks to check for leaks, name -> source.
+        coverage_threshold: cosine for coverage and precision.
+        duplicate_threshold: cosine for the near-duplicate rate.
+        contamination_threshold: cosine for a near copy of an eval item.
+        remove_contaminated: drop flagged rows before measuring, and write
+            kept.decontaminated.jsonl and contamination.json into each run.
+
+    Raises:
+        CompareError: no runs, a bad run directory, or a clashing eval-set name.
+        BenchmarkError: the held-out or an eval set cannot be read.
+    """
+    if not runs:
+        raise CompareError("compare needs at least one run directory")
+    extra = dict(eval_sets or {})
+    if HELDOUT in extra:
+        raise CompareError(f"the eval-set name '{HELDOUT}' is taken by the held-out set; rename it")
+    loaded = [load_run(p) for p in runs]
+    sets = {HELDOUT: load_benchmark(heldout), **{name: load_benchmark(src) for name, src in extra.items()}}
+
+    # one encode call over every distinct text (never empty: a benchmark has items);
+    # runs often share instructions with each other and with the eval sets
+    texts = [t for r in loaded for t in r.instructions] + [i.text for items in sets.values() for i in items]
+    unique = list(dict.fromkeys(texts))
+    vectors = np.asarray(embedder.encode(unique), dtype=np.float32)
+    where = {t: n for n, t in enumerate(unique)}
+
+    def embed(batch: list[str]) -> np.ndarray:
+        return vectors[[where[t] for t in batch]]  # an empty batch gives a (0, dim) array
+
+    eval_data = {name: ([i.id for i in items], [i.text for i in items], embed([i.text for i in items]))
+                 for name, items in sets.items()}  # fmt: skip
+    settings = {"coverage_threshold": coverage_threshold, "duplicate_threshold": duplicate_threshold,
+                "contamination_threshold": contamination_threshold, "remove_contaminated": remove_contaminated,
+                "embedder": _name(embedder),
+                "heldout": {"path": str(heldout), "size": len(sets[HELDOUT])},
+                "eval_sets": {name: {"path": str(heldout if name == HELDOUT else extra[name]), "size": len(items)}
+                              for name, items in sets.items()}}  # fmt: skip
+    rows, all_flags = [], {}
+    for label, run in zip(_labels(loaded), loaded, strict=True):
+        emb = embed(run.instructions)
+        flags = contamination(run.instructions, emb, eval_data, contamination_threshold) if run.kept else []
+        for f in flags:
+            f["id"] = run.ids[f["index"]]
+        flagged = {f["index"] for f in flags}
+        exact = {f["index"] for f in flags if f["kind"] == "exact"}
+        keep = [i for i in range(run.kept) if not (remove_contaminated and i in flagged)]
+        if remove_contaminated:
+            _write_new(run.path / CLEANED, "".join(run.lines[i] + "\n" for i in keep))
+            _write_new(run.path / FLAGS, json.dumps(flags, indent=2, ensure_ascii=False) + "\n")
+        texts = [run.instructions[i] for i in keep]
+        row = {"method": label, "path": str(run.path), "status": run.status, "kept": run.kept,
+               "removed": len(flagged) if remove_contaminated else None, "evaluated": len(keep),
+               **_metrics(texts, emb[keep], eval_data[HELDOUT][2], settings),
+               "contaminated": len(flagged), "contaminated_exact": len(exact),
+               "contaminated_near": len(flagged - exact),
+               "contamination_rate": round(len(flagged) / run.kept, 4) if run.kept else None,
+               "contaminated_by_set": {n: len({f["index"] for f in flags if f["eval_set"] == n}) for n in sets},
+               "calls": run.calls, "tokens": run.tokens, "usd": run.usd, "calls_per_kept": run.calls_per_kept,
+               "tokens_per_kept": run.tokens_per_kept, "usd_per_kept": run.usd_per_kept}  # fmt: skip
+        rows.append(row)
+        all_flags[label] = flags
+    return Comparison(rows, settings, all_flags)
