@@ -256,6 +256,10 @@ class Config(_Strict):
         """
         data = self.public_dict()
         data.pop("engine")
+        # a baseline's section only matters to that baseline
+        for method, section in (("self-instruct", "self_instruct"), ("evol-instruct", "evol_instruct")):
+            if self.method != method:
+                data.pop(section)
         for role in data["models"].values():
             if role:
                 for key in ("timeout", "num_retries", "concurrency", "rpm", "tpm"):

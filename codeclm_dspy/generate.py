@@ -15,7 +15,7 @@ import dspy
 
 from codeclm_dspy.config import Config
 from codeclm_dspy.errors import RunStopped
-from codeclm_dspy.methods import make_program, method_name
+from codeclm_dspy.methods import check_program, make_program, method_name
 from codeclm_dspy.progress import NullProgress, Progress
 from codeclm_dspy.records import Seed
 from codeclm_dspy.routing import build_lms, check_role
@@ -55,7 +55,9 @@ def generate(
     """
     if not isinstance(seeds, list):
         seeds = load_seeds(seeds, config.seeds.instruction_field, config.seeds.id_field)
-    program = program or make_program(config)
+    if program is None:
+        program = make_program(config)
+    check_program(config, program)
     program.configure(config)
     progress = progress or NullProgress()
     if out is None:
@@ -88,6 +90,7 @@ def generate(
         "packages": package_versions(),
     }
     run_dir.state.set_meta("started_at", manifest["started_at"])
+    session_started = time.time()
     try:
         counts = program.run(rt, seeds, run_dir, random_seed=config.random_seed,
                              workers=config.engine.workers, progress=progress)  # fmt: skip
@@ -104,16 +107,21 @@ def generate(
         run_dir.close()
         rt.close()
         raise
+    stale = run_dir.state.drop_items_before(session_started)
     run_dir.export()
     dataset = run_dir.save_dataset()
     tail = _tail(rt, run_dir, clock)
+    checks = program.accounting(counts, len(seeds))
+    checks["rows"] = run_dir.kept_count == counts["instructions"]["kept"]  # kept.jsonl agrees
+    checks["balanced"] = checks["balanced"] and checks["rows"]
     run_dir.write_manifest(
         {
             **manifest,
             **tail,
             "status": "complete",
             "counts": counts,
-            "accounting": program.accounting(counts, len(seeds)),
+            "accounting": checks,
+            "stale_items_dropped": stale,
             "cost_funnel": cost_funnel(counts, tail["usage"], program.STAGES),
         }
     )

@@ -54,6 +54,20 @@ def method_name(config: Config) -> str:
     return "self-rubrics" if p.self_rubrics else "metadata-only"
 
 
+def check_program(config: Config, program) -> None:
+    """Refuse a program that is not the generator ``config.method`` names.
+
+    The manifest's method label comes from the config, so a mismatch would
+    label one generator's data as another's in every comparison.
+    """
+    expected = {"codeclm": "CodecLM", "self-instruct": "SelfInstruct", "evol-instruct": "EvolInstruct"}
+    if type(program).__name__ != expected[config.method]:
+        raise ConfigError(
+            f"the program is a {type(program).__name__} but the config's method is '{config.method}'; "
+            "set method (or --method) to match"
+        )
+
+
 def make_program(config: Config):
     """A fresh generator for ``config.method``, configured."""
     if config.method == "codeclm":

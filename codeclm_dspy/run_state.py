@@ -116,6 +116,18 @@ class RunState:
                 (f"{kind}:{item_id}", kind, status, stage, iteration, blob, time.time()),
             )
 
+    def drop_items_before(self, started: float) -> int:
+        """Forget items no write reached since ``started``; return how many.
+
+        A finished session has replayed every decision and rewritten every
+        item it still has. An item left from an earlier session is one the
+        run no longer reaches (a call that failed then succeeds on resume
+        changes the path), and exporting it would put rows in the dataset
+        that the counts do not know about.
+        """
+        with self._lock:
+            return self._conn.execute("DELETE FROM items WHERE updated < ?", (started,)).rowcount
+
     def counts(self) -> dict[str, int]:
         """Items per status."""
         with self._lock:

@@ -119,8 +119,9 @@ def split_evenly(total: int, parts: int) -> list[int]:
 class Funnel:
     """Thread-safe counters for the manifest's per-stage funnel."""
 
-    def __init__(self, max_iterations: int):
+    def __init__(self, max_iterations: int, judged: bool = True):
         self._lock = threading.Lock()
+        self.judged = judged  # False for the ablations without Contrastive Filtering
         self.data: dict[str, Any] = {
             "seeds": {"total": 0, "encoded": 0, "failed": 0},
             "metadata": {
@@ -164,8 +165,8 @@ class Funnel:
 
     def trajectory(self, traj: Trajectory, source: str | None, failed: bool) -> None:
         """Count each filter round of a finished instruction."""
-        if traj.attempts and traj.attempts[-1].judge_scores is None:
-            return  # an ablation without Contrastive Filtering: nothing was judged
+        if not self.judged:
+            return  # an ablation without Contrastive Filtering: no filter rounds to count
         with self._lock:
             rows = self.data["iterations"]
             for attempt in traj.attempts:
@@ -194,7 +195,7 @@ def run_pipeline(
     """Run every stage of ``program`` over ``seeds``; return the funnel counts."""
     p = program.pipeline
     progress = progress or NullProgress()
-    funnel = Funnel(p.max_iterations)
+    funnel = Funnel(p.max_iterations, judged=p.contrastive_filtering)
     funnel.add("seeds", "total", len(seeds))
 
     # 1. Encode each seed into (use case, skills).

@@ -37,6 +37,7 @@ def _read(source: str, split: str):
     import datasets
 
     datasets.disable_progress_bars()
+    datasets.utils.logging.set_verbosity_error()  # our one-line error says it
     path = Path(source)
     try:
         if path.is_dir():
@@ -73,9 +74,13 @@ def load_benchmark(source: str | Path, *, instruction_field: str = "instruction"
         )
     items, seen = [], set()
     for n, record in enumerate(data, start=1):
+        for field in (instruction_field, input_field):
+            if record.get(field) is not None and not isinstance(record[field], str):
+                raise BenchmarkError(f"benchmark '{source}' record {n}: '{field}' is not text")
         text = (record.get(instruction_field) or "").strip()
-        extra = (record.get(input_field) or "").strip() if input_field in record else ""
-        item_id = str(record.get(id_field) or f"item-{n}")
+        extra = (record.get(input_field) or "").strip()
+        raw_id = record.get(id_field)
+        item_id = f"item-{n}" if raw_id is None or raw_id == "" else str(raw_id)
         if not text:
             continue
         if item_id in seen:
@@ -94,7 +99,7 @@ def split(items: list[Item], seed_fraction: float = 0.2, seed: int = 0) -> tuple
     At least one item lands on each side; both keep the benchmark's order.
     """
     if not 0 < seed_fraction < 1:
-        raise ValueError("seed_fraction must be between 0 and 1")
+        raise BenchmarkError(f"the seed fraction must be between 0 and 1, not {seed_fraction}")
     if len(items) < 2:
         raise BenchmarkError("a benchmark needs at least two items to split")
     k = min(max(1, round(len(items) * seed_fraction)), len(items) - 1)

@@ -35,14 +35,17 @@ def split(
         for name in ("seeds.jsonl", "heldout.jsonl"):
             if (out / name).exists():
                 raise _exists(out / name)
-        out.mkdir(parents=True, exist_ok=True)
-        for name, part in (("seeds.jsonl", seeds), ("heldout.jsonl", heldout)):
-            path = out / name
-            rows = (
-                {"id": i.id, "instruction": i.text, "category": i.category, "reference": i.reference}
-                for i in part
-            )
-            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            for name, part in (("seeds.jsonl", seeds), ("heldout.jsonl", heldout)):
+                rows = (
+                    {"id": i.id, "instruction": i.text, "category": i.category, "reference": i.reference}
+                    for i in part
+                )
+                text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+                (out / name).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise _unwritable(out, exc) from None
     typer.echo(f"{benchmark}: {len(seeds)} seeds -> {out / 'seeds.jsonl'}, {len(heldout)} held out -> "
                f"{out / 'heldout.jsonl'} (seed {seed})")  # fmt: skip
 
@@ -125,6 +128,12 @@ def _named(spec: str) -> tuple[str, str]:
     if not sep or not name or not path:
         raise ConfigError(f"--eval-set takes NAME=PATH, not '{spec}'")
     return name, path
+
+
+def _unwritable(path: Path, exc: OSError) -> Exception:
+    from codeclm_dspy.errors import RunDirError
+
+    return RunDirError(f"cannot write to {path}: {exc.strerror or exc}")
 
 
 def _exists(path: Path) -> Exception:

@@ -58,3 +58,33 @@ def test_vicuna_splits_as_in_the_paper():
     items = load_benchmark(SHARED / "vicuna" / "vicuna.jsonl")
     seeds, evals = split(items, 0.2, seed=0)
     assert (len(items), len(seeds), len(evals)) == (80, 16, 64)
+
+
+def test_eval_split_reports_bad_input_in_one_line(tmp_path):
+    from typer.testing import CliRunner
+
+    from codeclm_dspy.cli import app
+
+    good = tmp_path / "bench.jsonl"
+    good.write_text("".join(f'{{"id": {n}, "instruction": "Question number {n}"}}\n' for n in range(10)))
+    numeric = tmp_path / "numeric.jsonl"
+    numeric.write_text('{"instruction": 5}\n')
+    cases = [
+        (
+            ["--benchmark", str(good), "--out", str(tmp_path / "a"), "--seed-fraction", "1.5"],
+            "between 0 and 1",
+        ),
+        (["--benchmark", str(numeric), "--out", str(tmp_path / "b")], "'instruction' is not text"),
+        (["--benchmark", str(good), "--out", str(good / "sub")], "cannot write to"),
+    ]
+    for args, message in cases:
+        out = CliRunner().invoke(app, ["eval", "split", *args])
+        assert out.exit_code == 2 and message in out.output and "Traceback" not in out.output, out.output
+    out = CliRunner().invoke(app, ["eval", "split", "--benchmark", str(good), "--out", str(tmp_path / "ok")])
+    assert out.exit_code == 0
+    seeds = [json.loads(line) for line in (tmp_path / "ok" / "seeds.jsonl").open()]
+    assert len(seeds) == 2 and {s["id"] for s in seeds} <= {str(n) for n in range(10)}  # id 0 is kept as "0"
+    again = CliRunner().invoke(
+        app, ["eval", "split", "--benchmark", str(good), "--out", str(tmp_path / "ok")]
+    )
+    assert again.exit_code == 2 and "already exists" in again.output

@@ -108,3 +108,43 @@ def test_resuming_with_a_different_config_is_refused(server, tmp_path):
     refused = run_cli(config, seeds, ref, tmp_path)
     assert refused.returncode == 2 and "different config" in refused.stderr
     assert manifest(ref)["status"] == "complete"  # the earlier run is untouched
+
+
+def test_items_a_resumed_run_no_longer_reaches_leave_the_dataset(script, tmp_path):
+    """A seed that failed in session 1 and encodes in session 2 shifts every
+    metadata id; rows left from session 1 must not survive into the export."""
+    import json
+
+    import litellm
+
+    import codeclm_dspy as cc
+    from codeclm_dspy.methods import apply_preset
+    from codeclm_dspy.records import Seed
+    from tests import scripted
+
+    failing = {"on": True}
+
+    def encode(role, inputs, params):
+        if failing["on"] and "two" in inputs["instruction"]:
+            raise litellm.Timeout("slow", model="scripted/strong", llm_provider="scripted")
+        return {"use_case": "qa " + inputs["instruction"][:20], "skills": ["cooking", "chemistry"]}
+
+    script.handlers["encode"] = encode
+    seeds = [
+        Seed(f"s{k}", f"Seed number {w} asks about a topic") for k, w in enumerate(["one", "two", "three"])
+    ]
+    cfg = scripted.config(
+        pipeline={"num_instructions": 3, "metadata_pool_size": 3, "plausibility_check": False},
+        engine={"workers": 1, "parse_retries": 0},
+    )
+    cfg = apply_preset(cfg, "metadata-only")
+    cfg.models.strong.num_retries = 0
+    cc.generate(cfg, seeds, out=tmp_path / "run")
+    failing["on"] = False
+    cc.generate(cfg, seeds, out=tmp_path / "run")
+    done = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    kept = [json.loads(line) for line in (tmp_path / "run" / "kept.jsonl").open()]
+    rejected = [json.loads(line) for line in (tmp_path / "run" / "rejected.jsonl").open()]
+    assert done["counts"]["seeds"]["failed"] == 0 and done["accounting"]["balanced"]
+    assert len(kept) == done["counts"]["instructions"]["kept"] == 3
+    assert not [r for r in rejected if r["kind"] == "seed"] and done["stale_items_dropped"] > 0
