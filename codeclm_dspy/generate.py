@@ -185,8 +185,7 @@ def _tail(rt: Runtime, run_dir: RunDir, clock: float) -> dict[str, Any]:
         "items": run_dir.state.counts(),
         "parse_failures": meter.parse_report(),
         "usage": usage_report(run_dir.state.usage_rows()),
-        "this_session": {"provider_calls": meter.calls["provider"], "cache_hits": meter.calls["cache"],
-                         "replayed": meter.calls["journal"], "tokens": meter.tokens, "usd": meter.usd},
+        "this_session": meter.session(),
     }  # fmt: skip
 
 

@@ -79,6 +79,12 @@ class UsageMeter:
             row["failure_rate"] = round(row["parse_failures"] / row["attempts"], 4)
         return rows
 
+    def session(self) -> dict[str, Any]:
+        """This session's calls by source, and what it paid (for manifests)."""
+        with self._lock:
+            return {"provider_calls": self.calls["provider"], "cache_hits": self.calls["cache"],
+                    "replayed": self.calls["journal"], "tokens": self.tokens, "usd": self.usd}  # fmt: skip
+
     def status(self) -> str:
         """One line for the progress display: calls/s, tokens, spend."""
         with self._lock:

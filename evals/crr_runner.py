@@ -140,7 +140,6 @@ def run_crr(
 def _finish(run_dir: RunDir, rt: Runtime, manifest: dict[str, Any], clock: float) -> None:
     judged = run_dir.state.export(run_dir.path / VERDICTS, ("judged",))
     failed = run_dir.state.export(run_dir.path / FAILED, ("failed",))
-    meter = rt.meter
     run_dir.write_manifest({
         **manifest,
         "verdict_rows": judged,
@@ -148,8 +147,7 @@ def _finish(run_dir: RunDir, rt: Runtime, manifest: dict[str, Any], clock: float
         "finished_at": utc_now(),
         "wall_time_s": round(time.monotonic() - clock, 3),
         "usage": usage_report(run_dir.state.usage_rows()),
-        "this_session": {"provider_calls": meter.calls["provider"], "cache_hits": meter.calls["cache"],
-                         "replayed": meter.calls["journal"], "tokens": meter.tokens, "usd": meter.usd},
+        "this_session": rt.meter.session(),
     })  # fmt: skip
     run_dir.close()
     rt.close()
