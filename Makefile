@@ -2,7 +2,7 @@
 #   make demo   run CodecLM on the embedded models and write runs/demo-<time>/ (core install)
 #   make test   lint, then the whole test suite (real llama.cpp and MiniLM embedding tests
 #               included, so it also installs the evals extra: CPU torch, sentence-transformers)
-.PHONY: setup setup-evals demo eval-demo test lint format bench
+.PHONY: setup setup-evals demo eval-demo compile-demo test lint format bench
 
 setup:
 	bash scripts/setup.sh
@@ -20,6 +20,11 @@ demo: setup
 # against the 80%, and CRR on a subset; see scripts/eval_vicuna.sh
 eval-demo: setup-evals
 	bash scripts/eval_vicuna.sh
+
+# Compile the encoder's and the judge's prompts on the embedded models, score them
+# before and after on held-out seeds, then generate with them; see scripts/compile_demo.sh
+compile-demo: setup-evals
+	bash scripts/compile_demo.sh
 
 lint: setup
 	.venv/bin/ruff check .

@@ -15,8 +15,23 @@ from __future__ import annotations
 
 import threading
 
-from codeclm_dspy.config import BudgetConfig
+from pydantic import BaseModel, ConfigDict, Field
+
 from codeclm_dspy.errors import BudgetExhausted
+
+
+class BudgetConfig(BaseModel):
+    """Caps for the whole run (across resumes); None means no cap.
+
+    Only calls that reach a provider count: answers replayed from the run's
+    own journal or served by the request cache are free.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    max_calls: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_usd: float | None = Field(default=None, gt=0)
 
 
 class Budget:

@@ -24,6 +24,7 @@ from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from codeclm_dspy.budget import Budget
+from codeclm_dspy.errors import RunStopped
 from codeclm_dspy.rate_limits import RoleLimiter
 from codeclm_dspy.request_cache import RequestCache, request_key
 from codeclm_dspy.retries import complete_with_retries
@@ -69,6 +70,10 @@ class CallEngine:
         self._inflight: dict[str, Future] = {}
         self._all_slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else nullcontext()
         self._lock = threading.Lock()
+        # The first stop (budget, provider) seen. Code that catches every
+        # exception per item (DSPy's Evaluate, the optimizers) would turn a
+        # stop into a score of zero; the compiler looks here afterwards.
+        self.stopped: RunStopped | None = None
 
     def complete(self, role: str, messages: list[dict[str, Any]], params: dict[str, Any],
                  rollout: int | None = None) -> dict[str, Any]:  # fmt: skip
@@ -95,6 +100,10 @@ class CallEngine:
         try:
             answer = self._fetch(key, role, name, model, messages, params)
         except BaseException as exc:
+            if self.stopped is None:
+                from codeclm_dspy.runner import as_stop  # the runner imports the steps, which import this
+
+                self.stopped = as_stop(exc)
             mine.set_exception(exc)
             raise
         else:

@@ -76,6 +76,9 @@ def generate(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Parallel items (overrides engine.workers).")
     ] = None,
+    program: Annotated[
+        Path | None, typer.Option(help="A program directory written by `codeclm compile` (compiled prompts).")
+    ] = None,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress display (for logs and CI).")
     ] = False,
@@ -95,7 +98,13 @@ def generate(
         if method:
             cfg = apply_preset(cfg, method)
         progress = NullProgress() if quiet else RichProgress()
-        run(cfg, seeds, out, progress=progress)
+        compiled, source = None, None
+        if program is not None:
+            from optimizers.program_dir import compiled_summary, load_program
+
+            compiled, made = load_program(program)
+            source = {"compiled_from": str(program), "steps": compiled_summary(made)}
+        run(cfg, seeds, out, program=compiled, progress=progress, program_source=source)
     _summary(out)
 
 
@@ -151,10 +160,12 @@ def run() -> None:
     sys.exit(app())
 
 
-def _add_eval_commands() -> None:
+def _add_commands() -> None:
     from evals.cli import eval_app
+    from optimizers.cli import compile_command
 
+    app.command("compile")(compile_command)
     app.add_typer(eval_app, name="eval")
 
 
-_add_eval_commands()
+_add_commands()

@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from codeclm_dspy.budget import BudgetConfig
+from codeclm_dspy.compile_config import CompileConfig
 from codeclm_dspy.errors import ConfigError
 
 SCORE_MIN, SCORE_MAX = 1, 10
@@ -181,18 +183,6 @@ class SeedsConfig(_Strict):
     id_field: str = "id"
 
 
-class BudgetConfig(_Strict):
-    """Caps for the whole run (across resumes); None means no cap.
-
-    Only calls that reach a provider count: answers replayed from the run's
-    own journal or served by the request cache are free.
-    """
-
-    max_calls: int | None = Field(default=None, ge=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_usd: float | None = Field(default=None, gt=0)
-
-
 class EngineConfig(_Strict):
     """How the run executes; none of this changes what the method produces.
 
@@ -238,6 +228,7 @@ class Config(_Strict):
     evol_instruct: EvolInstructConfig = Field(default_factory=EvolInstructConfig)
     seeds: SeedsConfig = Field(default_factory=SeedsConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    compile: CompileConfig = Field(default_factory=CompileConfig)
     random_seed: int = 0
 
     def public_dict(self) -> dict[str, Any]:
@@ -256,6 +247,7 @@ class Config(_Strict):
         """
         data = self.public_dict()
         data.pop("engine")
+        data.pop("compile")  # a compiled program's own hash stands for it
         # a baseline's section only matters to that baseline
         for method, section in (("self-instruct", "self_instruct"), ("evol-instruct", "evol_instruct")):
             if self.method != method:

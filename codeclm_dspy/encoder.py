@@ -20,7 +20,7 @@ DEMOS = [
     dspy.Example(
         instruction="Why does my recursive Fibonacci function in JavaScript slow down above n=40?",
         use_case="code debugging",
-        skills=["javascript", "algorithm complexity", "recursion"],
+        skills=["javascript performance", "algorithm complexity", "recursive functions"],
     ).with_inputs("instruction"),
 ]
 

@@ -36,6 +36,7 @@ def generate(
     *,
     program: dspy.Module | None = None,
     progress: Progress | None = None,
+    program_source: dict[str, Any] | None = None,
 ) -> datasets.Dataset:
     """Run CodecLM and return the kept pairs as a ``datasets.Dataset``.
 
@@ -47,6 +48,7 @@ def generate(
         program: a (compiled) generator, ``CodecLM`` or a baseline; a fresh
             one for ``config.method`` if None. Its knobs come from ``config``.
         progress: a progress display; silent if None.
+        program_source: where a compiled program came from, for the manifest.
 
     Raises:
         CodecLMError: bad seeds, config, provider or output directory, all
@@ -85,6 +87,7 @@ def generate(
         "sessions": run_dir.sessions,
         "method": method_name(config),
         "random_seed": config.random_seed,
+        "program": {"sha256": run_dir.state.get_meta("identity")["program"], **(program_source or {})},
         "config": config.public_dict(),
         "models": {n: {"model": r.model, "api_base": r.api_base} for n, r in config.models.roles().items()},
         "packages": package_versions(),

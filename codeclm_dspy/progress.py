@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -34,6 +35,7 @@ class RichProgress:
 
     @contextmanager
     def stage(self, name: str, total: int) -> Iterator[Callable[[], None]]:
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as Bar
 
@@ -46,7 +48,9 @@ class RichProgress:
             TextColumn("{task.fields[status]}"),
         )
         started = time.monotonic()
-        with Bar(*columns, transient=False) as bar:
+        # bound now: code inside the stage may redirect sys.stdout (optimizer logs)
+        console = Console(file=sys.stdout)
+        with Bar(*columns, transient=False, console=console) as bar:
             task = bar.add_task(name, total=total, rate="", status=self.status())
 
             def tick() -> None:

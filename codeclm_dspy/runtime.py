@@ -60,6 +60,7 @@ def call_structured(
     retries: int,
     first_rollout: int = 0,
     check=None,
+    keep_trace: bool = False,
     **inputs,
 ) -> dspy.Prediction:
     """Run ``predictor`` on ``lm`` with the JSON adapter, retrying parse failures.
@@ -68,15 +69,18 @@ def call_structured(
         check: optional ``prediction -> str | None``; a returned string says
             why a well-formed answer is still unusable (say, an empty list),
             and the attempt counts as a parse failure.
+        keep_trace: leave DSPy's trace on (compiling: optimizers build demos
+            and reflect on it); runs switch it off (see ``QUIET``).
 
     Raises:
         StepParseError: still unusable after ``retries`` fresh attempts.
     """
     last = "no attempt made"
     raw = None
+    quiet = {"disable_history": True} if keep_trace else QUIET
     for attempt in range(first_rollout, first_rollout + retries + 1):
         try:
-            with dspy.context(lm=lm, adapter=ADAPTER, **QUIET), calls_for(step):
+            with dspy.context(lm=lm, adapter=ADAPTER, **quiet), calls_for(step):
                 prediction = predictor(**inputs, config=fresh_rollout(lm, attempt))
         except AdapterParseError as exc:
             meter.note_parse(step, ok=False)
@@ -121,11 +125,13 @@ class Runtime:
         side_workers: threads for ``both`` (independent calls of one item);
             one per pipeline worker is enough, since each item runs at most
             one side call at a time.
+        keep_trace: keep DSPy's trace on for every structured call (compiling).
     """
 
     lms: LMRoles
     parse_retries: int = 2
     side_workers: int = 4
+    keep_trace: bool = False
     meter: UsageMeter = field(init=False)
 
     def __post_init__(self):
@@ -149,6 +155,11 @@ class Runtime:
             raise
         return result, other.result()
 
+    def __deepcopy__(self, memo) -> Runtime:
+        # Optimizers deep-copy the modules they compile; a copy of a step must
+        # still run on the same LMs, engine and threads, never on clones.
+        return self
+
     def close(self) -> None:
         self._side.shutdown(wait=False, cancel_futures=True)
 
@@ -163,6 +174,7 @@ class Runtime:
             self.parse_retries,
             first_rollout=rollout,
             check=check,
+            keep_trace=self.keep_trace,
             **inputs,
         )
 

@@ -25,16 +25,7 @@ def load_seeds(path: str | Path, instruction_field: str = "instruction", id_fiel
             record without a non-empty instruction.
     """
     path = Path(path)
-    if not path.exists():
-        raise SeedError(f"seeds file not found: {path}")
-    if path.is_dir():
-        records = _read_hf(path)
-    elif path.suffix.lower() == ".csv":
-        records = _read_csv(path)
-    else:
-        records = _read_jsonl(path)
-    if not records:
-        raise SeedError(f"{path} holds no seed instructions")
+    records = read_records(path)
     seeds, ids = [], set()
     for where, record in records:
         text = record.get(instruction_field)
@@ -50,6 +41,26 @@ def load_seeds(path: str | Path, instruction_field: str = "instruction", id_fiel
         ids.add(seed_id)
         seeds.append(Seed(seed_id, text.strip()))
     return seeds
+
+
+def read_records(path: str | Path) -> list[tuple[str, dict]]:
+    """Every record of a seeds file as ``(where, record)``; ``where`` names it in errors.
+
+    Raises:
+        SeedError: missing, unreadable or empty file.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SeedError(f"seeds file not found: {path}")
+    if path.is_dir():
+        records = _read_hf(path)
+    elif path.suffix.lower() == ".csv":
+        records = _read_csv(path)
+    else:
+        records = _read_jsonl(path)
+    if not records:
+        raise SeedError(f"{path} holds no seed instructions")
+    return records
 
 
 def _read_jsonl(path: Path) -> list[tuple[str, dict]]:

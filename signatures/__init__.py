@@ -6,6 +6,7 @@ instructions and demos attached to these signatures, so the text here is a
 starting point, not a contract.
 """
 
+from signatures.assess import CheckAdherence, CompareDifficulty
 from signatures.decode import DecodeInstructions
 from signatures.encode import EncodeInstruction
 from signatures.evolve import EvolveInstruction, SameInstruction
@@ -17,7 +18,9 @@ from signatures.self_instruct import BrainstormTasks
 
 __all__ = [
     "BrainstormTasks",
+    "CheckAdherence",
     "CheckMetadata",
+    "CompareDifficulty",
     "DecodeInstructions",
     "EncodeInstruction",
     "EvolveInstruction",

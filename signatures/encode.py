@@ -15,7 +15,7 @@ class EncodeInstruction(dspy.Signature):
     "question answering", "code generation" or "creative writing") and at most
     three skills a language model needs to answer it well. Each skill is two or
     three words, names reusable expertise that would help with similar requests
-    (for example "python", "persuasive writing", "probability"), and never uses
+    (for example "python scripting", "persuasive writing", "probability theory"), and never uses
     the words "skill" or "knowledge". Do not explain or answer the instruction.
     """
 

@@ -28,7 +28,10 @@ STEP_BY_FIELDS = {
     frozenset({"rubrics"}): "rubrics",
     frozenset({"improved_instruction"}): "improve",
     frozenset({"score_1", "score_2"}): "judge",
+    frozenset({"fits_use_case", "uses_skills"}): "adherence",
+    frozenset({"harder", "same_use_case", "same_skills"}): "difficulty",
 }
+OPTIMIZER_TEXT = "Read the request closely and answer with care."
 _FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond with|\Z)", re.S)
 
 
@@ -54,11 +57,16 @@ class Script(CustomLLM):
             step, inputs = "respond", {"instruction": messages[-1]["content"]}
         else:
             schema = fmt["json_schema"]["schema"] if isinstance(fmt, dict) else fmt.model_json_schema()
-            step = STEP_BY_FIELDS[frozenset(schema["properties"])]
+            # an optimizer's own signatures (proposals, descriptions) are "optimizer"
+            step = STEP_BY_FIELDS.get(frozenset(schema["properties"]), "optimizer")
             inputs = parse_inputs(messages[-1]["content"])
+            inputs["_turns"] = len(messages)  # > 2: few-shot demos came first
         with self._lock:
             self.calls.append((role, step, inputs))
-        answer = self.handlers[step](role, inputs, params)
+        if step == "optimizer" and step not in self.handlers:
+            answer = {name: OPTIMIZER_TEXT for name in schema["properties"]}
+        else:
+            answer = self.handlers[step](role, inputs, params)
         content = answer if isinstance(answer, str) else json.dumps(answer)
         return ModelResponse(
             model=model,

@@ -5,8 +5,7 @@ import time
 
 import pytest
 
-from codeclm_dspy.budget import Budget
-from codeclm_dspy.config import BudgetConfig
+from codeclm_dspy.budget import Budget, BudgetConfig
 from codeclm_dspy.errors import BudgetExhausted
 from codeclm_dspy.rate_limits import RoleLimiter
 from codeclm_dspy.routing import build_lms

@@ -1,0 +1,209 @@
+"""``compile_program``: tune CodecLM's step prompts on the user's seeds.
+
+For each step named in ``compile.steps`` (in pipeline order, so decode and
+improve examples come from the freshly compiled encoder): build its train and
+dev examples, score the step on dev, compile it on train with its optimizer,
+score it on dev again, and copy the compiled predictor into the program.
+
+The program directory is a run directory: every call is journaled in
+state.sqlite and every finished step is recorded, so an interrupted or
+budget-stopped compile resumes by running the same command; finished steps
+are not redone and the calls of the unfinished one are answered from the
+journal for as long as the optimizer asks the same questions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any
+
+import dspy
+
+from codeclm_dspy.config import Config
+from codeclm_dspy.errors import ConfigError
+from codeclm_dspy.generate import package_versions, utc_now
+from codeclm_dspy.program import CodecLM
+from codeclm_dspy.progress import NullProgress, Progress
+from codeclm_dspy.routing import build_lms, check_role
+from codeclm_dspy.run_dir import RunDir
+from codeclm_dspy.runtime import ADAPTER, Runtime
+from codeclm_dspy.secrets import scrub
+from codeclm_dspy.usage import UsageMeter, usage_report
+from optimizers import registry
+from optimizers.examples import encode_examples, judge_examples, load_records, split_records
+from optimizers.metadata_examples import decode_and_improve_examples
+from optimizers.metrics import decode_metric, encode_metric, improve_metric, judge_metric
+from optimizers.program_dir import PROGRAM
+from optimizers.scoring import score_examples
+from optimizers.students import STUDENTS, adopt, step_predictor
+
+ORDER = ("encode", "decode", "improve", "judge")
+
+
+def compile_program(config: Config, seeds: str | Path, out: str | Path, *,
+                    progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
+    """Compile the steps ``config.compile.steps`` names; write PROGRAM_DIR; return its manifest.
+
+    Raises:
+        CodecLMError: bad config, seeds or directory (before any call);
+            ``RunStopped`` when the budget or provider stopped it (resumable).
+    """
+    spec = config.compile
+    if config.method != "codeclm":
+        raise ConfigError(f"compile tunes CodecLM's steps; the config's method is '{config.method}'")
+    if not spec.steps:
+        raise ConfigError("compile.steps names no step; add e.g. `encode: {optimizer: COPRO}` under it")
+    records = load_records(seeds, config.seeds.instruction_field, config.seeds.id_field, spec.reference_field)
+    train, dev = split_records(records, spec.dev_fraction, config.random_seed, spec.max_train, spec.max_dev)
+    if "judge" in spec.steps and not (judge_examples(train, 0) and judge_examples(dev, 0)):
+        raise ConfigError(
+            f"compiling the judge needs seeds with a '{spec.reference_field}' answer on both sides of the "
+            f"split; {sum(bool(r.reference) for r in records)} of {len(records)} seeds have one"
+        )
+    labelled = all(r.use_case and r.skills for r in train)
+    for step, how in spec.steps.items():
+        if how.optimizer == "LabeledFewShot" and not (step == "encode" and labelled):
+            raise ConfigError(
+                f"LabeledFewShot needs labelled examples; {step} has none"
+                + (" (give every training seed 'use_case' and 'skills' fields)" if step == "encode" else "")
+                + "; choose an optimizer that bootstraps, such as BootstrapFewShotWithRandomSearch"
+            )
+    for name, role in config.models.roles().items():
+        check_role(name, role)
+    threads = spec.num_threads or config.engine.workers
+    budgeted = config.model_copy(update={"engine": config.engine.model_copy(update={"budget": spec.budget})})
+    seed_blob = json.dumps([[r.id, r.instruction, r.reference] for r in records], ensure_ascii=False)
+    # how much to spend and on how many threads may change on resume; what to compile may not
+    what = spec.model_dump(mode="json", exclude={"budget", "num_threads"})
+    identity = {"config": {**config.result_dict(), "compile": what},
+                "seeds": hashlib.sha256(seed_blob.encode()).hexdigest()}  # fmt: skip
+    out = Path(out)
+    run_dir = RunDir(out, identity)
+    meter = UsageMeter()
+    rt = Runtime(build_lms(budgeted, state=run_dir.state, meter=meter, check=False),
+                 config.engine.parse_retries, threads, keep_trace=True)  # fmt: skip
+    progress = progress or NullProgress()
+    if hasattr(progress, "status"):
+        progress.status = meter.status
+    program = CodecLM()
+    program.configure(config)
+    clock, started = time.monotonic(), run_dir.state.get_meta("started_at") or utc_now()
+    run_dir.state.set_meta("started_at", started)
+    manifest: dict[str, Any] = {
+        "status": "running", "kind": "compiled-program", "started_at": started, "sessions": run_dir.sessions,
+        "seeds": {"file": str(seeds), "total": len(records), "train": [r.id for r in train],
+                  "dev": [r.id for r in dev]},
+        "models": {n: {"model": r.model, "api_base": r.api_base} for n, r in config.models.roles().items()},
+        "config": config.public_dict(), "packages": package_versions(), "steps": {},
+    }  # fmt: skip
+    embed = None
+    try:
+        for step in (s for s in ORDER if s in spec.steps):
+            done = run_dir.state.get_meta(f"step:{step}")
+            if done is None:
+                if step in ("encode", "decode") and embed is None:
+                    embed = _embedder(spec.embedder)
+                done = _compile_step(step, config, rt, program, train, dev, embed, threads, out, progress)
+                run_dir.state.set_meta(f"step:{step}", done)
+            step_predictor(program, step).load_state(done.pop("state"))
+            manifest["steps"][step] = done
+    except BaseException as exc:
+        _finish(run_dir, manifest, rt, clock, _status(exc), scrub(f"{type(exc).__name__}: {exc}"))
+        raise
+    program.save(str(out / PROGRAM))
+    return _finish(run_dir, manifest, rt, clock, "complete")
+
+
+def _compile_step(step, config, rt, program, train, dev, embed, threads, out, progress) -> dict[str, Any]:
+    how = config.compile.steps[step]
+    if step == "encode":
+        train_ex, dev_ex = encode_examples(train), encode_examples(dev)
+        metric = encode_metric(rt, embed, step_predictor(CodecLM(), "decode"))
+    elif step == "judge":
+        train_ex, dev_ex = (
+            judge_examples(train, config.random_seed),
+            judge_examples(dev, config.random_seed + 1),
+        )
+        metric = judge_metric()
+    else:
+        rng = random.Random(f"compile:{step}:{config.random_seed}")
+        train_ex, dev_ex, unusable = decode_and_improve_examples(step, rt, program, train, dev, config, rng)
+        metric = decode_metric(rt, embed) if step == "decode" else improve_metric(rt)
+    student = STUDENTS[step](rt, program)
+    with progress.stage(f"{step}: score before", len(dev_ex)) as tick:
+        before = score_examples(student, dev_ex, metric, threads, tick)
+    clock = time.monotonic()
+    logs = out / "optimizer-logs"
+    logs.mkdir(exist_ok=True)
+    # optimizers print their trials; that goes to a log file, not over the progress display
+    with progress.stage(f"{step}: compile", None) as tick, dspy.context(lm=rt.lms.strong, adapter=ADAPTER), \
+            open(logs / f"{step}.log", "a", encoding="utf-8") as log, redirect_stdout(log), redirect_stderr(log):  # fmt: skip
+        optimizer = registry.build(how.optimizer, how.params, metric=_ticking(metric, tick),
+                                   pass_mark=how.pass_mark, prompt_lm=rt.lms.strong, threads=threads,
+                                   seed=config.random_seed, log_dir=logs / step)  # fmt: skip
+        compiled = registry.run(how.optimizer, optimizer, student.deepcopy(), train_ex, threads)
+    stopped = rt.lms.engine.stopped
+    if stopped is not None:
+        raise stopped  # the optimizer swallowed it as a failed example
+    seconds = round(time.monotonic() - clock, 1)
+    with progress.stage(f"{step}: score after", len(dev_ex)) as tick:
+        after = score_examples(compiled, dev_ex, metric, threads, tick)
+    reverted = config.compile.revert_if_worse and after["mean"] < before["mean"]
+    if not reverted:
+        adopt(program, compiled, step)
+    return {
+        "optimizer": how.optimizer, "params": how.params, "pass_mark": how.pass_mark,
+        "examples": {"train": len(train_ex), "dev": len(dev_ex),
+                     **({"unusable_seeds": unusable} if step in ("decode", "improve") else {})},
+        "before": before, "after": after, "delta": round(after["mean"] - before["mean"], 4),
+        "kept": "original" if reverted else "compiled", "compile_seconds": seconds,
+        "demos": len(step_predictor(compiled, step).demos),
+        "instructions": step_predictor(compiled, step).signature.instructions,
+        "state": step_predictor(program, step).dump_state() | {"lm": None},
+    }  # fmt: skip
+
+
+def _ticking(metric, tick):
+    """The metric, ticking the progress bar once per example the optimizer scores."""
+
+    def ticked(*args, **kwargs):
+        tick()
+        return metric(*args, **kwargs)
+
+    ticked.assess = metric.assess
+    return ticked
+
+
+def _embedder(name: str):
+    """The embedder's ``encode``, loaded now: a missing model or extra must stop the
+    compile here, not turn every scored example into a failure."""
+    from evals.embeddings import DEFAULT_EMBEDDER, Embedder
+
+    embedder = Embedder(DEFAULT_EMBEDDER if name == "default" else name)
+    embedder.encode(["load the model"])
+    return embedder.encode
+
+
+def _status(exc: BaseException) -> str:
+    from codeclm_dspy.errors import RunStopped
+
+    if isinstance(exc, RunStopped):
+        return "stopped"
+    return "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+
+
+def _finish(run_dir, manifest, rt, clock, status, error=None) -> dict[str, Any]:
+    manifest.update(
+        status=status, finished_at=utc_now(), wall_time_s=round(time.monotonic() - clock, 3),
+        usage=usage_report(run_dir.state.usage_rows()), this_session=rt.meter.session(),
+        parse_failures=rt.meter.parse_report(), **({"error": error} if error else {}),
+    )  # fmt: skip
+    run_dir.write_manifest(manifest)
+    run_dir.close()
+    rt.close()
+    return manifest
