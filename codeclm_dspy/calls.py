@@ -100,10 +100,12 @@ class CallEngine:
         try:
             answer = self._fetch(key, role, name, model, messages, params)
         except BaseException as exc:
-            if self.stopped is None:
-                from codeclm_dspy.runner import as_stop  # the runner imports the steps, which import this
+            from codeclm_dspy.runner import as_stop  # the runner imports the steps, which import this
 
-                self.stopped = as_stop(exc)
+            stop = as_stop(exc)
+            if stop is not None:
+                with self._lock:
+                    self.stopped = self.stopped or stop
             mine.set_exception(exc)
             raise
         else:

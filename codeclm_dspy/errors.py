@@ -62,3 +62,9 @@ class BudgetExhausted(RunStopped):
 
 class ProviderStopped(RunStopped):
     """The provider stopped answering usefully (auth, rate limit, connection) even after retries."""
+
+
+def first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: enough to name a failure in one line."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else 'no message'}"

@@ -79,17 +79,25 @@ class RoutedLM(dspy.BaseLM):
         if "response_format" in params:
             params["response_format"] = response_format_for(params["response_format"], self.structured_output)
         messages = messages or [{"role": "user", "content": prompt}]
-        answer = self.engine.complete(self.role, messages, params, rollout=rollout)
+        # n completions (COPRO asks for several proposals at once) are n requests,
+        # each its own rollout: every provider serves them, each is journaled and cached
+        n = int(params.pop("n", 1) or 1)
+        answers = [
+            self.engine.complete(self.role, messages, params, rollout=f"{rollout or 0}/{i}" if i else rollout)
+            for i in range(n)
+        ]
+        usage = {k: sum(a["usage"][k] for a in answers) for k in ("prompt_tokens", "completion_tokens")}
         return litellm.ModelResponse(
             model=self.model,
             choices=[
                 {
-                    "index": 0,
-                    "finish_reason": answer.get("finish_reason") or "stop",
-                    "message": {"role": "assistant", "content": answer["content"]},
+                    "index": i,
+                    "finish_reason": a.get("finish_reason") or "stop",
+                    "message": {"role": "assistant", "content": a["content"]},
                 }
+                for i, a in enumerate(answers)
             ],
-            usage={**answer["usage"], "total_tokens": sum(answer["usage"].values())},
+            usage={**usage, "total_tokens": sum(usage.values())},
         )
 
     def dump_state(self) -> dict[str, Any]:

@@ -20,6 +20,10 @@ def load_seeds(path: str | Path, instruction_field: str = "instruction", id_fiel
         id_field: the field holding an id; records without one get
             ``seed-<n>`` from their position (1-based).
 
+    A non-empty ``input`` field (Self-Instruct style tasks) is appended to
+    the instruction, as benchmarks are read in ``evals``: without it the
+    request is incomplete.
+
     Raises:
         SeedError: missing or empty file, a malformed line (named), or a
             record without a non-empty instruction.
@@ -39,6 +43,9 @@ def load_seeds(path: str | Path, instruction_field: str = "instruction", id_fiel
         if seed_id in ids:
             raise SeedError(f"{path} {where}: duplicate id '{seed_id}'")
         ids.add(seed_id)
+        extra = record.get("input")
+        if isinstance(extra, str) and extra.strip():  # a task's input is part of the request
+            text = f"{text.strip()}\n\n{extra.strip()}"
         seeds.append(Seed(seed_id, text.strip()))
     return seeds
 

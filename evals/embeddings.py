@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from codeclm_dspy.errors import CodecLMError
+from codeclm_dspy.errors import CodecLMError, first_line
 
 DEFAULT_EMBEDDER = "all-MiniLM-L6-v2"
 _DEFAULT_DIM = 384  # MiniLM's width, so an empty encode needs no torch
@@ -32,11 +32,6 @@ class EmbedderError(CodecLMError):
     """The embedder cannot run: the evals extra is missing, or the model does not load or answer."""
 
     exit_code = 2
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else 'no message'}"
 
 
 def _load_sentence_transformer(model: str) -> Any:
@@ -66,7 +61,7 @@ def _load_sentence_transformer(model: str) -> Any:
             warnings.simplefilter("ignore")
             return SentenceTransformer(path, device="cpu", local_files_only=True)
     except Exception as exc:
-        raise EmbedderError(f"cannot load embedding model {model!r}: {_first_line(exc)}") from exc
+        raise EmbedderError(f"cannot load embedding model {model!r}: {first_line(exc)}") from exc
 
 
 class Embedder:
@@ -120,7 +115,7 @@ class Embedder:
             try:
                 response = litellm.embedding(model=self.model, input=texts[start : start + self.batch_size])
             except Exception as exc:
-                raise EmbedderError(f"embedding model {self.model!r} failed: {_first_line(exc)}") from exc
+                raise EmbedderError(f"embedding model {self.model!r} failed: {first_line(exc)}") from exc
             rows += [
                 item["embedding"] if isinstance(item, dict) else item.embedding for item in response.data
             ]

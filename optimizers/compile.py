@@ -18,14 +18,17 @@ import hashlib
 import json
 import random
 import time
+import traceback
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import dspy
 
+from codeclm_dspy.calls import step as calls_for
+from codeclm_dspy.compile_config import STEPS
 from codeclm_dspy.config import Config
-from codeclm_dspy.errors import ConfigError
+from codeclm_dspy.errors import CodecLMError, ConfigError, first_line
 from codeclm_dspy.generate import package_versions, utc_now
 from codeclm_dspy.program import CodecLM
 from codeclm_dspy.progress import NullProgress, Progress
@@ -41,8 +44,6 @@ from optimizers.metrics import decode_metric, encode_metric, improve_metric, jud
 from optimizers.program_dir import PROGRAM
 from optimizers.scoring import score_examples
 from optimizers.students import STUDENTS, adopt, step_predictor
-
-ORDER = ("encode", "decode", "improve", "judge")
 
 
 def compile_program(config: Config, seeds: str | Path, out: str | Path, *,
@@ -67,6 +68,11 @@ def compile_program(config: Config, seeds: str | Path, out: str | Path, *,
         )
     labelled = all(r.use_case and r.skills for r in train)
     for step, how in spec.steps.items():
+        registry.check_params(how.optimizer, how.params)
+        if how.optimizer in ("MIPROv2", "GEPA") and len(train) < 2:
+            raise ConfigError(
+                f"{how.optimizer} needs at least two training seeds; the split left {len(train)}"
+            )
         if how.optimizer == "LabeledFewShot" and not (step == "encode" and labelled):
             raise ConfigError(
                 f"LabeledFewShot needs labelled examples; {step} has none"
@@ -77,7 +83,8 @@ def compile_program(config: Config, seeds: str | Path, out: str | Path, *,
         check_role(name, role)
     threads = spec.num_threads or config.engine.workers
     budgeted = config.model_copy(update={"engine": config.engine.model_copy(update={"budget": spec.budget})})
-    seed_blob = json.dumps([[r.id, r.instruction, r.reference] for r in records], ensure_ascii=False)
+    seed_blob = json.dumps([[r.id, r.instruction, r.reference, r.use_case, r.skills] for r in records],
+                           ensure_ascii=False)  # fmt: skip
     # how much to spend and on how many threads may change on resume; what to compile may not
     what = spec.model_dump(mode="json", exclude={"budget", "num_threads"})
     identity = {"config": {**config.result_dict(), "compile": what},
@@ -103,7 +110,7 @@ def compile_program(config: Config, seeds: str | Path, out: str | Path, *,
     }  # fmt: skip
     embed = None
     try:
-        for step in (s for s in ORDER if s in spec.steps):
+        for step in (s for s in STEPS if s in spec.steps):  # pipeline order
             done = run_dir.state.get_meta(f"step:{step}")
             if done is None:
                 if step in ("encode", "decode") and embed is None:
@@ -134,6 +141,11 @@ def _compile_step(step, config, rt, program, train, dev, embed, threads, out, pr
         rng = random.Random(f"compile:{step}:{config.random_seed}")
         train_ex, dev_ex, unusable = decode_and_improve_examples(step, rt, program, train, dev, config, rng)
         metric = decode_metric(rt, embed) if step == "decode" else improve_metric(rt)
+        if not (train_ex and dev_ex):
+            raise CompileFailed(
+                f"no usable {step} examples on the {'train' if not train_ex else 'dev'} side: every seed there "
+                f"failed to encode ({'; '.join(u['error'] for u in unusable[:3])})"
+            )
     student = STUDENTS[step](rt, program)
     with progress.stage(f"{step}: score before", len(dev_ex)) as tick:
         before = score_examples(student, dev_ex, metric, threads, tick)
@@ -141,29 +153,41 @@ def _compile_step(step, config, rt, program, train, dev, embed, threads, out, pr
     logs = out / "optimizer-logs"
     logs.mkdir(exist_ok=True)
     # optimizers print their trials; that goes to a log file, not over the progress display
-    with progress.stage(f"{step}: compile", None) as tick, dspy.context(lm=rt.lms.strong, adapter=ADAPTER), \
+    # A parse failure is the step's failure (it scores 0), never a reason for the
+    # optimizer to give up, as DSPy does after 10 errors by default.
+    settings = {"lm": rt.lms.strong, "adapter": ADAPTER, "max_errors": 10**9}
+    with progress.stage(f"{step}: compile", None) as tick, dspy.context(**settings), calls_for(f"optimize:{step}"), \
             open(logs / f"{step}.log", "a", encoding="utf-8") as log, redirect_stdout(log), redirect_stderr(log):  # fmt: skip
         optimizer = registry.build(how.optimizer, how.params, metric=_ticking(metric, tick),
                                    pass_mark=how.pass_mark, prompt_lm=rt.lms.strong, threads=threads,
-                                   seed=config.random_seed, log_dir=logs / step)  # fmt: skip
-        compiled = registry.run(how.optimizer, optimizer, student.deepcopy(), train_ex, threads)
-    stopped = rt.lms.engine.stopped
-    if stopped is not None:
-        raise stopped  # the optimizer swallowed it as a failed example
+                                   seed=config.random_seed)  # fmt: skip
+        try:
+            compiled = registry.run(how.optimizer, optimizer, student.deepcopy(), train_ex, threads)
+        except Exception as exc:
+            if rt.lms.engine.stopped is None:
+                log.write(scrub(traceback.format_exc()))
+                raise CompileFailed(
+                    f"{how.optimizer} failed compiling {step} on {len(train_ex)} training examples "
+                    f"({scrub(first_line(exc))}); the traceback is in {logs / f'{step}.log'}"
+                ) from None
+    if rt.lms.engine.stopped is not None:
+        raise rt.lms.engine.stopped  # the optimizer swallowed it as a failed example, or died of it
     seconds = round(time.monotonic() - clock, 1)
     with progress.stage(f"{step}: score after", len(dev_ex)) as tick:
         after = score_examples(compiled, dev_ex, metric, threads, tick)
     reverted = config.compile.revert_if_worse and after["mean"] < before["mean"]
     if not reverted:
         adopt(program, compiled, step)
+    kept = step_predictor(program, step)
     return {
         "optimizer": how.optimizer, "params": how.params, "pass_mark": how.pass_mark,
         "examples": {"train": len(train_ex), "dev": len(dev_ex),
-                     **({"unusable_seeds": unusable} if step in ("decode", "improve") else {})},
+                     **({"unusable_seeds": unusable} if step in ("decode", "improve") else {})},  # id, side, error
         "before": before, "after": after, "delta": round(after["mean"] - before["mean"], 4),
         "kept": "original" if reverted else "compiled", "compile_seconds": seconds,
-        "demos": len(step_predictor(compiled, step).demos),
-        "instructions": step_predictor(compiled, step).signature.instructions,
+        # demos the adapter shows: an optimizer may add unlabelled examples, which it drops
+        "demos": sum(any(k in d for k in kept.signature.output_fields) for d in kept.demos),
+        "instructions": kept.signature.instructions,
         "state": step_predictor(program, step).dump_state() | {"lm": None},
     }  # fmt: skip
 
@@ -175,8 +199,11 @@ def _ticking(metric, tick):
         tick()
         return metric(*args, **kwargs)
 
-    ticked.assess = metric.assess
     return ticked
+
+
+class CompileFailed(CodecLMError):
+    """An optimizer gave up on a step (too few examples for its settings, say)."""
 
 
 def _embedder(name: str):

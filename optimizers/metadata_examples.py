@@ -3,8 +3,8 @@
 The encoder (compiled already, when ``encode`` is among the steps) turns each
 seed into a use case and skills; decode examples ask for new instructions
 from them, improve examples pair the seed with one Self-Rubrics action
-written for them. A seed whose encoding or rubrics fail is counted as
-unusable, not dropped silently.
+written for them. A seed whose encoding or rubrics fail is listed as
+unusable with its error, not dropped silently.
 """
 
 from __future__ import annotations
@@ -14,17 +14,19 @@ import random
 import dspy
 
 from codeclm_dspy.config import Config
+from codeclm_dspy.errors import first_line
 from codeclm_dspy.program import CodecLM
 from codeclm_dspy.records import Metadata
 from codeclm_dspy.runner import pmap
 from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.secrets import scrub
 from optimizers.examples import SeedRecord
 
 
 def decode_and_improve_examples(step: str, rt: Runtime, program: CodecLM, train: list[SeedRecord],
                                 dev: list[SeedRecord], config: Config,
-                                rng: random.Random) -> tuple[list[dspy.Example], list[dspy.Example], int]:  # fmt: skip
-    """(train examples, dev examples, seeds that gave no usable metadata) for ``step``."""
+                                rng: random.Random) -> tuple[list[dspy.Example], list[dspy.Example], list[dict]]:  # fmt: skip
+    """(train examples, dev examples, seeds that gave no usable metadata: id, side, error)."""
 
     def prepare(record: SeedRecord):
         use_case, skills = program.encoder(rt, record.instruction)
@@ -32,11 +34,13 @@ def decode_and_improve_examples(step: str, rt: Runtime, program: CodecLM, train:
         actions = program.rubric_writer(rt, meta, config.pipeline.num_rubrics) if step == "improve" else []
         return use_case, skills, actions
 
-    def build(records: list[SeedRecord]) -> tuple[list[dspy.Example], int]:
-        examples, unusable = [], 0
+    unusable: list[dict[str, str]] = []
+
+    def build(records: list[SeedRecord], side: str) -> list[dspy.Example]:
+        examples = []
         for record, got in pmap(prepare, records, rt.side_workers):
             if isinstance(got, Exception):
-                unusable += 1
+                unusable.append({"id": record.id, "side": side, "error": scrub(first_line(got))})
                 continue
             use_case, skills, actions = got
             if step == "decode":
@@ -48,8 +52,6 @@ def decode_and_improve_examples(step: str, rt: Runtime, program: CodecLM, train:
                                        action=rng.choice(actions).action, use_case=use_case,
                                        skills=list(skills))  # fmt: skip
                 examples.append(example.with_inputs("instruction", "action"))
-        return examples, unusable
+        return examples
 
-    train_ex, bad_train = build(train)
-    dev_ex, bad_dev = build(dev)
-    return train_ex, dev_ex, bad_train + bad_dev
+    return build(train, "train"), build(dev, "dev"), unusable

@@ -16,7 +16,7 @@ journaled, cached, budgeted.
 
 from __future__ import annotations
 
-from pathlib import Path
+import inspect
 from typing import Any
 
 import dspy
@@ -36,13 +36,31 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+def check_params(name: str, params: dict[str, Any]) -> None:
+    """Refuse a parameter the optimizer's constructor does not name.
+
+    COPRO's constructor swallows unknown keywords, so a typo (``bredth``)
+    would silently compile with the default; every optimizer is checked alike.
+    """
+    accepted = {
+        p.name for p in inspect.signature(getattr(dspy, name).__init__).parameters.values()
+        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"
+    }  # fmt: skip
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise ConfigError(
+            f"compile: {name} has no parameter {', '.join(unknown)} (it takes: {', '.join(sorted(accepted))})"
+        )
+
+
 def build(name: str, params: dict[str, Any], *, metric, pass_mark: float, prompt_lm: dspy.BaseLM,
-          threads: int, seed: int, log_dir: Path) -> Any:  # fmt: skip
+          threads: int, seed: int) -> Any:  # fmt: skip
     """The optimizer ``name`` with the compile's metric, models and threads.
 
     Raises:
         ConfigError: the optimizer rejects ``params`` (its own message is kept).
     """
+    check_params(name, params)
     kwargs = {**DEFAULTS[name], **params}
     try:
         if name == "LabeledFewShot":
@@ -60,7 +78,8 @@ def build(name: str, params: dict[str, Any], *, metric, pass_mark: float, prompt
         if not {"auto", "max_full_evals", "max_metric_calls"} & set(kwargs):
             kwargs["auto"] = "light"  # GEPA needs exactly one budget setting
         kwargs.setdefault("seed", seed)
-        kwargs.setdefault("log_dir", str(log_dir))  # GEPA resumes from its log directory
+        # no log_dir: GEPA would resume from its pickled state, which keeps the
+        # zero scores of a budget-stopped evaluation; the journal replays instead
         return dspy.GEPA(metric=metric, reflection_lm=prompt_lm, num_threads=threads, **kwargs)
     except (TypeError, ValueError, AssertionError) as exc:
         raise ConfigError(f"compile: {name} does not accept these params {sorted(params)}: {exc}") from None

@@ -109,6 +109,8 @@ def test_budget_stop_then_resume_gives_the_uninterrupted_program(compiling, tmp_
         ({"judge": {"optimizer": "COPRO", "params": {"breadth": 1}}}, {}, "COPRO does not accept"),
         ({"judge": {"optimizer": "MIPROv3"}}, {}, "compile.steps.judge.optimizer"),
         ({"judge": {"optimizer": "COPRO", "params": {"metric": "mine"}}}, {}, "cannot be set here"),
+        ({"judge": {"optimizer": "COPRO", "params": {"bredth": 2}}}, {}, "COPRO has no parameter bredth"),
+        ({"judge": {"optimizer": "MIPROv2"}}, {"n": 2}, "needs at least two training seeds"),
     ],
 )
 def test_bad_compile_input_is_one_line_and_exit_2(compiling, tmp_path, steps, seeds_kw, message):
@@ -119,6 +121,30 @@ def test_bad_compile_input_is_one_line_and_exit_2(compiling, tmp_path, steps, se
     assert done.exit_code == 2, done.output
     assert message in done.output and "Traceback" not in done.output
     assert not (tmp_path / "prog" / "program.json").exists()
+
+
+def test_copro_gets_as_many_proposals_as_its_breadth_asks(compiling, tmp_path):
+    seeds = write_seeds(tmp_path / "seeds.jsonl")
+    steps = {"judge": {"optimizer": "COPRO", "params": {"breadth": 4, "depth": 1}}}
+    compile_program(parse_config(compile_config(steps)), seeds, tmp_path / "prog")
+    proposals = [inputs for role, step, inputs in compiling.calls if step == "optimizer"]
+    # the first round asks for breadth - 1 completions of one prompt: one request per completion
+    first = [p for p in proposals if p == proposals[0]]
+    assert len(first) == 3
+
+
+def test_an_optimizer_that_gives_up_is_one_line_with_its_log(compiling, tmp_path):
+    seeds = write_seeds(tmp_path / "seeds.jsonl")
+    # MIPROv2 without `auto` wants num_trials, which only its compile() takes: it raises at compile time
+    steps = {"judge": {"optimizer": "MIPROv2", "params": {"auto": None, "num_candidates": 2}}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(compile_config(steps)))
+    done = CliRunner().invoke(app, ["compile", "--config", str(tmp_path / "config.yaml"), "--seeds", seeds,
+                                    "--out", str(tmp_path / "prog"), "-q"])  # fmt: skip
+    assert done.exit_code == 1, done.output
+    assert "MIPROv2 failed compiling judge" in done.output and "Traceback" not in done.output
+    assert "Traceback" in (tmp_path / "prog" / "optimizer-logs" / "judge.log").read_text()
+    manifest = json.loads((tmp_path / "prog" / "manifest.json").read_text())
+    assert manifest["status"] == "failed" and "MIPROv2 failed" in manifest["error"]
 
 
 def test_generate_refuses_an_unfinished_program(tmp_path):

@@ -135,3 +135,15 @@ def test_split_is_reproducible_and_disjoint(tmp_path):
     pairs = judge_examples(dev, seed=0)
     assert [p.degradation for p in pairs] == ["off_topic", "truncated", "refusal"]
     assert all(p.reference != p.degraded for p in pairs)
+
+
+def test_seeds_read_alike_for_generate_and_compile(tmp_path):
+    from codeclm_dspy.seeds import load_seeds
+
+    path = tmp_path / "tasks.jsonl"
+    path.write_text('{"id": "t1", "instruction": "Summarise this.", "input": "A long memo.", "reference": "Memo."}\n'
+                    '{"id": "t2", "instruction": "Say hi.", "input": ""}\n')  # fmt: skip
+    seeds = load_seeds(path)
+    records = load_records(path, "instruction", "id", "reference")
+    assert [s.instruction for s in seeds] == [r.instruction for r in records] == ["Summarise this.\n\nA long memo.",
+                                                                               "Say hi."]  # fmt: skip
