@@ -162,9 +162,10 @@ def run() -> None:
 
 def _add_commands() -> None:
     from evals.cli import eval_app
-    from optimizers.cli import compile_command
+    from optimizers.cli import compile_command, sweep_app
 
     app.command("compile")(compile_command)
+    app.add_typer(sweep_app, name="sweep")
     app.add_typer(eval_app, name="eval")
 
 

@@ -259,7 +259,8 @@ class Config(_Strict):
         return data
 
 
-_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|authorization)", re.I)
+# "token" alone or as a suffix (hf_token, access_token), never max_tokens or tpm
+_SECRET_KEY = re.compile(r"(api[_-]?key|(^|[_-])token$|secret|password|authorization)", re.I)
 
 
 def redact(value: Any) -> Any:

@@ -69,3 +69,104 @@ def summary(manifest: dict[str, Any], out: Path) -> str:
         f"wrote {out}/program.json, manifest.json; run it with: codeclm generate --program {out} ..."
     )
     return "\n".join(lines)
+
+
+sweep_app = typer.Typer(
+    help="Optuna sweeps over the pipeline's knobs: quality against cost, on one machine or many.",
+    invoke_without_command=True,
+    no_args_is_help=False,
+)
+
+
+@sweep_app.callback()
+def sweep_command(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option(help="Base YAML config; every trial is a copy of it.")
+    ] = None,
+    space: Annotated[Path | None, typer.Option(help="Search space YAML (knobs and objectives).")] = None,
+    seeds: Annotated[Path | None, typer.Option(help="Seeds every trial generates from.")] = None,
+    heldout: Annotated[
+        Path | None, typer.Option(help="Held-out benchmark the data is scored against.")
+    ] = None,
+    trials: Annotated[int, typer.Option(min=1, help="Finished trials the study should hold.")] = 10,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna storage URL (default: sqlite:///OUT/study.db; PostgreSQL for many workers)."
+        ),
+    ] = None,
+    study: Annotated[str, typer.Option(help="Study name in the storage.")] = "codeclm-sweep",
+    out: Annotated[
+        Path, typer.Option(help="Sweep directory: trials/<number>/ and the default storage.")
+    ] = Path("runs/sweep"),
+) -> None:
+    """Run (or resume) a sweep; `codeclm sweep best` exports the chosen config."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from codeclm_dspy.cli import cli_errors
+    from codeclm_dspy.errors import ConfigError
+    from optimizers.space import load_space
+    from optimizers.sweep import run_sweep
+
+    with cli_errors():
+        missing = [n for n, v in (("--config", config), ("--space", space), ("--seeds", seeds),
+                                  ("--heldout", heldout)) if v is None]  # fmt: skip
+        if missing:
+            raise ConfigError(f"codeclm sweep needs {', '.join(missing)}")
+        _quiet_dspy()
+        base = _raw_config(config)
+        result = run_sweep(base, load_space(space), seeds, heldout, out, trials=trials, storage=storage,
+                           study_name=study)  # fmt: skip
+    typer.echo(_front(result))
+
+
+def _raw_config(path: Path) -> dict[str, Any]:
+    import yaml
+
+    from codeclm_dspy.config import load_config
+
+    load_config(path)  # validates, with the usual messages
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _front(study) -> str:
+    import optuna
+
+    trials = study.get_trials(deepcopy=False)
+    states = {s.name.lower(): sum(t.state == s for t in trials) for s in optuna.trial.TrialState}
+    lines = [f"study '{study.study_name}': " + ", ".join(f"{n} {c}" for n, c in states.items() if c)]
+    lines.append("Pareto front (quality up, cost down):")
+    for t in sorted(study.best_trials, key=lambda t: -t.values[0]):
+        knobs = ", ".join(f"{k}={v}" for k, v in t.params.items())
+        lines.append(f"  trial {t.number:>3}: quality {t.values[0]:.4f}, cost {t.values[1]:.4f}  ({knobs})")
+    return "\n".join(lines)
+
+
+@sweep_app.command("best")
+def best_command(
+    out: Annotated[Path, typer.Option(help="Where to write the chosen config (YAML).")],
+    storage: Annotated[str | None, typer.Option(help="The sweep's storage URL.")] = None,
+    sweep_dir: Annotated[Path, typer.Option(help="The sweep directory (for the default storage).")] = Path(
+        "runs/sweep"
+    ),
+    study: Annotated[str, typer.Option(help="Study name.")] = "codeclm-sweep",
+    objective: Annotated[str, typer.Option(help="quality or cost: the best Pareto trial on it.")] = "quality",
+    trial: Annotated[int | None, typer.Option(help="Export this trial instead.")] = None,
+) -> None:
+    """Export the best config (per objective, or a chosen trial) as YAML for `codeclm generate`."""
+    from codeclm_dspy.cli import cli_errors
+    from codeclm_dspy.errors import ConfigError
+    from optimizers.sweep import open_study
+    from optimizers.sweep_best import pick, write_best
+
+    with cli_errors():
+        if objective not in ("quality", "cost"):
+            raise ConfigError(f"--objective takes quality or cost, not {objective!r}")
+        url = storage or f"sqlite:///{sweep_dir.resolve() / 'study.db'}"
+        if storage is None and not (sweep_dir / "study.db").is_file():
+            raise ConfigError(f"no sweep storage at {sweep_dir / 'study.db'}; pass --storage or --sweep-dir")
+        chosen = write_best(pick(open_study(url, study, create=False), objective, trial), out)
+    typer.echo(
+        f"trial {chosen['trial']} (quality {chosen['values'][0]:.4f}, cost {chosen['values'][1]:.4f}) -> {out}"
+    )

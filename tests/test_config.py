@@ -46,3 +46,12 @@ def test_public_dict_masks_credential_like_params():
     )
     dumped = str(cfg.public_dict())
     assert "sk-live-123" not in dumped and "'api_key_env': 'K'" in dumped
+
+
+def test_public_config_masks_credentials_but_not_token_counts():
+    from codeclm_dspy.config import redact
+
+    masked = redact({"max_tokens": 256, "tpm": 1000, "token": "t", "hf_token": "h", "api_key": "k",
+                     "extra_params": {"access_token": "a", "top_k": 5}})  # fmt: skip
+    assert masked == {"max_tokens": 256, "tpm": 1000, "token": "***", "hf_token": "***", "api_key": "***",
+                      "extra_params": {"access_token": "***", "top_k": 5}}  # fmt: skip

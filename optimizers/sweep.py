@@ -1,0 +1,149 @@
+"""``run_sweep``: an Optuna study over the pipeline's knobs, quality against cost.
+
+Each trial samples the knobs of a search space (``space.py``) into a copy of
+the base config, compiles the steps that copy names under ``compile.steps``
+(if any), generates a dataset from the seeds, and scores it against a
+held-out split with the evals metrics. It returns two objectives, quality
+(maximised) and cost per kept pair (minimised), so the study keeps a Pareto
+front rather than one winner.
+
+Every trial keeps its directory, ``trials/<number>/`` (config.yaml, run/,
+program/), and its full config in the study's storage, so ``codeclm sweep
+best`` works from the storage alone. The storage is SQLite by default and
+any database URL Optuna's RDB storage takes (PostgreSQL for many workers on
+many machines); Optuna hands each worker its own trial numbers. A trial that
+was running when its worker died is failed once its heartbeat goes stale and
+retried with the same knobs, in the same directory, so its run resumes from
+its journal instead of paying again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from codeclm_dspy.config import Config, parse_config
+from codeclm_dspy.errors import CodecLMError, ConfigError, ProviderStopped, RunStopped
+from optimizers.space import SearchSpace, apply
+
+STUDY = "codeclm-sweep"
+HEARTBEAT_S, GRACE_S = 20, 60
+
+
+def open_study(storage: str, name: str, *, seed: int | None = None, create: bool = True):
+    """The study ``name`` in ``storage`` (created when missing and ``create``)."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    rdb = optuna.storages.RDBStorage(
+        storage, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+        heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2),
+    )  # fmt: skip
+    try:
+        if not create:
+            return optuna.load_study(study_name=name, storage=rdb)
+        sampler = optuna.samplers.TPESampler(seed=seed)
+        return optuna.create_study(storage=rdb, study_name=name, directions=["maximize", "minimize"],
+                                   sampler=sampler, load_if_exists=True)  # fmt: skip
+    except KeyError:
+        raise ConfigError(f"no study named '{name}' in {storage}") from None
+
+
+def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldout: str | Path, out: str | Path,
+              *, trials: int, storage: str | None = None, study_name: str = STUDY, embedder=None):  # fmt: skip
+    """Run trials until the study holds ``trials`` finished ones; return the study.
+
+    Args:
+        base: the raw base config (as read from YAML); every trial is a copy
+            with the sampled knobs set.
+        embedder: anything with ``encode(texts)`` (default: MiniLM).
+
+    Raises:
+        ConfigError: the base config, with the space's first choices, is invalid.
+        RunStopped: the provider stopped answering (the sweep is resumable).
+    """
+    import optuna
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    storage = storage or f"sqlite:///{out.resolve() / 'study.db'}"
+    base_config = parse_config(base, source="the base config")
+    seed = (base_config.random_seed * 1_000_003 + os.getpid()) % 2**32  # workers must not sample alike
+    study = open_study(storage, study_name, seed=seed)
+    if embedder is None:
+        from evals.embeddings import DEFAULT_EMBEDDER, Embedder
+
+        name = base_config.compile.embedder
+        embedder = Embedder(DEFAULT_EMBEDDER if name == "default" else name)
+
+    def objective(trial: optuna.Trial) -> tuple[float, float]:
+        values = {path: knob.sample(trial, path) for path, knob in space.params.items()}
+        # a retried trial reuses the directory of the one whose worker died
+        frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
+        retried = optuna.storages.RetryFailedTrialCallback.retried_trial_number(frozen)
+        home = out / "trials" / f"{trial.number if retried is None else retried:04d}"
+        trial.set_user_attr("dir", str(home))
+        try:
+            config = parse_config(apply(base, values), source=f"trial {trial.number}")
+            trial.set_user_attr("config", config.public_dict())
+            return _measure(trial, config, space, seeds, heldout, home, embedder)
+        except ProviderStopped as exc:
+            raise _Stop(exc) from None  # not a CodecLMError: Optuna must not catch it as a failed trial
+        except (CodecLMError, optuna.TrialPruned) as exc:
+            trial.set_user_attr("outcome", f"{type(exc).__name__}: {exc}")
+            raise
+
+    finished = (
+        optuna.trial.TrialState.COMPLETE,
+        optuna.trial.TrialState.PRUNED,
+        optuna.trial.TrialState.FAIL,
+    )
+    done = len(study.get_trials(deepcopy=False, states=finished))
+    if done < trials:
+        try:
+            study.optimize(objective, n_trials=trials - done, catch=(CodecLMError,),
+                           callbacks=[optuna.study.MaxTrialsCallback(trials, states=finished)])  # fmt: skip
+        except _Stop as stop:
+            raise stop.args[0] from None
+    return study
+
+
+class _Stop(Exception):
+    """Carries a provider stop through Optuna, which fails trials on CodecLMError."""
+
+
+def _measure(
+    trial, config: Config, space: SearchSpace, seeds, heldout, home: Path, embedder
+) -> tuple[float, float]:
+    """Compile (if the trial names steps), generate, and score one trial."""
+    import optuna
+
+    from codeclm_dspy.generate import generate
+    from evals.compare import compare
+    from optimizers.compile import compile_program
+    from optimizers.program_dir import load_program
+
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "config.yaml").write_text(yaml.safe_dump(config.public_dict(), sort_keys=False), encoding="utf-8")
+    program = None
+    if config.compile.steps:
+        compile_program(config, seeds, home / "program")
+        program, _ = load_program(home / "program")
+    try:
+        generate(config, seeds, home / "run", program=program)
+    except RunStopped as exc:
+        if isinstance(exc, ProviderStopped):
+            raise
+        raise optuna.TrialPruned(f"stopped by the trial's budget: {exc}") from None
+    row = compare([home / "run"], heldout, embedder=embedder).rows[0]
+    keep = ("kept", "coverage", "precision", "mean_nn_similarity", "distinct_2", "mean_pairwise_distance",
+            "calls_per_kept", "tokens_per_kept", "usd_per_kept")  # fmt: skip
+    trial.set_user_attr("metrics", {k: row.get(k) for k in keep})
+    quality, cost = row[space.objectives.quality], row[space.objectives.cost]
+    if quality is None or cost is None:
+        why = "it kept no pair" if not row["kept"] else f"{space.objectives.cost} is unknown (no price)"
+        raise optuna.TrialPruned(f"nothing to score: {why}")
+    return float(quality), float(cost)

@@ -1,0 +1,130 @@
+"""``codeclm sweep`` on the scripted provider: trials, their directories, resume, best export."""
+
+import json
+
+import optuna
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from codeclm_dspy.cli import app
+from codeclm_dspy.config import load_config
+from optimizers.space import SearchSpace, apply
+from optimizers.sweep import open_study, run_sweep
+from tests.compile_helpers import bag_of_words
+
+
+class BagOfWords:
+    def encode(self, texts):
+        return bag_of_words(list(texts))
+
+
+BASE = {
+    "models": {"strong": {"model": "scripted/strong"}, "target": {"model": "scripted/target"}},
+    "pipeline": {"metadata_pool_size": 2, "num_instructions": 4},
+    "engine": {"workers": 2, "cache": False},
+}
+SPACE = {
+    "objectives": {"quality": "mean_nn_similarity", "cost": "calls_per_kept"},
+    "params": {"pipeline.threshold": {"low": 0.5, "high": 3.0, "step": 0.5},
+               "pipeline.max_iterations": {"low": 1, "high": 3}},
+}  # fmt: skip
+
+
+@pytest.fixture
+def files(script, tmp_path):
+    # the strong answer always wins clearly, so every trial keeps pairs
+    script.handlers["judge"] = lambda role, i, p: (
+        {"score_1": 9, "score_2": 2} if i["answer_1"].startswith("STRONG") else {"score_1": 2, "score_2": 9}
+    )
+    (tmp_path / "seeds.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"s{k}", "instruction": f"Seed question {k} about food"}) + "\n"
+            for k in range(3)
+        )
+    )
+    (tmp_path / "heldout.jsonl").write_text(
+        "".join(
+            json.dumps({"id": f"h{k}", "instruction": f"Question {k} about question answering"}) + "\n"
+            for k in range(3)
+        )
+    )
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(BASE))
+    (tmp_path / "space.yaml").write_text(yaml.safe_dump(SPACE))
+    return tmp_path
+
+
+def sweep(files, trials):
+    return run_sweep(BASE, SearchSpace.model_validate(SPACE), files / "seeds.jsonl", files / "heldout.jsonl",
+                     files / "sweep", trials=trials, embedder=BagOfWords())  # fmt: skip
+
+
+def test_trials_keep_their_directories_and_the_sweep_resumes(files):
+    study = sweep(files, 3)
+    trials = study.get_trials()
+    assert len(trials) == 3 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    for t in trials:
+        home = files / "sweep" / "trials" / f"{t.number:04d}"
+        assert t.user_attrs["dir"] == str(home) and (home / "run" / "manifest.json").is_file()
+        saved = yaml.safe_load((home / "config.yaml").read_text())
+        assert saved["pipeline"]["threshold"] == t.params["pipeline.threshold"]
+        assert saved["pipeline"]["max_iterations"] == t.params["pipeline.max_iterations"]
+        quality, cost = t.values
+        assert 0 <= quality <= 1 and cost == pytest.approx(t.user_attrs["metrics"]["calls_per_kept"])
+    before = {t.number: (files / "sweep" / "trials" / f"{t.number:04d}" / "run" / "manifest.json").read_text()
+              for t in trials}  # fmt: skip
+
+    resumed = sweep(files, 4)  # the same command with a bigger target: one more trial, nothing redone
+    assert [t.number for t in resumed.get_trials()] == [0, 1, 2, 3]
+    assert all((files / "sweep" / "trials" / f"{n:04d}" / "run" / "manifest.json").read_text() == text
+               for n, text in before.items())  # fmt: skip
+    assert len(sweep(files, 4).get_trials()) == 4  # already there: no trial at all
+
+
+def test_best_config_runs_with_generate_as_it_is(files):
+    sweep(files, 3)
+    done = CliRunner().invoke(
+        app, ["sweep", "best", "--sweep-dir", str(files / "sweep"), "--out", str(files / "best.yaml")]
+    )
+    assert done.exit_code == 0, done.output
+    study = open_study(f"sqlite:///{files / 'sweep' / 'study.db'}", "codeclm-sweep", create=False)
+    best = max(study.best_trials, key=lambda t: (t.values[0], -t.values[1]))
+    assert f"trial {best.number}" in done.output
+    config = load_config(files / "best.yaml")
+    assert config.pipeline.threshold == best.params["pipeline.threshold"]
+    gen = CliRunner().invoke(app, ["generate", "--config", str(files / "best.yaml"), "--seeds", str(files / "seeds.jsonl"),
+                                   "--out", str(files / "again"), "-q"])  # fmt: skip
+    assert gen.exit_code == 0, gen.output
+
+
+def test_a_trial_that_keeps_nothing_is_pruned_with_its_reason(files, script):
+    script.handlers["judge"] = lambda role, i, p: {"score_1": 5, "score_2": 5}  # no gap: nothing kept
+    study = sweep(files, 2)
+    assert all(t.state == optuna.trial.TrialState.PRUNED for t in study.get_trials())
+    assert all("kept no pair" in t.user_attrs["outcome"] for t in study.get_trials())
+
+
+def test_none_removes_a_compile_step_and_paths_must_be_sections():
+    base = {"compile": {"steps": {"encode": {"optimizer": "COPRO"}}}, "pipeline": {"threshold": 3}}
+    assert apply(base, {"compile.steps.encode.optimizer": "none"})["compile"]["steps"] == {}
+    assert apply(base, {"compile.steps.judge.optimizer": "COPRO"})["compile"]["steps"]["judge"] == {
+        "optimizer": "COPRO"
+    }
+    assert base["compile"]["steps"] == {"encode": {"optimizer": "COPRO"}}  # the base is never changed
+    with pytest.raises(Exception, match="not a section"):
+        apply(base, {"pipeline.threshold.value": 1})
+
+
+@pytest.mark.parametrize(
+    ("space", "message"),
+    [({"params": {}}, "params"), ({"params": {"pipeline.threshold": {"low": 3, "high": 1}}}, "above high"),
+     ({"params": {"pipeline.threshold": {"low": 1}}}, "either low and high, or choices"),
+     ({"objectives": {"quality": "vibes"}, "params": {"pipeline.threshold": {"choices": [1, 2]}}}, "objectives.quality")],
+)  # fmt: skip
+def test_bad_space_is_one_line_and_exit_2(files, space, message):
+    (files / "space.yaml").write_text(yaml.safe_dump(space))
+    done = CliRunner().invoke(app, ["sweep", "--config", str(files / "config.yaml"), "--space", str(files / "space.yaml"),
+                                    "--seeds", str(files / "seeds.jsonl"), "--heldout", str(files / "heldout.jsonl"),
+                                    "--out", str(files / "sweep")])  # fmt: skip
+    assert done.exit_code == 2, done.output
+    assert message in done.output and "Traceback" not in done.output
