@@ -2,7 +2,7 @@
 #   make demo   run CodecLM on the embedded models and write runs/demo-<time>/ (core install)
 #   make test   lint, then the whole test suite (real llama.cpp and MiniLM embedding tests
 #               included, so it also installs the evals extra: CPU torch, sentence-transformers)
-.PHONY: setup setup-evals demo eval-demo compile-demo test lint format bench
+.PHONY: setup setup-evals demo eval-demo compile-demo sweep-demo test lint format bench
 
 setup:
 	bash scripts/setup.sh
@@ -25,6 +25,11 @@ eval-demo: setup-evals
 # before and after on held-out seeds, then generate with them; see scripts/compile_demo.sh
 compile-demo: setup-evals
 	bash scripts/compile_demo.sh
+
+# An Optuna sweep of about 10 trials on the embedded models, then its best config
+# run with generate; see scripts/sweep_demo.sh
+sweep-demo: setup-evals
+	bash scripts/sweep_demo.sh
 
 lint: setup
 	.venv/bin/ruff check .

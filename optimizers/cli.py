@@ -117,8 +117,15 @@ def sweep_command(
         _quiet_dspy()
         base = _raw_config(config)
         result = run_sweep(base, load_space(space), seeds, heldout, out, trials=trials, storage=storage,
-                           study_name=study)  # fmt: skip
+                           study_name=study, on_trial=lambda t: typer.echo(_trial_line(t)))  # fmt: skip
     typer.echo(_front(result))
+
+
+def _trial_line(t) -> str:
+    knobs = ", ".join(f"{k}={v}" for k, v in t.params.items())
+    if t.values:
+        return f"trial {t.number}: quality {t.values[0]:.4f}, cost {t.values[1]:.4f} ({knobs})"
+    return f"trial {t.number}: {t.state.name.lower()}, {t.user_attrs.get('outcome', '')} ({knobs})"
 
 
 def _raw_config(path: Path) -> dict[str, Any]:

@@ -5,6 +5,8 @@ A space is a YAML file, validated before any trial runs:
     objectives:
       quality: mean_nn_similarity   # an evals metric of the kept data vs the held-out split
       cost: calls_per_kept          # or tokens_per_kept, usd_per_kept
+    fixed:                          # set in every trial, not searched
+      compile.steps: {}             # e.g. no compiling (the base config may name steps)
     params:                         # dotted paths into the run config
       pipeline.threshold: {low: 0.5, high: 3.0, step: 0.5}
       pipeline.max_iterations: {low: 1, high: 4}
@@ -75,7 +77,10 @@ class Objectives(_Strict):
 
 
 class SearchSpace(_Strict):
+    """Objectives, the searched knobs, and ``fixed`` values every trial takes as they are."""
+
     objectives: Objectives = Field(default_factory=Objectives)
+    fixed: dict[str, Any] = Field(default_factory=dict)
     params: dict[str, Knob] = Field(min_length=1)
 
 

@@ -53,13 +53,15 @@ def open_study(storage: str, name: str, *, seed: int | None = None, create: bool
 
 
 def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldout: str | Path, out: str | Path,
-              *, trials: int, storage: str | None = None, study_name: str = STUDY, embedder=None):  # fmt: skip
+              *, trials: int, storage: str | None = None, study_name: str = STUDY, embedder=None,
+              on_trial=None):  # fmt: skip
     """Run trials until the study holds ``trials`` finished ones; return the study.
 
     Args:
         base: the raw base config (as read from YAML); every trial is a copy
             with the sampled knobs set.
         embedder: anything with ``encode(texts)`` (default: MiniLM).
+        on_trial: called with each finished ``FrozenTrial`` (progress lines).
 
     Raises:
         ConfigError: the base config, with the space's first choices, is invalid.
@@ -71,6 +73,11 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
     out.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{out.resolve() / 'study.db'}"
     base_config = parse_config(base, source="the base config")
+    # a misspelt path or a value the config refuses fails here, not as N failed trials
+    probe = {path: knob.choices[0] if knob.choices else knob.low for path, knob in space.params.items()}
+    parse_config(
+        apply(base, {**space.fixed, **probe}), source="the base config with the space's first values"
+    )
     seed = (base_config.random_seed * 1_000_003 + os.getpid()) % 2**32  # workers must not sample alike
     study = open_study(storage, study_name, seed=seed)
     if embedder is None:
@@ -87,7 +94,7 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
         home = out / "trials" / f"{trial.number if retried is None else retried:04d}"
         trial.set_user_attr("dir", str(home))
         try:
-            config = parse_config(apply(base, values), source=f"trial {trial.number}")
+            config = parse_config(apply(base, {**space.fixed, **values}), source=f"trial {trial.number}")
             trial.set_user_attr("config", config.public_dict())
             return _measure(trial, config, space, seeds, heldout, home, embedder)
         except ProviderStopped as exc:
@@ -105,7 +112,8 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
     if done < trials:
         try:
             study.optimize(objective, n_trials=trials - done, catch=(CodecLMError,),
-                           callbacks=[optuna.study.MaxTrialsCallback(trials, states=finished)])  # fmt: skip
+                           callbacks=[optuna.study.MaxTrialsCallback(trials, states=finished),
+                                      *([lambda _, t: on_trial(t)] if on_trial else [])])  # fmt: skip
         except _Stop as stop:
             raise stop.args[0] from None
     return study

@@ -119,7 +119,8 @@ def test_none_removes_a_compile_step_and_paths_must_be_sections():
     ("space", "message"),
     [({"params": {}}, "params"), ({"params": {"pipeline.threshold": {"low": 3, "high": 1}}}, "above high"),
      ({"params": {"pipeline.threshold": {"low": 1}}}, "either low and high, or choices"),
-     ({"objectives": {"quality": "vibes"}, "params": {"pipeline.threshold": {"choices": [1, 2]}}}, "objectives.quality")],
+     ({"objectives": {"quality": "vibes"}, "params": {"pipeline.threshold": {"choices": [1, 2]}}}, "objectives.quality"),
+     ({"params": {"pipeline.thresold": {"low": 1, "high": 2}}}, "pipeline.thresold: unknown key")],
 )  # fmt: skip
 def test_bad_space_is_one_line_and_exit_2(files, space, message):
     (files / "space.yaml").write_text(yaml.safe_dump(space))
