@@ -118,7 +118,13 @@ def sweep_command(
         base = _raw_config(config)
         result = run_sweep(base, load_space(space), seeds, heldout, out, trials=trials, storage=storage,
                            study_name=study, on_trial=lambda t: typer.echo(_trial_line(t)))  # fmt: skip
+        from optimizers.sweep_plots import write_plots
+
+        charts = write_plots(result, out / "plots")
     typer.echo(_front(result))
+    for name, outcome in charts.items():
+        typer.echo(f"  {out / 'plots' / name}.png/.html: {outcome}" if outcome != "written" else
+                   f"  wrote {out / 'plots' / name}.png and .html")  # fmt: skip
 
 
 def _trial_line(t) -> str:

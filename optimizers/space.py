@@ -66,7 +66,8 @@ class Knob(_Strict):
             return trial.suggest_int(
                 name, int(self.low), int(self.high), step=int(self.step or 1), log=self.log
             )
-        return trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
+        value = trial.suggest_float(name, self.low, self.high, step=self.step, log=self.log)
+        return round(value, 10) if self.step else value  # 0.9, not 0.9000000000000001
 
 
 class Objectives(_Strict):
@@ -76,10 +77,24 @@ class Objectives(_Strict):
     cost: Literal[COST] = "calls_per_kept"
 
 
+class Pruning(_Strict):
+    """Stop hopeless trials early (multi-objective studies have no Optuna pruner).
+
+    With ``probe_instructions`` set, a trial first generates that many
+    instructions and scores their quality; below the median probe quality
+    of at least ``min_trials`` complete trials, it stops there (PRUNED, with
+    the numbers) instead of paying for the full run.
+    """
+
+    probe_instructions: int | None = Field(default=None, ge=1)
+    min_trials: int = Field(default=3, ge=1)
+
+
 class SearchSpace(_Strict):
-    """Objectives, the searched knobs, and ``fixed`` values every trial takes as they are."""
+    """Objectives, the searched knobs, ``fixed`` values every trial takes, and pruning."""
 
     objectives: Objectives = Field(default_factory=Objectives)
+    pruning: Pruning = Field(default_factory=Pruning)
     fixed: dict[str, Any] = Field(default_factory=dict)
     params: dict[str, Knob] = Field(min_length=1)
 

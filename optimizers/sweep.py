@@ -20,6 +20,8 @@ its journal instead of paying again.
 from __future__ import annotations
 
 import os
+import statistics
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,8 @@ def open_study(storage: str, name: str, *, seed: int | None = None, create: bool
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # heartbeats and retried_trial_number are marked experimental; they are what resume rests on
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     rdb = optuna.storages.RDBStorage(
         storage, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
         heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2),
@@ -126,11 +130,10 @@ class _Stop(Exception):
 def _measure(
     trial, config: Config, space: SearchSpace, seeds, heldout, home: Path, embedder
 ) -> tuple[float, float]:
-    """Compile (if the trial names steps), generate, and score one trial."""
+    """Compile (if the trial names steps), probe (if pruning is on), generate, and score one trial."""
     import optuna
 
     from codeclm_dspy.generate import generate
-    from evals.compare import compare
     from optimizers.compile import compile_program
     from optimizers.program_dir import load_program
 
@@ -140,18 +143,43 @@ def _measure(
     if config.compile.steps:
         compile_program(config, seeds, home / "program")
         program, _ = load_program(home / "program")
-    try:
-        generate(config, seeds, home / "run", program=program)
-    except RunStopped as exc:
-        if isinstance(exc, ProviderStopped):
-            raise
-        raise optuna.TrialPruned(f"stopped by the trial's budget: {exc}") from None
-    row = compare([home / "run"], heldout, embedder=embedder).rows[0]
-    keep = ("kept", "coverage", "precision", "mean_nn_similarity", "distinct_2", "mean_pairwise_distance",
-            "calls_per_kept", "tokens_per_kept", "usd_per_kept")  # fmt: skip
-    trial.set_user_attr("metrics", {k: row.get(k) for k in keep})
+
+    def run(cfg: Config, where: Path) -> dict[str, Any]:
+        try:
+            generate(cfg, seeds, where, program=program)
+        except RunStopped as exc:
+            if isinstance(exc, ProviderStopped):
+                raise
+            raise optuna.TrialPruned(f"stopped by the trial's budget: {exc}") from None
+        return _score(where, heldout, embedder)
+
+    probe = space.pruning.probe_instructions
+    if probe:
+        small = config.pipeline.model_copy(update={"num_instructions": probe})
+        early = run(config.model_copy(update={"pipeline": small}), home / "probe")[space.objectives.quality]
+        trial.set_user_attr("probe_quality", early)
+        peers = [t.user_attrs["probe_quality"] for t in trial.study.get_trials(
+            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) if t.user_attrs.get("probe_quality") is not None]  # fmt: skip
+        if early is None:
+            raise optuna.TrialPruned(f"its probe of {probe} instructions kept no pair")
+        if len(peers) >= space.pruning.min_trials and early < statistics.median(peers):
+            raise optuna.TrialPruned(
+                f"probe quality {early:.4f} is below the median {statistics.median(peers):.4f} of {len(peers)} trials"
+            )
+    row = run(config, home / "run")
+    trial.set_user_attr("metrics", row)
     quality, cost = row[space.objectives.quality], row[space.objectives.cost]
     if quality is None or cost is None:
         why = "it kept no pair" if not row["kept"] else f"{space.objectives.cost} is unknown (no price)"
         raise optuna.TrialPruned(f"nothing to score: {why}")
     return float(quality), float(cost)
+
+
+def _score(run_dir: Path, heldout, embedder) -> dict[str, Any]:
+    """The evals metrics of a run's kept data against the held-out split."""
+    from evals.compare import compare
+
+    row = compare([run_dir], heldout, embedder=embedder).rows[0]
+    keep = ("kept", "coverage", "precision", "mean_nn_similarity", "distinct_2", "mean_pairwise_distance",
+            "calls_per_kept", "tokens_per_kept", "usd_per_kept")  # fmt: skip
+    return {k: row.get(k) for k in keep}

@@ -81,6 +81,22 @@ def test_trials_keep_their_directories_and_the_sweep_resumes(files):
     assert len(sweep(files, 4).get_trials()) == 4  # already there: no trial at all
 
 
+@pytest.mark.evals
+def test_plots_are_written_as_png_and_html(files):
+    from optimizers.sweep_plots import write_plots
+
+    study = sweep(files, 3)
+    outcome = write_plots(study, files / "plots")
+    assert outcome["pareto_front"] == "written" and outcome["history_quality"] == "written"
+    for name, result in outcome.items():
+        if result == "written":
+            assert (files / "plots" / f"{name}.png").stat().st_size > 1000
+            assert "plotly" in (files / "plots" / f"{name}.html").read_text()
+        else:
+            assert result.startswith("skipped: ")
+    assert (files / "plots" / "plotly.min.js").is_file()  # offline: no CDN
+
+
 def test_best_config_runs_with_generate_as_it_is(files):
     sweep(files, 3)
     done = CliRunner().invoke(
@@ -129,3 +145,27 @@ def test_bad_space_is_one_line_and_exit_2(files, space, message):
                                     "--out", str(files / "sweep")])  # fmt: skip
     assert done.exit_code == 2, done.output
     assert message in done.output and "Traceback" not in done.output
+
+
+def test_a_hopeless_probe_stops_the_trial_before_its_full_run(files, script):
+    # a cold strong model writes instructions like the held-out ones, a hot one writes off-topic ones
+    script.handlers["decode"] = lambda role, i, p: {"new_instructions": [
+        (f"Question {n} about question answering" if p["temperature"] < 0.5 else f"Unrelated chatter item {n}")
+        for n in range(int(i["count"]))]}  # fmt: skip
+    space = {"pruning": {"probe_instructions": 2, "min_trials": 2},
+             "params": {"models.strong.temperature": {"choices": [0.1, 0.9]}}}  # fmt: skip
+    (files / "sweep").mkdir()
+    study = open_study(f"sqlite:///{(files / 'sweep').resolve() / 'study.db'}", "codeclm-sweep")
+    for temperature in (0.1, 0.1, 0.9):
+        study.enqueue_trial({"models.strong.temperature": temperature})
+    run_sweep(BASE, SearchSpace.model_validate(space), files / "seeds.jsonl", files / "heldout.jsonl",
+              files / "sweep", trials=3, embedder=BagOfWords())  # fmt: skip
+    trials = study.get_trials()
+    assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2 + [
+        optuna.trial.TrialState.PRUNED
+    ]
+    hopeless = trials[2]
+    assert "below the median" in hopeless.user_attrs["outcome"]
+    assert hopeless.user_attrs["probe_quality"] < trials[0].user_attrs["probe_quality"]
+    home = files / "sweep" / "trials" / "0002"
+    assert (home / "probe" / "manifest.json").is_file() and not (home / "run").exists()
