@@ -9,6 +9,9 @@
 - the before/after scores on held-out seeds: ``scoring.py``
 - the whole compile, resumable, into a program directory: ``compile.py``,
   read back by ``program_dir.py``
+- sweeps over the config's knobs (Optuna, quality against cost): the search
+  space ``space.py``, the study ``sweep.py``, its export ``sweep_best.py`` and
+  charts ``sweep_plots.py``
 """
 
 from optimizers.compile import compile_program
@@ -23,9 +26,12 @@ from optimizers.metrics import (
     judge_metric,
 )
 from optimizers.program_dir import load_program
+from optimizers.space import SearchSpace, load_space
+from optimizers.sweep import run_sweep
 
 __all__ = [
     "Assessment",
+    "SearchSpace",
     "batch_diversity",
     "compile_program",
     "decode_metric",
@@ -35,4 +41,6 @@ __all__ = [
     "judge_agreement",
     "judge_metric",
     "load_program",
+    "load_space",
+    "run_sweep",
 ]

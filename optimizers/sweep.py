@@ -20,7 +20,9 @@ its journal instead of paying again.
 from __future__ import annotations
 
 import os
+import random
 import statistics
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -28,32 +30,70 @@ from typing import Any
 import yaml
 
 from codeclm_dspy.config import Config, parse_config
-from codeclm_dspy.errors import CodecLMError, ConfigError, ProviderStopped, RunStopped
+from codeclm_dspy.errors import CodecLMError, ConfigError, ProviderStopped, RunStopped, first_line
+from codeclm_dspy.secrets import scrub
 from optimizers.space import SearchSpace, apply
 
 STUDY = "codeclm-sweep"
+
+
+def _retry_callback():
+    import optuna.storages
+
+    # renamed in Optuna 4.9; the old name still works there but warns
+    return (
+        getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        or optuna.storages.RetryFailedTrialCallback
+    )
+
+
 HEARTBEAT_S, GRACE_S = 20, 60
 
 
+def _shown(storage: str) -> str:
+    """The storage URL without its password, for messages."""
+    import sqlalchemy.engine
+
+    try:
+        return sqlalchemy.engine.make_url(storage).render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: nothing in it to hide that scrub would not
+        return scrub(storage)
+
+
 def open_study(storage: str, name: str, *, seed: int | None = None, create: bool = True):
-    """The study ``name`` in ``storage`` (created when missing and ``create``)."""
+    """The study ``name`` in ``storage`` (created when missing and ``create``).
+
+    Workers started together on an empty database race to create Optuna's
+    tables and the study; the loser of that race tries again.
+
+    Raises:
+        ConfigError: no such study, or a storage that cannot be opened.
+    """
     import optuna
+    import sqlalchemy.exc
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # heartbeats and retried_trial_number are marked experimental; they are what resume rests on
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    rdb = optuna.storages.RDBStorage(
-        storage, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-        heartbeat_stale_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=2),
-    )  # fmt: skip
-    try:
-        if not create:
-            return optuna.load_study(study_name=name, storage=rdb)
-        sampler = optuna.samplers.TPESampler(seed=seed)
-        return optuna.create_study(storage=rdb, study_name=name, directions=["maximize", "minimize"],
-                                   sampler=sampler, load_if_exists=True)  # fmt: skip
-    except KeyError:
-        raise ConfigError(f"no study named '{name}' in {storage}") from None
+    for attempt in range(4):
+        try:
+            rdb = optuna.storages.RDBStorage(
+                storage, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=_retry_callback()(max_retry=2),
+            )  # fmt: skip
+            if not create:
+                return optuna.load_study(study_name=name, storage=rdb)
+            return optuna.create_study(storage=rdb, study_name=name, directions=["maximize", "minimize"],
+                                       sampler=optuna.samplers.TPESampler(seed=seed), load_if_exists=True)  # fmt: skip
+        except KeyError:
+            raise ConfigError(f"no study named '{name}' in {_shown(storage)}") from None
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.DuplicatedStudyError) as exc:
+            if attempt == 3 or isinstance(exc, sqlalchemy.exc.ArgumentError):
+                raise ConfigError(
+                    f"cannot open the study storage {_shown(storage)}: {scrub(first_line(exc))}"
+                ) from None
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")
 
 
 def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldout: str | Path, out: str | Path,
@@ -94,7 +134,7 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
         values = {path: knob.sample(trial, path) for path, knob in space.params.items()}
         # a retried trial reuses the directory of the one whose worker died
         frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
-        retried = optuna.storages.RetryFailedTrialCallback.retried_trial_number(frozen)
+        retried = _retry_callback().retried_trial_number(frozen)
         home = out / "trials" / f"{trial.number if retried is None else retried:04d}"
         trial.set_user_attr("dir", str(home))
         try:

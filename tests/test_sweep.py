@@ -113,6 +113,16 @@ def test_best_config_runs_with_generate_as_it_is(files):
     assert gen.exit_code == 0, gen.output
 
 
+def test_an_unreachable_storage_is_one_line_without_its_password(files):
+    done = CliRunner().invoke(app, ["sweep", "--config", str(files / "config.yaml"), "--space", str(files / "space.yaml"),
+                                    "--seeds", str(files / "seeds.jsonl"), "--heldout", str(files / "heldout.jsonl"),
+                                    "--storage", "postgresql+psycopg2://me:s3cret-pw@127.0.0.1:1/db",
+                                    "--out", str(files / "sweep")])  # fmt: skip
+    assert done.exit_code == 2, done.output
+    assert "cannot open the study storage" in done.output and "s3cret-pw" not in done.output
+    assert "Traceback" not in done.output
+
+
 def test_a_trial_that_keeps_nothing_is_pruned_with_its_reason(files, script):
     script.handlers["judge"] = lambda role, i, p: {"score_1": 5, "score_2": 5}  # no gap: nothing kept
     study = sweep(files, 2)

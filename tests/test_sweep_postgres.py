@@ -49,7 +49,8 @@ def test_two_workers_share_one_study_and_never_run_a_trial_twice(tmp_path):
         workers = [subprocess.Popen(command, env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                     text=True) for _ in range(2)]  # fmt: skip
         outputs = [w.communicate(timeout=900) for w in workers]
-        assert all(w.returncode == 0 for w in workers), outputs
+        for w, (out, err) in zip(workers, outputs, strict=True):
+            assert w.returncode == 0, f"exit {w.returncode}\nstdout: {out[-2000:]}\nstderr: {err[-4000:]}"
         study = open_study(url, "codeclm-sweep", create=False)
         trials = study.get_trials()
 
