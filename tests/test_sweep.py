@@ -179,3 +179,34 @@ def test_a_hopeless_probe_stops_the_trial_before_its_full_run(files, script):
     assert hopeless.user_attrs["probe_quality"] < trials[0].user_attrs["probe_quality"]
     home = files / "sweep" / "trials" / "0002"
     assert (home / "probe" / "manifest.json").is_file() and not (home / "run").exists()
+
+
+def test_a_trial_can_compile_a_step_before_it_generates(files, monkeypatch):
+    import optimizers.compile as compile_module
+
+    monkeypatch.setattr(compile_module, "_embedder", lambda name: bag_of_words)
+    (files / "seeds.jsonl").write_text("".join(
+        json.dumps({"id": f"s{k}", "instruction": f"Seed question {k} about food", "reference": f"Answer {k}."}) + "\n"
+        for k in range(4)))  # fmt: skip
+    space = {"fixed": {"compile.dev_fraction": 0.5},
+             "params": {"compile.steps.judge.optimizer": {"choices": ["none", "LabeledFewShot", "COPRO"]}}}  # fmt: skip
+    (files / "sweep").mkdir()
+    study = open_study(f"sqlite:///{(files / 'sweep').resolve() / 'study.db'}", "codeclm-sweep")
+    for choice in ("COPRO", "none", "LabeledFewShot"):
+        study.enqueue_trial({"compile.steps.judge.optimizer": choice})
+    run_sweep(BASE, SearchSpace.model_validate(space), files / "seeds.jsonl", files / "heldout.jsonl",
+              files / "sweep", trials=3, embedder=BagOfWords())  # fmt: skip
+    copro, plain, labeled = study.get_trials()
+    assert copro.state == optuna.trial.TrialState.COMPLETE
+    home = files / "sweep" / "trials" / "0000"
+    assert (home / "program" / "program.json").is_file()
+    assert json.loads((home / "run" / "manifest.json").read_text())["program"]["sha256"]
+    assert (
+        plain.state == optuna.trial.TrialState.COMPLETE
+        and not (files / "sweep" / "trials" / "0001" / "program").exists()
+    )
+    # an impossible combination fails with its reason, and the sweep goes on
+    assert (
+        labeled.state == optuna.trial.TrialState.FAIL
+        and "LabeledFewShot needs labelled" in labeled.user_attrs["outcome"]
+    )
