@@ -54,6 +54,8 @@ class Knob(_Strict):
             raise ValueError("give either low and high, or choices")
         if ranged and self.low > self.high:
             raise ValueError(f"low {self.low} is above high {self.high}")
+        if self.log and (self.step is not None or (ranged and self.low <= 0)):
+            raise ValueError("a log-scaled knob needs low > 0 and no step")
         return self
 
     def sample(self, trial, name: str) -> Any:
@@ -134,5 +136,5 @@ def apply(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
             node = node.setdefault(key, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"search space path {path}: '{key}' is not a section of the config")
-        node[keys[-1]] = value
+        node[keys[-1]] = copy.deepcopy(value)  # a trial must never change the space's own values
     return data

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import statistics
 import time
 import warnings
@@ -72,7 +73,8 @@ def open_study(storage: str, name: str, *, seed: int | None = None, create: bool
     import optuna
     import sqlalchemy.exc
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # ERROR: Optuna logs every failed trial with its traceback; the trial keeps its reason instead
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     # heartbeats and retried_trial_number are marked experimental; they are what resume rests on
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     for attempt in range(4):
@@ -116,14 +118,12 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     storage = storage or f"sqlite:///{out.resolve() / 'study.db'}"
-    base_config = parse_config(base, source="the base config")
-    # a misspelt path or a value the config refuses fails here, not as N failed trials
-    probe = {path: knob.choices[0] if knob.choices else knob.low for path, knob in space.params.items()}
-    parse_config(
-        apply(base, {**space.fixed, **probe}), source="the base config with the space's first values"
-    )
-    seed = (base_config.random_seed * 1_000_003 + os.getpid()) % 2**32  # workers must not sample alike
+    base_config = _check(base, space, seeds, heldout)
+    # workers (on other machines, or in containers where every pid is 1) must not sample alike
+    seed = hash((base_config.random_seed, socket.gethostname(), os.getpid(), time.time_ns())) % 2**32
     study = open_study(storage, study_name, seed=seed)
+    trial_dir = (lambda n: out / "trials" / f"{n:04d}") if study_name == STUDY else (
+        lambda n: out / "trials" / f"{study_name}-{n:04d}")  # fmt: skip
     if embedder is None:
         from evals.embeddings import DEFAULT_EMBEDDER, Embedder
 
@@ -135,32 +135,75 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
         # a retried trial reuses the directory of the one whose worker died
         frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
         retried = _retry_callback().retried_trial_number(frozen)
-        home = out / "trials" / f"{trial.number if retried is None else retried:04d}"
+        home = trial_dir(trial.user_attrs.get("resumes", trial.number if retried is None else retried))
         trial.set_user_attr("dir", str(home))
         try:
             config = parse_config(apply(base, {**space.fixed, **values}), source=f"trial {trial.number}")
             trial.set_user_attr("config", config.public_dict())
             return _measure(trial, config, space, seeds, heldout, home, embedder)
-        except ProviderStopped as exc:
+        except (ProviderStopped, KeyboardInterrupt) as exc:
+            # the trial fails, but its knobs wait for the next session, which resumes its directory
+            trial.set_user_attr("requeued", True)
+            study.enqueue_trial(trial.params, user_attrs={"resumes": int(home.name.rsplit("-", 1)[-1])},
+                                skip_if_exists=False)  # fmt: skip
+            if isinstance(exc, KeyboardInterrupt):
+                raise
             raise _Stop(exc) from None  # not a CodecLMError: Optuna must not catch it as a failed trial
         except (CodecLMError, optuna.TrialPruned) as exc:
             trial.set_user_attr("outcome", f"{type(exc).__name__}: {exc}")
             raise
 
-    finished = (
-        optuna.trial.TrialState.COMPLETE,
-        optuna.trial.TrialState.PRUNED,
-        optuna.trial.TrialState.FAIL,
-    )
-    done = len(study.get_trials(deepcopy=False, states=finished))
-    if done < trials:
+    def enough(study_, trial_) -> None:
+        if finished(study_) >= trials:
+            study_.stop()
+
+    optuna.storages.fail_stale_trials(study)  # a dead worker's trial, if its heartbeat is old enough
+    if finished(study) < trials:
         try:
-            study.optimize(objective, n_trials=trials - done, catch=(CodecLMError,),
-                           callbacks=[optuna.study.MaxTrialsCallback(trials, states=finished),
-                                      *([lambda _, t: on_trial(t)] if on_trial else [])])  # fmt: skip
+            study.optimize(objective, n_trials=trials - finished(study), catch=(CodecLMError,),
+                           callbacks=[enough, *([lambda _, t: on_trial(t)] if on_trial else [])])  # fmt: skip
         except _Stop as stop:
             raise stop.args[0] from None
     return study
+
+
+def finished(study) -> int:
+    """Trials that count towards ``--trials``: complete, pruned, or failed for good.
+
+    A failed trial whose knobs were queued again (its worker died or was
+    stopped) does not count: its retry will.
+    """
+    import optuna
+
+    state = optuna.trial.TrialState
+    trials = study.get_trials(deepcopy=False)
+    retried = {_retry_callback().retried_trial_number(t) for t in trials} | {
+        t.user_attrs.get("resumes") for t in trials
+    }
+    return sum(t.state in (state.COMPLETE, state.PRUNED) or (t.state == state.FAIL and t.number not in retried
+               and not t.user_attrs.get("requeued")) for t in trials)  # fmt: skip
+
+
+def _check(base: dict[str, Any], space: SearchSpace, seeds, heldout) -> Config:
+    """Everything every trial needs, checked once: a bad file or key would fail them all.
+
+    A misspelt path or a value the config refuses (a float bound on an
+    integer knob) fails here too, with both ends of each range tried.
+    """
+    from codeclm_dspy.routing import check_role
+    from codeclm_dspy.seeds import load_seeds
+    from evals.benchmarks import load_benchmark
+
+    config = parse_config(base, source="the base config")
+    for end in (0, -1):
+        probe = {p: k.choices[end] if k.choices else (k.low, k.high)[end] for p, k in space.params.items()}
+        parse_config(apply(base, {**space.fixed, **probe}), source="the base config with the space's "
+                     + ("first" if end == 0 else "last") + " values")  # fmt: skip
+    load_seeds(seeds, config.seeds.instruction_field, config.seeds.id_field)
+    load_benchmark(heldout)
+    for name, role in config.models.roles().items():
+        check_role(name, role)
+    return config
 
 
 class _Stop(Exception):

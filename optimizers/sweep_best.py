@@ -41,6 +41,8 @@ def write_best(trial, out: str | Path) -> dict[str, Any]:
         f"# codeclm sweep best: trial {trial.number}, quality {trial.values[0]:.4f}, cost {trial.values[1]:.4f}\n"
         f"# knobs: {', '.join(f'{k}={v}' for k, v in trial.params.items())}\n"
     )
+    if "***" in yaml.safe_dump(config):
+        header += "# values shown as *** were masked as credentials: set them again before use\n"
     if config.get("compile", {}).get("steps"):
         header += f"# it compiled steps: generate with --program {trial.user_attrs['dir']}/program\n"
     Path(out).write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

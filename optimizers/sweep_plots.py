@@ -8,6 +8,7 @@ is skipped with the reason, never faked.
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -45,11 +46,14 @@ def write_plots(study, out: str | Path) -> dict[str, str]:
             try:
                 axes = draw(static)
                 figure = (axes.flat[0] if hasattr(axes, "flat") else axes).figure
-                figure.savefig(out / f"{name}.png", dpi=120, bbox_inches="tight")
+                # written aside then renamed: several workers may draw at once
+                tmp = out / f".{name}.{os.getpid()}"
+                figure.savefig(f"{tmp}.png", dpi=120, bbox_inches="tight")
                 matplotlib.pyplot.close(figure)
-                draw(optuna.visualization).write_html(
-                    out / f"{name}.html", include_plotlyjs="directory"
-                )  # offline: one plotly.min.js beside them
+                os.replace(f"{tmp}.png", out / f"{name}.png")
+                # offline: one plotly.min.js beside the pages
+                draw(optuna.visualization).write_html(f"{tmp}.html", include_plotlyjs="directory")
+                os.replace(f"{tmp}.html", out / f"{name}.html")
                 done[name] = "written"
             except (ValueError, RuntimeError, ZeroDivisionError) as exc:
                 done[name] = f"skipped: {exc}"

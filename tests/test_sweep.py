@@ -146,7 +146,9 @@ def test_none_removes_a_compile_step_and_paths_must_be_sections():
     [({"params": {}}, "params"), ({"params": {"pipeline.threshold": {"low": 3, "high": 1}}}, "above high"),
      ({"params": {"pipeline.threshold": {"low": 1}}}, "either low and high, or choices"),
      ({"objectives": {"quality": "vibes"}, "params": {"pipeline.threshold": {"choices": [1, 2]}}}, "objectives.quality"),
-     ({"params": {"pipeline.thresold": {"low": 1, "high": 2}}}, "pipeline.thresold: unknown key")],
+     ({"params": {"pipeline.thresold": {"low": 1, "high": 2}}}, "pipeline.thresold: unknown key"),
+     ({"params": {"pipeline.threshold": {"low": 0.0, "high": 1.0, "log": True}}}, "log-scaled knob"),
+     ({"params": {"pipeline.max_iterations": {"low": 1.0, "high": 2.5}}}, "last values")],
 )  # fmt: skip
 def test_bad_space_is_one_line_and_exit_2(files, space, message):
     (files / "space.yaml").write_text(yaml.safe_dump(space))
@@ -210,3 +212,40 @@ def test_a_trial_can_compile_a_step_before_it_generates(files, monkeypatch):
         labeled.state == optuna.trial.TrialState.FAIL
         and "LabeledFewShot needs labelled" in labeled.user_attrs["outcome"]
     )
+
+
+def test_a_provider_stop_is_resumed_in_the_same_trial_directory(files, script):
+    from codeclm_dspy.errors import ProviderStopped
+
+    base = {**BASE, "models": {r: {**m, "num_retries": 0} for r, m in BASE["models"].items()}}
+    good = script.handlers["judge"]
+    calls = {"n": 0}
+
+    def flaky(role, inputs, params):
+        calls["n"] += 1
+        if 12 <= calls["n"] < 10_000:  # the provider goes down during the second trial
+            raise RuntimeError("service unavailable")
+        return good(role, inputs, params)
+
+    script.handlers["judge"] = flaky
+    space = SearchSpace.model_validate(SPACE)
+    args = (files / "seeds.jsonl", files / "heldout.jsonl", files / "sweep")
+    with pytest.raises(ProviderStopped):
+        run_sweep(base, space, *args, trials=3, embedder=BagOfWords())
+    calls["n"] = 10_000  # the provider is back
+    study = run_sweep(base, space, *args, trials=3, embedder=BagOfWords())
+    trials = study.get_trials()
+    stopped = [t for t in trials if t.user_attrs.get("requeued")]
+    assert len(stopped) == 1 and stopped[0].state == optuna.trial.TrialState.FAIL
+    resumed = [t for t in trials if t.user_attrs.get("resumes") == stopped[0].number]
+    assert len(resumed) == 1 and resumed[0].state == optuna.trial.TrialState.COMPLETE
+    assert (
+        resumed[0].params == stopped[0].params
+        and resumed[0].user_attrs["dir"] == stopped[0].user_attrs["dir"]
+    )
+    manifest = json.loads(
+        (files / "sweep" / "trials" / f"{stopped[0].number:04d}" / "run" / "manifest.json").read_text()
+    )
+    assert manifest["status"] == "complete" and manifest["sessions"] == 2  # resumed, not redone
+    counted = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(counted) == 3
