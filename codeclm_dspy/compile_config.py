@@ -63,7 +63,7 @@ class CompileConfig(_Strict):
         decode_count: instructions asked for per decode example (the
             diversity half of the decode metric needs at least two).
         embedder: sentence embedder for round-trip similarity and diversity
-            (``default``: all-MiniLM-L6-v2 from its wheel; or a model
+            (all-MiniLM-L6-v2 from its wheel by default; or a model
             directory or LiteLLM embedding model).
         num_threads: examples evaluated at once (None: ``engine.workers``).
         budget: caps for the whole compile (across resumes); ``engine.budget``
@@ -79,7 +79,7 @@ class CompileConfig(_Strict):
     max_dev: int | None = Field(default=None, ge=1)
     reference_field: str = "reference"
     decode_count: int = Field(default=3, ge=2)
-    embedder: str = "default"
+    embedder: str = "all-MiniLM-L6-v2"  # evals.DEFAULT_EMBEDDER, from its wheel
     num_threads: int | None = Field(default=None, ge=1)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     revert_if_worse: bool = False

@@ -64,6 +64,13 @@ class ProviderStopped(RunStopped):
     """The provider stopped answering usefully (auth, rate limit, connection) even after retries."""
 
 
+def status_of(exc: BaseException) -> str:
+    """The manifest status of a run that ended with ``exc``: stopped, interrupted or failed."""
+    if isinstance(exc, RunStopped):
+        return "stopped"
+    return "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+
+
 def first_line(exc: BaseException) -> str:
     """``Type: first line of the message``: enough to name a failure in one line."""
     text = str(exc).strip()

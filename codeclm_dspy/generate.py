@@ -14,7 +14,7 @@ import datasets
 import dspy
 
 from codeclm_dspy.config import Config
-from codeclm_dspy.errors import RunStopped
+from codeclm_dspy.errors import status_of
 from codeclm_dspy.methods import check_program, make_program, method_name
 from codeclm_dspy.progress import NullProgress, Progress
 from codeclm_dspy.records import Seed
@@ -98,10 +98,7 @@ def generate(
         counts = program.run(rt, seeds, run_dir, random_seed=config.random_seed,
                              workers=config.engine.workers, progress=progress)  # fmt: skip
     except BaseException as exc:
-        if isinstance(exc, RunStopped):
-            status = "stopped"
-        else:
-            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+        status = status_of(exc)
         run_dir.export()
         tail = _tail(rt, run_dir, clock)
         run_dir.write_manifest(

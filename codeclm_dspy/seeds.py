@@ -28,10 +28,17 @@ def load_seeds(path: str | Path, instruction_field: str = "instruction", id_fiel
         SeedError: missing or empty file, a malformed line (named), or a
             record without a non-empty instruction.
     """
+    return [seed for seed, _, _ in seed_records(path, instruction_field, id_field)]
+
+
+def seed_records(path: str | Path, instruction_field: str = "instruction",
+                 id_field: str = "id") -> list[tuple[Seed, dict, str]]:  # fmt: skip
+    """``(seed, raw record, where)`` for every record: ``load_seeds`` with the
+    fields it does not use kept, for readers that need more (compile's
+    reference answers and labels)."""
     path = Path(path)
-    records = read_records(path)
     seeds, ids = [], set()
-    for where, record in records:
+    for where, record in read_records(path):
         text = record.get(instruction_field)
         if not isinstance(text, str) or not text.strip():
             raise SeedError(
@@ -46,7 +53,7 @@ def load_seeds(path: str | Path, instruction_field: str = "instruction", id_fiel
         extra = record.get("input")
         if isinstance(extra, str) and extra.strip():  # a task's input is part of the request
             text = f"{text.strip()}\n\n{extra.strip()}"
-        seeds.append(Seed(seed_id, text.strip()))
+        seeds.append((Seed(seed_id, text.strip()), record, where))
     return seeds
 
 

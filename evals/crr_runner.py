@@ -25,7 +25,7 @@ from typing import Any
 
 from codeclm_dspy.config import Config
 from codeclm_dspy.contrastive_filtering import ContrastiveFilter
-from codeclm_dspy.errors import RunStopped
+from codeclm_dspy.errors import status_of
 from codeclm_dspy.generate import package_versions, utc_now
 from codeclm_dspy.progress import NullProgress, Progress
 from codeclm_dspy.routing import build_lms, check_role
@@ -118,8 +118,7 @@ def run_crr(
         with progress.stage("crr: answer + judge", len(items)) as tick:
             results = pmap(one, items, config.engine.workers)
     except BaseException as exc:
-        status = "stopped" if isinstance(exc, RunStopped) else "failed"
-        status = "interrupted" if isinstance(exc, KeyboardInterrupt) else status
+        status = status_of(exc)
         _finish(run_dir, rt, {**manifest, "status": status, "error": scrub(f"{type(exc).__name__}: {exc}")},
                 clock)  # fmt: skip
         raise

@@ -28,7 +28,8 @@ import dspy
 from codeclm_dspy.calls import step as calls_for
 from codeclm_dspy.compile_config import STEPS
 from codeclm_dspy.config import Config
-from codeclm_dspy.errors import CodecLMError, ConfigError, first_line
+from codeclm_dspy.decoder import Decoder
+from codeclm_dspy.errors import CodecLMError, ConfigError, first_line, status_of
 from codeclm_dspy.generate import package_versions, utc_now
 from codeclm_dspy.program import CodecLM
 from codeclm_dspy.progress import NullProgress, Progress
@@ -61,7 +62,7 @@ def compile_program(config: Config, seeds: str | Path, out: str | Path, *,
         raise ConfigError("compile.steps names no step; add e.g. `encode: {optimizer: COPRO}` under it")
     records = load_records(seeds, config.seeds.instruction_field, config.seeds.id_field, spec.reference_field)
     train, dev = split_records(records, spec.dev_fraction, config.random_seed, spec.max_train, spec.max_dev)
-    if "judge" in spec.steps and not (judge_examples(train, 0) and judge_examples(dev, 0)):
+    if "judge" in spec.steps and not (any(r.reference for r in train) and any(r.reference for r in dev)):
         raise ConfigError(
             f"compiling the judge needs seeds with a '{spec.reference_field}' answer on both sides of the "
             f"split; {sum(bool(r.reference) for r in records)} of {len(records)} seeds have one"
@@ -120,7 +121,7 @@ def compile_program(config: Config, seeds: str | Path, out: str | Path, *,
             step_predictor(program, step).load_state(done.pop("state"))
             manifest["steps"][step] = done
     except BaseException as exc:
-        _finish(run_dir, manifest, rt, clock, _status(exc), scrub(f"{type(exc).__name__}: {exc}"))
+        _finish(run_dir, manifest, rt, clock, status_of(exc), scrub(f"{type(exc).__name__}: {exc}"))
         raise
     program.save(str(out / PROGRAM))
     return _finish(run_dir, manifest, rt, clock, "complete")
@@ -130,7 +131,7 @@ def _compile_step(step, config, rt, program, train, dev, embed, threads, out, pr
     how = config.compile.steps[step]
     if step == "encode":
         train_ex, dev_ex = encode_examples(train), encode_examples(dev)
-        metric = encode_metric(rt, embed, step_predictor(CodecLM(), "decode"))
+        metric = encode_metric(rt, embed, Decoder().decode)  # the prompts generate starts from
     elif step == "judge":
         train_ex, dev_ex = (
             judge_examples(train, config.random_seed),
@@ -209,19 +210,11 @@ class CompileFailed(CodecLMError):
 def _embedder(name: str):
     """The embedder's ``encode``, loaded now: a missing model or extra must stop the
     compile here, not turn every scored example into a failure."""
-    from evals.embeddings import DEFAULT_EMBEDDER, Embedder
+    from evals.embeddings import Embedder
 
-    embedder = Embedder(DEFAULT_EMBEDDER if name == "default" else name)
+    embedder = Embedder(name)
     embedder.encode(["load the model"])
     return embedder.encode
-
-
-def _status(exc: BaseException) -> str:
-    from codeclm_dspy.errors import RunStopped
-
-    if isinstance(exc, RunStopped):
-        return "stopped"
-    return "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
 
 
 def _finish(run_dir, manifest, rt, clock, status, error=None) -> dict[str, Any]:

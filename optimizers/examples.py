@@ -20,7 +20,7 @@ from pathlib import Path
 import dspy
 
 from codeclm_dspy.errors import SeedError
-from codeclm_dspy.seeds import read_records
+from codeclm_dspy.seeds import seed_records
 
 REFUSAL = "I am sorry, but I cannot help with that request."
 DEGRADATIONS = ("off_topic", "truncated", "refusal")
@@ -45,26 +45,15 @@ def load_records(
     Raises:
         SeedError: as ``load_seeds``; also a non-text reference.
     """
-    records, ids = [], set()
-    for where, raw in read_records(path):
-        text = raw.get(instruction_field)
-        if not isinstance(text, str) or not text.strip():
-            raise SeedError(f"{path} {where}: no '{instruction_field}' field with text")
-        extra = raw.get("input")
-        if isinstance(extra, str) and extra.strip():  # a task's input is part of the request
-            text = f"{text.strip()}\n\n{extra.strip()}"
+    records = []
+    for seed, raw, where in seed_records(path, instruction_field, id_field):
         reference = raw.get(reference_field) or ""
         if not isinstance(reference, str):
             raise SeedError(f"{path} {where}: '{reference_field}' is not text")
-        seed_id = str(raw.get(id_field) or f"seed-{len(records) + 1}")
-        if seed_id in ids:
-            raise SeedError(f"{path} {where}: duplicate id '{seed_id}'")
-        ids.add(seed_id)
         skills = raw.get("skills")
         skills = tuple(str(s) for s in skills) if isinstance(skills, list) else ()
-        records.append(
-            SeedRecord(seed_id, text.strip(), reference.strip(), str(raw.get("use_case") or ""), skills)
-        )
+        records.append(SeedRecord(seed.id, seed.instruction, reference.strip(), str(raw.get("use_case") or ""),
+                                  skills))  # fmt: skip
     return records
 
 

@@ -125,17 +125,17 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
     trial_dir = (lambda n: out / "trials" / f"{n:04d}") if study_name == STUDY else (
         lambda n: out / "trials" / f"{study_name}-{n:04d}")  # fmt: skip
     if embedder is None:
-        from evals.embeddings import DEFAULT_EMBEDDER, Embedder
+        from evals.embeddings import Embedder
 
-        name = base_config.compile.embedder
-        embedder = Embedder(DEFAULT_EMBEDDER if name == "default" else name)
+        embedder = Embedder(base_config.compile.embedder)
 
     def objective(trial: optuna.Trial) -> tuple[float, float]:
         values = {path: knob.sample(trial, path) for path, knob in space.params.items()}
         # a retried trial reuses the directory of the one whose worker died
         frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
         retried = _retry_callback().retried_trial_number(frozen)
-        home = trial_dir(trial.user_attrs.get("resumes", trial.number if retried is None else retried))
+        number = trial.user_attrs.get("resumes", trial.number if retried is None else retried)
+        home = trial_dir(number)
         trial.set_user_attr("dir", str(home))
         try:
             config = parse_config(apply(base, {**space.fixed, **values}), source=f"trial {trial.number}")
@@ -144,7 +144,7 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
         except (ProviderStopped, KeyboardInterrupt) as exc:
             # the trial fails, but its knobs wait for the next session, which resumes its directory
             trial.set_user_attr("requeued", True)
-            study.enqueue_trial(trial.params, user_attrs={"resumes": int(home.name.rsplit("-", 1)[-1])},
+            study.enqueue_trial(trial.params, user_attrs={"resumes": number},
                                 skip_if_exists=False)  # fmt: skip
             if isinstance(exc, KeyboardInterrupt):
                 raise
