@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from codeclm_dspy.budget import BudgetConfig
 from codeclm_dspy.compile_config import CompileConfig
 from codeclm_dspy.errors import ConfigError
+from codeclm_dspy.quality import QualityConfig
 
 SCORE_MIN, SCORE_MAX = 1, 10
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -85,7 +86,13 @@ class RoleConfig(_Strict):
 
 
 class ModelsConfig(_Strict):
-    """The three LM roles. ``judge`` defaults to ``strong``, as in the paper."""
+    """The three LM roles. ``judge`` defaults to ``strong``, as in the paper.
+
+    The judge samples at temperature 0 unless its own section sets one: a
+    gap moves in steps of 0.5, so sampling noise in the scores would sit
+    right at the threshold. Inheriting from ``strong`` inherits its model,
+    not its (generation) temperature.
+    """
 
     strong: RoleConfig
     target: RoleConfig
@@ -93,7 +100,18 @@ class ModelsConfig(_Strict):
 
     def roles(self) -> dict[str, RoleConfig]:
         """Every role with the judge default applied."""
-        return {"strong": self.strong, "target": self.target, "judge": self.judge or self.strong}
+        return {"strong": self.strong, "target": self.target, "judge": self.judge_role()}
+
+    def judge_role(self) -> RoleConfig:
+        """The judge: its own section, else the strong model's; temperature 0 unless set."""
+        if self.judge is not None and "temperature" in self.judge.model_fields_set:
+            return self.judge
+        return (self.judge or self.strong).model_copy(update={"temperature": 0.0})
+
+    def self_judged(self) -> bool:
+        """Whether the judge is the strong or the target model (same model and endpoint)."""
+        judge = self.judge_role()
+        return any((judge.model, judge.api_base) == (r.model, r.api_base) for r in (self.strong, self.target))
 
 
 class PipelineConfig(_Strict):
@@ -112,6 +130,14 @@ class PipelineConfig(_Strict):
     # (there is no gap to stop the rounds early) and none when it is off.
     self_rubrics: bool = True
     contrastive_filtering: bool = True
+    # num_instructions is the number of kept pairs (the paper compares methods
+    # at equal data size). The first round decodes an equal share per
+    # metadata; while pairs are missing, further rounds decode more,
+    # round-robin over the pool with fresh rollouts, up to this many rounds.
+    max_decode_rounds: int = Field(default=8, ge=1, le=1000)
+    # Mixes the plausibility check turns down are replaced by fresh mixes for
+    # at most this many rounds; a pool still short after them is reported.
+    max_pool_rounds: int = Field(default=3, ge=1, le=100)
 
     @field_validator("threshold")
     @classmethod
@@ -183,6 +209,19 @@ class SeedsConfig(_Strict):
     id_field: str = "id"
 
 
+class BenchmarkConfig(_Strict):
+    """Which fields of a benchmark's records ``codeclm eval`` reads.
+
+    Attributes:
+        instruction_field: the text of an item; a list of turns (MT-Bench)
+            uses its first turn. An ``input`` field is appended as for seeds.
+        id_field: the item's id (the line number when the field is absent).
+    """
+
+    instruction_field: str = Field(default="instruction", min_length=1)
+    id_field: str = Field(default="id", min_length=1)
+
+
 class EngineConfig(_Strict):
     """How the run executes; none of this changes what the method produces.
 
@@ -222,11 +261,13 @@ class Config(_Strict):
     """Everything one ``codeclm generate`` run needs."""
 
     models: ModelsConfig
-    method: Literal["codeclm", "self-instruct", "evol-instruct"] = "codeclm"
+    method: Literal["codeclm", "self-instruct", "evol-instruct", "wizardlm-plus"] = "codeclm"
     pipeline: PipelineConfig = Field(default_factory=PipelineConfig)
     self_instruct: SelfInstructConfig = Field(default_factory=SelfInstructConfig)
     evol_instruct: EvolInstructConfig = Field(default_factory=EvolInstructConfig)
     seeds: SeedsConfig = Field(default_factory=SeedsConfig)
+    benchmark: BenchmarkConfig = Field(default_factory=BenchmarkConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     compile: CompileConfig = Field(default_factory=CompileConfig)
     random_seed: int = 0
@@ -248,9 +289,11 @@ class Config(_Strict):
         data = self.public_dict()
         data.pop("engine")
         data.pop("compile")  # a compiled program's own hash stands for it
+        data.pop("benchmark")  # read by eval commands, never by a generator
         # a baseline's section only matters to that baseline
-        for method, section in (("self-instruct", "self_instruct"), ("evol-instruct", "evol_instruct")):
-            if self.method != method:
+        used = {"self-instruct": "self_instruct", "evol-instruct": "evol_instruct", "wizardlm-plus": "evol_instruct"}
+        for section in ("self_instruct", "evol_instruct"):
+            if used.get(self.method) != section:
                 data.pop(section)
         for role in data["models"].values():
             if role:

@@ -61,8 +61,8 @@ class ContrastiveFilter(dspy.Module):
         self, rt: Runtime, instruction: str, iteration: int, threshold: float
     ) -> tuple[Attempt, str | None]:
         strong, target = rt.both(
-            lambda: rt.plain("strong", "respond_strong", instruction),
-            lambda: rt.plain("target", "respond_target", instruction),
+            lambda: rt.plain("strong", "respond_strong", instruction).text,
+            lambda: rt.plain("target", "respond_target", instruction).text,
         )
         scores = self.score(rt, instruction, strong, target)
         strong_score, target_score = average_scores(scores)

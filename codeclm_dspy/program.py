@@ -92,7 +92,7 @@ class CodecLM(dspy.Module):
             action = sample_action(actions, rng)
             instruction = self.improver(rt, instruction, action)
             traj.actions.append(action)
-        strong = rt.plain("strong", "respond_strong", instruction)
+        strong = rt.plain("strong", "respond_strong", instruction).text
         traj.attempts.append(Attempt(improvements + 1, instruction, strong, "", None, None, None, None))
         return "strong" if strong else None
 

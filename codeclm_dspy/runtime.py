@@ -28,6 +28,7 @@ from dspy.utils.exceptions import AdapterParseError
 
 from codeclm_dspy.calls import step as calls_for
 from codeclm_dspy.errors import StepParseError
+from codeclm_dspy.quality import Answer
 from codeclm_dspy.routing import LMRoles
 from codeclm_dspy.usage import UsageMeter
 
@@ -94,27 +95,29 @@ def call_structured(
     raise StepParseError(step, f"{last} after {retries + 1} attempts", raw=raw)
 
 
-def call_plain(lm: dspy.BaseLM, step: str, meter: UsageMeter, prompt: str, retries: int) -> str:
-    """Send ``prompt`` as the only user message and return the text answer.
+def call_plain(lm: dspy.BaseLM, step: str, meter: UsageMeter, prompt: str, retries: int) -> Answer:
+    """Send ``prompt`` as the only user message and return the answer.
 
-    Used for the strong and target answers in Contrastive Filtering: the paper
-    sends the instruction as it is, so no adapter or template wraps it. An
-    empty answer is asked again with a fresh rollout up to ``retries`` times
-    (it may be a glitch); if it stays empty, empty is the model's answer, and
-    the judge scores it as such (a base target model often says nothing).
+    Used for the strong and target answers: the paper sends the instruction
+    as it is, so no adapter or template wraps it. An empty answer is asked
+    again with a fresh rollout up to ``retries`` times (it may be a glitch);
+    if it stays empty, empty is the model's answer: the judge scores it as
+    such, and the quality gates never keep it. The provider's
+    ``finish_reason`` comes back with the text, so an answer cut at
+    ``max_tokens`` is known to be cut.
     """
-    text = ""
+    answer = Answer("")
     for attempt in range(retries + 1):
         with dspy.context(**QUIET), calls_for(step):
-            outputs = lm(prompt, **fresh_rollout(lm, attempt))
-        first = outputs[0] if outputs else ""
-        if isinstance(first, dict):
-            first = first.get("text") or ""
-        text = (first or "").strip()
+            # forward() rather than __call__: DSPy's processing keeps only the text
+            response = lm.forward(prompt=prompt, **fresh_rollout(lm, attempt))
+        choice = response.choices[0] if response.choices else None
+        text = ((choice.message.content if choice else "") or "").strip()
+        answer = Answer(text, getattr(choice, "finish_reason", None))
         meter.note_parse(step, ok=bool(text))
         if text:
             break
-    return text
+    return answer
 
 
 @dataclass
@@ -178,6 +181,6 @@ class Runtime:
             **inputs,
         )
 
-    def plain(self, role: str, step: str, prompt: str) -> str:
+    def plain(self, role: str, step: str, prompt: str) -> Answer:
         """Send a bare prompt to a role's LM; see ``call_plain``."""
         return call_plain(getattr(self.lms, role), step, self.meter, prompt, self.parse_retries)

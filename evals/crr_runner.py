@@ -43,8 +43,8 @@ VERDICTS, FAILED = "verdicts.jsonl", "failed.jsonl"
 def judge_item(rt: Runtime, judge: ContrastiveFilter, item: Item) -> dict[str, Any]:
     """Both answers, both judge orders and the target's verdict for one item."""
     strong, target = rt.both(
-        lambda: rt.plain("strong", "respond_strong", item.text),
-        lambda: rt.plain("target", "respond_target", item.text),
+        lambda: rt.plain("strong", "respond_strong", item.text).text,
+        lambda: rt.plain("target", "respond_target", item.text).text,
     )
     scores = judge.score(rt, item.text, strong, target)
     tf, sf = scores["target_first"], scores["strong_first"]

@@ -149,7 +149,7 @@ class EvolInstruct(Baseline):
                 same = rt.structured(self.compare, "equivalence", "strong", first=slot.text, second=text)
                 if same.equivalent:
                     return Outcome(text, "no_information_gain")
-            answer = rt.plain("strong", "respond_strong", text)
+            answer = rt.plain("strong", "respond_strong", text).text
             return Outcome(text, "too_hard_for_the_model" if too_hard(answer) else None, answer)
         except Exception as exc:
             if as_stop(exc) is not None:

@@ -250,14 +250,14 @@ class SelfInstruct(Baseline):
                     sink.reject(
                         failure("instruction", traj.id, "respond_strong", answer, **evidence(traj, text))
                     )
-                elif not answer.strip():
+                elif not answer.text.strip():
                     drop(counts, "empty_response")
                     sink.reject(reject(traj, "empty_response", "respond_strong", text))
                 else:
                     kept += 1
                     i["kept"] += 1
                     i["kept_strong"] += 1
-                    sink.keep(pair_row(traj, text, answer, 1))
+                    sink.keep(pair_row(traj, text, answer.text, 1))
         for traj in accepted:
             drop(counts, "over_quota")
             sink.reject(reject(traj, "over_quota", "quota", traj.basic_instruction))
