@@ -55,13 +55,22 @@ def main(
 @app.command()
 def generate(
     config: Annotated[Path, typer.Option(help="YAML run config (models, pipeline, engine).")],
-    seeds: Annotated[Path, typer.Option(help="Seed instructions: JSONL, CSV or a saved HF dataset.")],
     out: Annotated[
         Path,
         typer.Option(
             help="Run directory: a new one, or an earlier run's to resume it (only unanswered calls are sent)."
         ),
     ],
+    seeds: Annotated[
+        Path | None, typer.Option(help="Seed instructions: JSONL, CSV or a saved HF dataset.")
+    ] = None,
+    metadata: Annotated[
+        Path | None,
+        typer.Option(
+            help="Instead of seeds: your own metadata, JSONL/CSV records of use_case + skills "
+            "(encoding is skipped; codeclm and wizardlm-plus)."
+        ),
+    ] = None,
     random_seed: Annotated[
         int | None, typer.Option(help="Random seed (overrides the config's random_seed).")
     ] = None,
@@ -70,7 +79,8 @@ def generate(
         str | None,
         typer.Option(
             help="Generator (overrides the config): codeclm, its Table 3 ablations self-rubrics "
-            "(no Contrastive Filtering) and metadata-only, or the baselines self-instruct, evol-instruct."
+            "(no Contrastive Filtering) and metadata-only, or the baselines self-instruct, evol-instruct and "
+            "wizardlm-plus (Evol-Instruct on CodecLM's metadata-only instructions)."
         ),
     ] = None,
     workers: Annotated[
@@ -104,7 +114,7 @@ def generate(
 
             compiled, made = load_program(program)
             source = {"compiled_from": str(program), "steps": compiled_summary(made)}
-        run(cfg, seeds, out, program=compiled, progress=progress, program_source=source)
+        run(cfg, seeds, out, program=compiled, progress=progress, program_source=source, metadata=metadata)
     _summary(out)
 
 
@@ -125,16 +135,23 @@ def _summary(out: Path) -> None:
             f"seeds {funnel['seeds']} -> metadata {funnel['metadata']} -> basic instructions "
             f"{funnel['basic_instructions']}"
         )
-    extras = [f"{k} {counts[k]}" for k in ("duplicates", "shortfall") if k in counts]
+    extras = [f"{k} {counts[k]}" for k in ("duplicates",) if counts.get(k)]
     lines = [head + (f" ({', '.join(extras)})" if extras else "")]
     for it in funnel["iterations"]:
-        if it["judged"] or it["failed"]:
+        if it["judged"] or it["failed"] or it.get("rejected"):
             lines.append(
                 f"  iteration {it['iteration']}: judged {it['judged']}, kept strong {it['kept_strong']}, "
                 f"kept target {it['kept_target']}, sent back {it['sent_back']}, dropped {it['dropped']}, "
-                f"failed {it['failed']}"
+                f"rejected {it.get('rejected', 0)}, failed {it['failed']}"
             )
-    lines.append(f"kept {funnel['kept']}, dropped {funnel['dropped']}, failed {funnel['failed']}")
+    asked = funnel.get("asked")
+    line = f"kept {funnel['kept']}" + (f" of {asked} asked" if asked is not None else "")
+    lines.append(f"{line}, dropped {funnel['dropped']}, failed {funnel['failed']}")
+    if funnel.get("shortfall"):
+        lines.append(f"  SHORTFALL: {funnel['shortfall']} pairs missing ({funnel.get('shortfall_reason')})")
+    reasons = funnel.get("not_kept_by_reason") or {}
+    if reasons:
+        lines.append("  not kept, by reason: " + ", ".join(f"{k} {v}" for k, v in reasons.items()))
     for stage, row in funnel["stages"].items():
         lines.append(f"  {stage:<26} {row['calls']:>7} calls {row['tokens']:>10,} tokens {money(row['usd'])}")
     per, alone = funnel["per_kept_pair"], funnel.get("per_kept_pair_standalone")

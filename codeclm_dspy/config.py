@@ -135,6 +135,10 @@ class PipelineConfig(_Strict):
     # metadata; while pairs are missing, further rounds decode more,
     # round-robin over the pool with fresh rollouts, up to this many rounds.
     max_decode_rounds: int = Field(default=8, ge=1, le=1000)
+    # ... and at most this many times num_instructions basic instructions go
+    # through Self-Rubrics and filtering in all: the cost stays bounded when
+    # the target already matches the strong model and little is kept.
+    max_overdraw: float = Field(default=4.0, ge=1.0, le=100.0)
     # Mixes the plausibility check turns down are replaced by fresh mixes for
     # at most this many rounds; a pool still short after them is reported.
     max_pool_rounds: int = Field(default=3, ge=1, le=100)
@@ -291,7 +295,11 @@ class Config(_Strict):
         data.pop("compile")  # a compiled program's own hash stands for it
         data.pop("benchmark")  # read by eval commands, never by a generator
         # a baseline's section only matters to that baseline
-        used = {"self-instruct": "self_instruct", "evol-instruct": "evol_instruct", "wizardlm-plus": "evol_instruct"}
+        used = {
+            "self-instruct": "self_instruct",
+            "evol-instruct": "evol_instruct",
+            "wizardlm-plus": "evol_instruct",
+        }
         for section in ("self_instruct", "evol_instruct"):
             if used.get(self.method) != section:
                 data.pop(section)

@@ -61,20 +61,22 @@ class ContrastiveFilter(dspy.Module):
         self, rt: Runtime, instruction: str, iteration: int, threshold: float
     ) -> tuple[Attempt, str | None]:
         strong, target = rt.both(
-            lambda: rt.plain("strong", "respond_strong", instruction).text,
-            lambda: rt.plain("target", "respond_target", instruction).text,
+            lambda: rt.plain("strong", "respond_strong", instruction),
+            lambda: rt.plain("target", "respond_target", instruction),
         )
-        scores = self.score(rt, instruction, strong, target)
+        scores = self.score(rt, instruction, strong.text, target.text)
         strong_score, target_score = average_scores(scores)
         gap = strong_score - target_score
         attempt = Attempt(
             iteration=iteration,
             instruction=instruction,
-            strong_response=strong,
-            target_response=target,
+            strong_response=strong.text,
+            target_response=target.text,
             judge_scores=scores,
             strong_score=strong_score,
             target_score=target_score,
             gap=gap,
+            strong_finish=strong.finish_reason,
+            target_finish=target.finish_reason,
         )
         return attempt, decide(gap, threshold)

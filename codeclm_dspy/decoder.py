@@ -11,6 +11,11 @@ from codeclm_dspy.runtime import Runtime
 from signatures import DecodeInstructions
 
 TOP_UP_ROUNDS = 3
+# Rollout numbers of distinct decode requests are this far apart, so the
+# parse retries of one never collide with the next; fixed (not derived from
+# engine.parse_retries) so a resume with other engine settings sends the same
+# requests.
+ROLLOUT_STRIDE = 16
 _NUMBERING = re.compile(r"^\s*(?:[-*•]|\(?\d+[.)]|#\d+)\s*")
 
 
@@ -42,12 +47,26 @@ class Decoder(dspy.Module):
         self.decode = dspy.Predict(DecodeInstructions)
 
     def forward(self, rt: Runtime, meta: Metadata, count: int) -> list[str]:
+        """At most ``count`` distinct instructions (see ``write``)."""
+        return self.write(rt, meta, count)[0]
+
+    def write(
+        self, rt: Runtime, meta: Metadata, count: int, call: int = 0
+    ) -> tuple[list[str], list[tuple[str, str]]]:
         """Ask for ``count``; ask again (fresh rollouts) for any shortfall.
 
-        Returns at most ``count`` instructions, distinct after normalisation.
-        Fewer come back only if the model keeps repeating itself.
+        Args:
+            call: this metadata's how-many-th decode call; a later call is
+                a new request (its own rollouts), so it brings new samples.
+
+        Returns:
+            The instructions (at most ``count``, distinct after
+            normalisation) and what was set aside, as ``(text, reason)``:
+            answers that are not instructions and repeats within the call,
+            so the run can record every piece of output it was given.
         """
         found: dict[str, str] = {}
+        discarded: list[tuple[str, str]] = []
         for round_ in range(TOP_UP_ROUNDS):
             missing = count - len(found)
             if missing <= 0:
@@ -56,13 +75,17 @@ class Decoder(dspy.Module):
                 self.decode,
                 "decode",
                 "strong",
-                rollout=round_ * (rt.parse_retries + 1),
+                rollout=(call * TOP_UP_ROUNDS + round_) * max(ROLLOUT_STRIDE, rt.parse_retries + 1),
                 use_case=meta.use_case,
                 skills=list(meta.skills),
                 count=missing,
             )
             for text in out.new_instructions:
                 text = clean_instruction(text)
-                if looks_like_instruction(text) and normalize(text) not in found:
+                if not looks_like_instruction(text):
+                    discarded.append((text, "not_an_instruction"))
+                elif normalize(text) in found or len(found) >= count:
+                    discarded.append((text, "duplicate" if normalize(text) in found else "over_quota"))
+                else:
                     found[normalize(text)] = text
-        return list(found.values())[:count]
+        return list(found.values()), discarded

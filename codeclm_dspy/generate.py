@@ -14,16 +14,16 @@ import datasets
 import dspy
 
 from codeclm_dspy.config import Config
-from codeclm_dspy.errors import status_of
+from codeclm_dspy.errors import ConfigError, status_of
 from codeclm_dspy.methods import check_program, make_program, method_name
 from codeclm_dspy.progress import NullProgress, Progress
-from codeclm_dspy.records import Seed
+from codeclm_dspy.records import Metadata, Seed
 from codeclm_dspy.routing import build_lms, check_role
 from codeclm_dspy.run_dir import RunDir, kept_features
 from codeclm_dspy.runner import MemorySink
 from codeclm_dspy.runtime import Runtime
 from codeclm_dspy.secrets import scrub
-from codeclm_dspy.seeds import load_seeds
+from codeclm_dspy.seeds import load_metadata, load_seeds
 from codeclm_dspy.usage import UsageMeter, usage_report
 
 PACKAGES = ("codeclm-dspy", "dspy", "litellm", "llama_cpp_python", "datasets", "pydantic")
@@ -31,12 +31,13 @@ PACKAGES = ("codeclm-dspy", "dspy", "litellm", "llama_cpp_python", "datasets", "
 
 def generate(
     config: Config,
-    seeds: list[Seed] | str | Path,
+    seeds: list[Seed] | str | Path | None,
     out: str | Path | None = None,
     *,
     program: dspy.Module | None = None,
     progress: Progress | None = None,
     program_source: dict[str, Any] | None = None,
+    metadata: list[Metadata] | str | Path | None = None,
 ) -> datasets.Dataset:
     """Run CodecLM and return the kept pairs as a ``datasets.Dataset``.
 
@@ -49,24 +50,46 @@ def generate(
             one for ``config.method`` if None. Its knobs come from ``config``.
         progress: a progress display; silent if None.
         program_source: where a compiled program came from, for the manifest.
+        metadata: user-written metadata (``Metadata`` objects or a JSONL /
+            CSV file of ``use_case`` + ``skills``) to start from instead of
+            seeds: encoding is skipped, as the paper allows. CodecLM and
+            WizardLM+ only; ``seeds`` must then be None.
 
     Raises:
         CodecLMError: bad seeds, config, provider or output directory, all
             detected before any file is written; ``RunStopped`` when a budget
             or the provider stopped the run (saved, resumable).
     """
-    if not isinstance(seeds, list):
+    if (seeds is None) == (metadata is None):
+        raise ConfigError("give either seeds or metadata (--seeds or --metadata), not both or neither")
+    if metadata is not None and config.method not in ("codeclm", "wizardlm-plus"):
+        raise ConfigError(
+            f"--metadata starts CodecLM after encoding; method '{config.method}' has no metadata"
+        )
+    if metadata is not None and not isinstance(metadata, list):
+        metadata = load_metadata(metadata)
+    if seeds is None:
+        seeds = []
+    elif not isinstance(seeds, list):
         seeds = load_seeds(seeds, config.seeds.instruction_field, config.seeds.id_field)
     if program is None:
         program = make_program(config)
     check_program(config, program)
     program.configure(config)
+    given = {"metadata": metadata} if metadata is not None else {}
     progress = progress or NullProgress()
     if out is None:
         rt = Runtime(build_lms(config), config.engine.parse_retries, config.engine.workers)
         sink = MemorySink()
-        program.run(rt, seeds, sink, random_seed=config.random_seed, workers=config.engine.workers,
-                    progress=progress)  # fmt: skip
+        program.run(
+            rt,
+            seeds,
+            sink,
+            random_seed=config.random_seed,
+            workers=config.engine.workers,
+            progress=progress,
+            **given,
+        )
         rt.close()
         rows = sorted(sink.kept, key=lambda r: r["id"])
         features = kept_features()
@@ -74,7 +97,7 @@ def generate(
 
     for name, role in config.models.roles().items():
         check_role(name, role)  # before the directory exists
-    run_dir = RunDir(out, identity(config, seeds, program))
+    run_dir = RunDir(out, identity(config, seeds, program, metadata))
     meter = UsageMeter()
     lms = build_lms(config, state=run_dir.state, meter=meter, check=False)
     rt = Runtime(lms, config.engine.parse_retries, config.engine.workers)
@@ -95,8 +118,15 @@ def generate(
     run_dir.state.set_meta("started_at", manifest["started_at"])
     session_started = time.time()
     try:
-        counts = program.run(rt, seeds, run_dir, random_seed=config.random_seed,
-                             workers=config.engine.workers, progress=progress)  # fmt: skip
+        counts = program.run(
+            rt,
+            seeds,
+            run_dir,
+            random_seed=config.random_seed,
+            workers=config.engine.workers,
+            progress=progress,
+            **given,
+        )
     except BaseException as exc:
         status = status_of(exc)
         run_dir.export()
@@ -130,15 +160,21 @@ def generate(
     return dataset
 
 
-def identity(config: Config, seeds: list[Seed], program: dspy.Module) -> dict[str, Any]:
+def identity(
+    config: Config, seeds: list[Seed], program: dspy.Module, metadata: list[Metadata] | None = None
+) -> dict[str, Any]:
     """What a run's output depends on; a resumed run must match it."""
     seed_blob = json.dumps([[s.id, s.instruction] for s in seeds], ensure_ascii=False)
     program_blob = json.dumps(program.dump_state(), sort_keys=True, default=str)
-    return {
+    found = {
         "config": config.result_dict(),
         "seeds": hashlib.sha256(seed_blob.encode()).hexdigest(),
         "program": hashlib.sha256(program_blob.encode()).hexdigest(),
     }
+    if metadata is not None:
+        blob = json.dumps([[m.id, m.use_case, list(m.skills)] for m in metadata], ensure_ascii=False)
+        found["metadata"] = hashlib.sha256(blob.encode()).hexdigest()
+    return found
 
 
 def cost_funnel(counts: dict[str, Any], usage: dict[str, Any], stages_of: dict[str, tuple]) -> dict[str, Any]:
@@ -167,8 +203,14 @@ def cost_funnel(counts: dict[str, Any], usage: dict[str, Any], stages_of: dict[s
         "basic_instructions": counts["instructions"]["generated"],
         "iterations": counts.get("iterations", []),
         "kept": kept,
+        "asked": counts["instructions"].get("planned"),
+        "shortfall": counts["instructions"].get("shortfall", 0),
+        "shortfall_reason": counts["instructions"].get("shortfall_reason") or counts.get("shortfall_reason"),
         "dropped": counts["instructions"]["dropped"],
         "failed": counts["instructions"]["failed"],
+        "not_kept_by_reason": dict(
+            sorted((counts.get("not_kept_by_reason") or counts.get("dropped_by_reason") or {}).items())
+        ),
         "stages": stages,
         "per_kept_pair": per_kept(usage),  # what this run paid
         "per_kept_pair_standalone": per_kept(usage["standalone"]),  # cache hits counted too

@@ -17,21 +17,33 @@ from codeclm_dspy.runtime import Runtime
 from signatures import CheckMetadata
 
 
-def mix_and_match(encoded: list[Metadata], size: int, max_skills: int, rng: random.Random) -> list[Metadata]:
-    """New metadata until the pool (``encoded`` + new) reaches ``size``.
+def mix_and_match(
+    encoded: list[Metadata],
+    size: int,
+    max_skills: int,
+    rng: random.Random,
+    *,
+    drawn: list[Metadata] = (),
+    accepted: int = 0,
+) -> list[Metadata]:
+    """New metadata until the pool (``encoded`` + accepted mixes + new) reaches ``size``.
 
     Each new entry takes one seed's use case and 1..``max_skills`` skills
     sampled without replacement from the union of every seed's skills.
-    Combinations already in the pool are redrawn, so with few seeds the
-    result can be shorter than asked: the caller records the shortfall.
+    Combinations already in the pool, or drawn before, are redrawn, so with
+    few seeds the result can be shorter than asked: the caller records the
+    shortfall.
 
     Args:
         encoded: the seeds' own metadata, in a stable order.
         size: the target pool size.
         max_skills: the most skills one entry gets.
         rng: the seeded source of randomness (same seed, same pool).
+        drawn: mixes drawn in earlier rounds (accepted or turned down by the
+            plausibility check): never drawn again; ids continue after them.
+        accepted: how many of ``drawn`` are in the pool.
     """
-    needed = size - len(encoded)
+    needed = size - len(encoded) - accepted
     if needed <= 0 or not encoded:
         return []
     skill_seeds: dict[str, list[str]] = {}
@@ -40,7 +52,8 @@ def mix_and_match(encoded: list[Metadata], size: int, max_skills: int, rng: rand
             skill_seeds.setdefault(skill.lower(), []).extend(meta.seed_ids)
     canonical = {s.lower(): s for m in encoded for s in m.skills}
     skills = sorted(skill_seeds)
-    seen = {(m.use_case.lower(), frozenset(s.lower() for s in m.skills)) for m in encoded}
+    seen = {(m.use_case.lower(), frozenset(s.lower() for s in m.skills)) for m in [*encoded, *drawn]}
+    first_id = len(encoded) + len(drawn)
     fresh: list[Metadata] = []
     for _ in range(needed * 20):
         if len(fresh) == needed:
@@ -54,7 +67,7 @@ def mix_and_match(encoded: list[Metadata], size: int, max_skills: int, rng: rand
         seed_ids = dict.fromkeys([*base.seed_ids, *(i for s in picked for i in skill_seeds[s])])
         fresh.append(
             Metadata(
-                id=f"m{len(encoded) + len(fresh):05d}",
+                id=f"m{first_id + len(fresh):05d}",
                 use_case=base.use_case,
                 skills=tuple(canonical[s] for s in picked),
                 seed_ids=tuple(seed_ids),
@@ -62,6 +75,26 @@ def mix_and_match(encoded: list[Metadata], size: int, max_skills: int, rng: rand
             )
         )
     return fresh
+
+
+def merge_identical(metadata: list[Metadata]) -> tuple[list[Metadata], int]:
+    """One entry per (use case, skill set), case-insensitive, keeping every seed id.
+
+    Two seeds that encode alike would send identical decode requests: the
+    second's instructions would all come back as duplicates and its share of
+    the quota would be lost. Returns the merged list (first occurrence's
+    order and wording) and how many entries were folded into another.
+    """
+    merged: dict[tuple, Metadata] = {}
+    for meta in metadata:
+        key = (meta.use_case.lower(), frozenset(s.lower() for s in meta.skills))
+        if key in merged:
+            first = merged[key]
+            seed_ids = tuple(dict.fromkeys([*first.seed_ids, *meta.seed_ids]))
+            merged[key] = Metadata(first.id, first.use_case, first.skills, seed_ids, first.mixed)
+        else:
+            merged[key] = meta
+    return list(merged.values()), len(metadata) - len(merged)
 
 
 class MetadataChecker(dspy.Module):

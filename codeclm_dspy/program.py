@@ -17,7 +17,8 @@ from codeclm_dspy.contrastive_filtering import ContrastiveFilter
 from codeclm_dspy.decoder import Decoder
 from codeclm_dspy.encoder import Encoder
 from codeclm_dspy.metadata_pool import MetadataChecker
-from codeclm_dspy.records import Attempt, RubricAction, Seed, Trajectory
+from codeclm_dspy.quality import Answer, Gates, QualityConfig, QualityRejected
+from codeclm_dspy.records import Attempt, Metadata, RubricAction, Seed, Trajectory
 from codeclm_dspy.runtime import Runtime
 from codeclm_dspy.self_rubrics import Improver, RubricWriter, sample_action
 
@@ -39,6 +40,7 @@ class CodecLM(dspy.Module):
     def __init__(self, pipeline: PipelineConfig | None = None):
         super().__init__()
         self.pipeline = pipeline or PipelineConfig()
+        self.quality = QualityConfig()
         self.encoder = Encoder()
         self.metadata_checker = MetadataChecker()
         self.decoder = Decoder()
@@ -52,66 +54,120 @@ class CodecLM(dspy.Module):
         traj: Trajectory,
         actions: list[RubricAction],
         rng: random.Random,
+        gates: Gates | None = None,
         on_attempt=None,
     ) -> str | None:
         """Run one instruction through up to T filter rounds.
 
         Iteration 1 judges the basic instruction itself; each later iteration
-        first applies one sampled action to the current instruction. Returns
-        the source to keep ("strong" or "target"), or None if the gap stayed
-        within the threshold for all T iterations. ``traj`` records every step;
-        ``on_attempt(traj)`` is called after each round (durable progress).
+        first applies one sampled action to the current instruction (no
+        actions, as when writing the rubrics failed: iteration 1 only).
+        Returns the source to keep ("strong" or "target"), or None if the gap
+        stayed within the threshold for all T iterations. ``traj`` records
+        every step; ``on_attempt(traj)`` is called after each round (durable
+        progress).
+
+        Raises:
+            QualityRejected: a rewrite leaked prompt text, or the answer to
+                keep is empty, truncated, a refusal or a leak.
         """
+        gates = gates or self.gates()
         instruction = traj.basic_instruction
         if not self.pipeline.contrastive_filtering:
-            return self._unfiltered(rt, traj, actions, rng)
-        rounds = self.pipeline.max_iterations if self.pipeline.self_rubrics else 1
+            return self._unfiltered(rt, traj, actions, rng, gates)
+        rounds = self.pipeline.max_iterations if self.pipeline.self_rubrics and actions else 1
         for iteration in range(1, rounds + 1):
             if iteration > 1:
-                action = sample_action(actions, rng)
-                instruction = self.improver(rt, instruction, action)
-                traj.actions.append(action)
+                instruction = self._improve(rt, traj, instruction, actions, rng, gates)
             attempt, source = self.contrastive_filter(rt, instruction, iteration, self.pipeline.threshold)
             traj.attempts.append(attempt)
             if on_attempt is not None:
                 on_attempt(traj)
             if source is not None:
+                text, finish = (
+                    (attempt.strong_response, attempt.strong_finish)
+                    if source == "strong"
+                    else (attempt.target_response, attempt.target_finish)
+                )
+                if problem := gates.answer(Answer(text, finish)):
+                    raise QualityRejected(problem, f"respond_{source}")
                 return source
         return None
 
-    def _unfiltered(self, rt: Runtime, traj: Trajectory, actions: list[RubricAction], rng) -> str | None:
+    def _improve(self, rt: Runtime, traj: Trajectory, instruction: str, actions, rng, gates: Gates) -> str:
+        action = sample_action(actions, rng)
+        traj.actions.append(action)
+        improved = self.improver(rt, instruction, action)
+        if problem := gates.instruction(improved):
+            traj.rewrites.append(improved)
+            raise QualityRejected(problem, "improve")
+        return improved
+
+    def _unfiltered(
+        self, rt: Runtime, traj: Trajectory, actions: list[RubricAction], rng, gates: Gates
+    ) -> str:
         """The ablations without Contrastive Filtering (Table 3's first rows).
 
         With Self-Rubrics on, all T - 1 improvements are applied (no gap can
         stop them early); the strong model answers the result, and the pair is
-        kept unless that answer is empty.
+        kept unless the quality gates refuse that answer.
         """
         instruction = traj.basic_instruction
-        improvements = self.pipeline.max_iterations - 1 if self.pipeline.self_rubrics else 0
+        improvements = self.pipeline.max_iterations - 1 if self.pipeline.self_rubrics and actions else 0
         for _ in range(improvements):
-            action = sample_action(actions, rng)
-            instruction = self.improver(rt, instruction, action)
-            traj.actions.append(action)
-        strong = rt.plain("strong", "respond_strong", instruction).text
-        traj.attempts.append(Attempt(improvements + 1, instruction, strong, "", None, None, None, None))
-        return "strong" if strong else None
+            instruction = self._improve(rt, traj, instruction, actions, rng, gates)
+        strong = rt.plain("strong", "respond_strong", instruction)
+        traj.attempts.append(
+            Attempt(
+                improvements + 1, instruction, strong.text, "", None, None, None, None, strong.finish_reason
+            )
+        )
+        if problem := gates.answer(strong):
+            raise QualityRejected(problem, "respond_strong")
+        return "strong"
+
+    def gates(self) -> Gates:
+        """The quality gates, knowing this program's prompts (compiled ones included)."""
+        return Gates.for_modules(self.quality, self)
 
     def configure(self, config) -> None:
-        """Take the method's knobs from a validated ``Config``."""
+        """Take the method's knobs and quality gates from a validated ``Config``."""
         self.pipeline = config.pipeline
+        self.quality = config.quality
 
-    def run(self, rt: Runtime, seeds: list[Seed], sink, *, random_seed: int = 0, workers: int = 1,
-            progress=None) -> dict:  # fmt: skip
-        """Run every stage into ``sink``; return the funnel counts (see ``runner``)."""
-        from codeclm_dspy.runner import run_pipeline
+    def run(
+        self,
+        rt: Runtime,
+        seeds: list[Seed],
+        sink,
+        *,
+        random_seed: int = 0,
+        workers: int = 1,
+        progress=None,
+        metadata: list[Metadata] | None = None,
+    ) -> dict:
+        """Run every stage into ``sink``; return the funnel counts (see ``stages``).
+
+        Args:
+            metadata: user-written metadata to start from instead of encoding
+                ``seeds`` (the paper's seedless entry).
+        """
+        from codeclm_dspy.stages import run_pipeline
 
         return run_pipeline(
-            self, rt, seeds, sink, random_seed=random_seed, workers=workers, progress=progress
+            self,
+            rt,
+            seeds,
+            sink,
+            random_seed=random_seed,
+            workers=workers,
+            progress=progress,
+            metadata=metadata,
         )
 
     def accounting(self, counts: dict, n_seeds: int) -> dict:
         """Check that every seed, metadata and instruction is accounted for once."""
-        from codeclm_dspy.runner import accounting
+        from codeclm_dspy.funnel import accounting
 
         return accounting(counts, n_seeds)
 
@@ -121,7 +177,8 @@ class CodecLM(dspy.Module):
         Returns:
             dspy.Prediction with ``kept`` rows, ``rejected`` rows and ``counts``.
         """
-        from codeclm_dspy.runner import MemorySink, run_pipeline
+        from codeclm_dspy.runner import MemorySink
+        from codeclm_dspy.stages import run_pipeline
 
         sink = MemorySink()
         counts = run_pipeline(self, rt, seeds, sink, random_seed=random_seed, workers=workers)

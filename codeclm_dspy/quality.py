@@ -161,8 +161,9 @@ class Gates:
         field_names: signature field names (a ``{field}`` placeholder is a leak).
     """
 
-    def __init__(self, config: QualityConfig | None = None, texts: Iterable[str] = (),
-                 field_names: Iterable[str] = ()):
+    def __init__(
+        self, config: QualityConfig | None = None, texts: Iterable[str] = (), field_names: Iterable[str] = ()
+    ):
         self.config = config or QualityConfig()
         n = self.config.leak_words
         self._ngrams: set[tuple[str, ...]] = set()
@@ -173,8 +174,11 @@ class Gates:
         self._placeholder = (
             re.compile(r"\{\s*(" + "|".join(map(re.escape, names)) + r")\s*\}", re.I) if names else None
         )
-        self._refusal = re.compile(r"\s*(?:" + "|".join(f"(?:{p})" for p in self.config.refusal_patterns) + ")",
-                                   re.I) if self.config.refusal_patterns else None
+        self._refusal = (
+            re.compile(r"\s*(?:" + "|".join(f"(?:{p})" for p in self.config.refusal_patterns) + ")", re.I)
+            if self.config.refusal_patterns
+            else None
+        )
 
     @classmethod
     def for_modules(cls, config: QualityConfig | None, *modules, extra_texts: Iterable[str] = ()) -> Gates:
@@ -229,15 +233,19 @@ class Gates:
         if not re.search(r"[^\W\d_]{2,}", use_case):
             return Problem("bad_metadata", f"use case {use_case!r} is not words")
         if len(use_case) > c.max_use_case_chars:
-            return Problem("bad_metadata", f"use case is {len(use_case)} characters (limit {c.max_use_case_chars})")
+            return Problem(
+                "bad_metadata", f"use case is {len(use_case)} characters (limit {c.max_use_case_chars})"
+            )
         if not skills:
             return Problem("bad_metadata", "no skills")
         for skill in skills:
             if not re.search(r"[^\W\d_]{2,}", skill):
                 return Problem("bad_metadata", f"skill {skill!r} is not words")
             if len(skill) > c.max_skill_chars:
-                return Problem("bad_metadata", f"skill {skill[:40]!r}... is {len(skill)} characters "
-                               f"(limit {c.max_skill_chars})")
+                return Problem(
+                    "bad_metadata",
+                    f"skill {skill[:40]!r}... is {len(skill)} characters (limit {c.max_skill_chars})",
+                )
         for text in (use_case, *skills):
             if problem := self.leak(text):
                 return Problem("bad_metadata", problem.detail)

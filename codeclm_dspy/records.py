@@ -50,6 +50,10 @@ class Attempt:
     strong_score: float
     target_score: float
     gap: float
+    # why each provider stopped writing ("stop", "length", ...): a kept answer
+    # cut at max_tokens is refused by the quality gates
+    strong_finish: str | None = None
+    target_finish: str | None = None
 
 
 @dataclass
@@ -61,6 +65,8 @@ class Trajectory:
     basic_instruction: str
     actions: list[str] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
+    # rewrites refused before they were judged (a leaked prompt), as evidence
+    rewrites: list[str] = field(default_factory=list)
 
 
 def kept_row(traj: Trajectory, source: str) -> dict[str, Any]:
@@ -121,4 +127,5 @@ def trajectory_details(traj: Trajectory) -> dict[str, Any]:
         "actions": list(traj.actions),
         "seed_ids": list(traj.metadata.seed_ids),
         "attempts": [asdict(a) for a in traj.attempts],
+        **({"refused_rewrites": list(traj.rewrites)} if traj.rewrites else {}),
     }

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from codeclm_dspy.errors import SeedError
-from codeclm_dspy.records import Seed
+from codeclm_dspy.records import Metadata, Seed
 
 
 def load_seeds(path: str | Path, instruction_field: str = "instruction", id_field: str = "id") -> list[Seed]:
@@ -113,3 +113,39 @@ def _read_hf(path: Path) -> list[tuple[str, dict]]:
             raise SeedError(f"{path} holds several splits ({', '.join(data)}); save just one")
         data = next(iter(data.values()))
     return [(f"row {n}", row) for n, row in enumerate(data, start=1)]
+
+
+def load_metadata(path: str | Path) -> list[Metadata]:
+    """Read user-written metadata: the paper's entry without seed instructions.
+
+    Each record has a ``use_case`` (text) and ``skills`` (a list of texts, or
+    one comma-separated text), and optionally an ``id``; records are read
+    like seeds (JSONL, CSV or a saved dataset). Whether a use case or skill
+    is usable (words, not too long) is the quality gates' call, per record.
+
+    Raises:
+        SeedError: missing or empty file, a malformed line, or a record
+            without a use case or skills (named).
+    """
+    path = Path(path)
+    metadata, ids = [], set()
+    for where, record in read_records(path):
+        use_case, skills = record.get("use_case"), record.get("skills")
+        if isinstance(skills, str):
+            skills = skills.split(",")
+        if (
+            not isinstance(use_case, str)
+            or not isinstance(skills, list)
+            or not all(isinstance(s, str) for s in skills)
+        ):
+            raise SeedError(
+                f"{path} {where}: a metadata record needs 'use_case' (text) and 'skills' (a list of texts) "
+                f"(fields present: {', '.join(sorted(record)) or 'none'})"
+            )
+        meta_id = str(record.get("id") or f"metadata-{len(metadata) + 1}")
+        if meta_id in ids:
+            raise SeedError(f"{path} {where}: duplicate id '{meta_id}'")
+        ids.add(meta_id)
+        cleaned = dict.fromkeys(" ".join(s.split()) for s in skills if s.strip())
+        metadata.append(Metadata(meta_id, " ".join(use_case.split()), tuple(cleaned), (meta_id,)))
+    return metadata

@@ -67,11 +67,16 @@ def test_an_empty_strong_answer_is_rejected_not_kept(script, tmp_path):
     script.handlers["respond"] = lambda role, i, p: ""
     cfg = config("metadata-only")
     cfg.engine.parse_retries = 1
+    cfg.pipeline.max_overdraw = 1.0  # answer no more instructions than pairs asked for
     cc.generate(cfg, SEEDS, tmp_path / "run")
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     rejected = [r for r in read(tmp_path / "run" / "rejected.jsonl") if r["kind"] == "instruction"]
     assert manifest["kept"] == 0 and manifest["accounting"]["balanced"]
     assert len(rejected) == 4 and {r["reason"] for r in rejected} == {"empty_response"}
+    # the shortfall is reported with its reason, never hidden
+    funnel = manifest["cost_funnel"]
+    assert funnel["shortfall"] == 4 and "max_overdraw" in funnel["shortfall_reason"]
+    assert funnel["not_kept_by_reason"] == {"empty_response": 4}
 
 
 def test_full_codeclm_is_the_default_and_presets_are_validated():

@@ -16,9 +16,18 @@ def test_defaults_are_the_papers():
     assert (p.metadata_pool_size, p.num_rubrics, p.max_iterations, p.threshold) == (200, 4, 4, 3.0)
 
 
-def test_judge_defaults_to_strong():
-    roles = cc.parse_config({"models": MODELS}).models.roles()
-    assert roles["judge"] is roles["strong"]
+def test_judge_defaults_to_strong_at_temperature_zero():
+    models = cc.parse_config({"models": MODELS}).models
+    roles = models.roles()
+    # the strong model's model and endpoint, but not its sampling temperature:
+    # a gap moves in 0.5 steps, so sampling noise would sit right at the threshold
+    assert roles["judge"] == roles["strong"].model_copy(update={"temperature": 0.0})
+    assert roles["strong"].temperature == 0.7 and models.self_judged()
+    # a judge section of its own keeps its temperature when it sets one, else 0
+    own = cc.parse_config({"models": {**MODELS, "judge": {"model": "openai/gpt-4o-mini"}}}).models
+    assert own.roles()["judge"].temperature == 0.0 and not own.self_judged()
+    hot = cc.parse_config({"models": {**MODELS, "judge": {"model": "openai/o", "temperature": 0.8}}}).models
+    assert hot.roles()["judge"].temperature == 0.8
 
 
 @pytest.mark.parametrize("name", ["embedded", "hosted", "local_server"])

@@ -31,10 +31,12 @@ def test_a_run_through_20_percent_faults_accounts_for_every_item(faulty, tmp_pat
     # Every seed: encoded, or failed with its error.
     seed_rows = [r for r in rejected if r["kind"] == "seed"]
     assert counts["seeds"]["encoded"] + len(seed_rows) == len(SEEDS)
-    # Every basic instruction: kept, dropped, a duplicate, or failed with its error.
+    # Every basic instruction: kept, dropped, a duplicate, refused by a quality
+    # gate, beyond the quota, or failed with its error.
     instr = [r for r in rejected if r["kind"] == "instruction"]
     i = counts["instructions"]
-    assert len(kept) == i["kept"] and len(instr) == i["dropped"] + i["duplicates"] + i["failed"]
+    not_kept = i["dropped"] + i["duplicates"] + i["failed"] + i["rejected"] + i["over_quota"]
+    assert len(kept) == i["kept"] and len(instr) == not_kept
     assert i["generated"] == len(kept) + len(instr)
     for row in rejected:
         assert row["outcome"] in {"rejected", "failed"} and row["reason"] and row["stage"]

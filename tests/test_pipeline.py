@@ -1,5 +1,6 @@
 """The whole program on scripted LMs: pool, accounting, state, routing."""
 
+import itertools
 import json
 import random
 
@@ -71,6 +72,11 @@ def test_every_item_is_accounted_for(script, tmp_path):
         zip(("use_case", "skills"), topics[i["instruction"][-1]], strict=True)
     )
     script.handlers["check_metadata"] = lambda r, i, p: {"plausible": next(verdicts)}
+    # a sampling model: every decode call brings new instructions
+    numbers = itertools.count()
+    script.handlers["decode"] = lambda r, i, p: {
+        "new_instructions": [f"Question {next(numbers)} about {i['use_case']}" for _ in range(int(i["count"]))]
+    }
 
     def judge(role, inputs, params):
         n = int(inputs["instruction"].split()[1]) % 3
@@ -85,22 +91,27 @@ def test_every_item_is_accounted_for(script, tmp_path):
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     counts = manifest["counts"]
     assert manifest["status"] == "complete" and manifest["accounting"]["balanced"]
+    # the check turns down every other mix; the pool is refilled to its size
+    # (4 mixes, then 2 to replace the 2 turned down, then 1 more)
     assert counts["metadata"] == {
         **counts["metadata"],
         "from_seeds": 3,
-        "mixed_candidates": 4,
-        "implausible": 2,
-        "pool": 5,
+        "mixed_candidates": 7,
+        "implausible": 3,
+        "pool": 7,
+        "pool_shortfall": 0,
     }
     kept = [json.loads(line) for line in (tmp_path / "run" / "kept.jsonl").open()]
     rejected = [json.loads(line) for line in (tmp_path / "run" / "rejected.jsonl").open()]
-    assert len(kept) == len(data) == manifest["kept"] == counts["instructions"]["kept"]
+    # num_instructions is the number of kept pairs: a third is dropped, so more are decoded
+    assert len(kept) == len(data) == manifest["kept"] == counts["instructions"]["kept"] == 12
+    assert counts["decode"]["rounds"] >= 2 and counts["instructions"]["shortfall"] == 0
     assert {r["source"] for r in kept} == {"strong", "target"}
     dropped = [r for r in rejected if r["kind"] == "instruction"]
-    assert all(r["reason"] in {"within_threshold", "duplicate"} for r in dropped)
+    assert {r["reason"] for r in dropped} <= {"within_threshold", "duplicate", "over_quota"}
     assert all(len(r["attempts"]) == 2 for r in dropped if r["reason"] == "within_threshold")
     assert counts["instructions"]["generated"] == len(kept) + len(dropped)
-    assert sum(r["reason"] == "implausible" for r in rejected) == 2
+    assert sum(r["reason"] == "implausible" for r in rejected) == 3
     assert manifest["usage"]["calls"] == len(script.calls)
 
 
