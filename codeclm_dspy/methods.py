@@ -12,6 +12,8 @@ write the same run directory:
 - ``STAGES``: stage name -> the steps (LM call labels) it spends on.
 
 The baselines live in ``evals/baselines``: they exist to be compared with.
+WizardLM+ is the paper's strongest: Evol-Instruct on CodecLM's metadata-only
+instructions.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "self-instruct": {"method": "self-instruct"},
     "evol-instruct": {"method": "evol-instruct"},
+    "wizardlm-plus": {"method": "wizardlm-plus"},
 }
 
 
@@ -60,7 +63,12 @@ def check_program(config: Config, program) -> None:
     The manifest's method label comes from the config, so a mismatch would
     label one generator's data as another's in every comparison.
     """
-    expected = {"codeclm": "CodecLM", "self-instruct": "SelfInstruct", "evol-instruct": "EvolInstruct"}
+    expected = {
+        "codeclm": "CodecLM",
+        "self-instruct": "SelfInstruct",
+        "evol-instruct": "EvolInstruct",
+        "wizardlm-plus": "WizardLMPlus",
+    }
     if type(program).__name__ != expected[config.method]:
         raise ConfigError(
             f"the program is a {type(program).__name__} but the config's method is '{config.method}'; "
@@ -78,9 +86,13 @@ def make_program(config: Config):
         from evals.baselines.self_instruct import SelfInstruct
 
         program = SelfInstruct()
-    else:
+    elif config.method == "evol-instruct":
         from evals.baselines.evol_instruct import EvolInstruct
 
         program = EvolInstruct()
+    else:
+        from evals.baselines.wizardlm_plus import WizardLMPlus
+
+        program = WizardLMPlus()
     program.configure(config)
     return program

@@ -32,6 +32,18 @@ STEP_BY_FIELDS = {
     frozenset({"harder", "same_use_case", "same_skills"}): "difficulty",
 }
 OPTIMIZER_TEXT = "Read the request closely and answer with care."
+
+
+class Reply(str):
+    """A handler's text answer with the provider's ``finish_reason`` (default "stop").
+
+    ``Reply("Half an answer", finish_reason="length")`` is an answer cut at max_tokens.
+    """
+
+    def __new__(cls, text: str, finish_reason: str = "stop"):
+        reply = super().__new__(cls, text)
+        reply.finish_reason = finish_reason
+        return reply
 _FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond with|\Z)", re.S)
 
 
@@ -68,10 +80,11 @@ class Script(CustomLLM):
         else:
             answer = self.handlers[step](role, inputs, params)
         content = answer if isinstance(answer, str) else json.dumps(answer)
+        finish = getattr(answer, "finish_reason", "stop")
         return ModelResponse(
             model=model,
             choices=[
-                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": str(content)}}
             ],
             usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         )
