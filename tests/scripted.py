@@ -4,7 +4,9 @@ Requests travel the real path (dspy.Predict -> JSONAdapter -> RoutedLM ->
 CallEngine -> litellm.completion -> this custom provider), and the answer comes
 from a Python function chosen by the step being asked: the output fields of
 the requested JSON schema name it, and a request without a schema is a plain
-answer (Contrastive Filtering's strong or target response).
+answer (Contrastive Filtering's strong or target response). A handler returns
+the answer (a string, or a dict sent as JSON), or ``(answer, finish_reason)``
+to end it otherwise than "stop" (e.g. "length", an answer cut at max_tokens).
 """
 
 from __future__ import annotations
@@ -67,11 +69,14 @@ class Script(CustomLLM):
             answer = {name: OPTIMIZER_TEXT for name in schema["properties"]}
         else:
             answer = self.handlers[step](role, inputs, params)
+        finish = "stop"
+        if isinstance(answer, tuple):  # (answer, finish_reason): e.g. "length" for a cut answer
+            answer, finish = answer
         content = answer if isinstance(answer, str) else json.dumps(answer)
         return ModelResponse(
             model=model,
             choices=[
-                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
+                {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": content}}
             ],
             usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         )
