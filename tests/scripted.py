@@ -4,7 +4,9 @@ Requests travel the real path (dspy.Predict -> JSONAdapter -> RoutedLM ->
 CallEngine -> litellm.completion -> this custom provider), and the answer comes
 from a Python function chosen by the step being asked: the output fields of
 the requested JSON schema name it, and a request without a schema is a plain
-answer (Contrastive Filtering's strong or target response).
+answer (Contrastive Filtering's strong or target response). A handler returns
+the answer (a string, or a dict sent as JSON), or ``(answer, finish_reason)``
+to end it otherwise than "stop" (e.g. "length", an answer cut at max_tokens).
 """
 
 from __future__ import annotations
@@ -33,17 +35,6 @@ STEP_BY_FIELDS = {
 }
 OPTIMIZER_TEXT = "Read the request closely and answer with care."
 
-
-class Reply(str):
-    """A handler's text answer with the provider's ``finish_reason`` (default "stop").
-
-    ``Reply("Half an answer", finish_reason="length")`` is an answer cut at max_tokens.
-    """
-
-    def __new__(cls, text: str, finish_reason: str = "stop"):
-        reply = super().__new__(cls, text)
-        reply.finish_reason = finish_reason
-        return reply
 _FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond with|\Z)", re.S)
 
 
@@ -79,12 +70,14 @@ class Script(CustomLLM):
             answer = {name: OPTIMIZER_TEXT for name in schema["properties"]}
         else:
             answer = self.handlers[step](role, inputs, params)
+        finish = "stop"
+        if isinstance(answer, tuple):  # (answer, finish_reason): e.g. "length" for a cut answer
+            answer, finish = answer
         content = answer if isinstance(answer, str) else json.dumps(answer)
-        finish = getattr(answer, "finish_reason", "stop")
         return ModelResponse(
             model=model,
             choices=[
-                {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": str(content)}}
+                {"index": 0, "finish_reason": finish, "message": {"role": "assistant", "content": content}}
             ],
             usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
         )

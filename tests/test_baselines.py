@@ -60,7 +60,12 @@ def evolve_ok(role, inputs, params):
 
 @pytest.fixture
 def steps(script, monkeypatch):
-    """The script with handlers for the baselines' steps.
+    """The script with handlers for the baselines' steps."""
+    return script_baselines(script, monkeypatch)
+
+
+def script_baselines(script, monkeypatch):
+    """Add handlers for the baselines' steps to ``script`` (the conftest fixture).
 
     The scripted provider names a step by its output fields: BrainstormTasks
     shares ``new_instructions`` with DecodeInstructions, so it answers as
@@ -146,13 +151,15 @@ def test_self_instruct_filters_leave_their_reason_and_evidence(steps):
             near,
             "Describe the picture of the harbour at dawn.",
             "Hi there",
+            "Define photosynthesis briefly.",  # 3 words: the paper drops it
             "   ",
             "Outline the history of the printing press in Europe.",
             "Outline the history of the printing press in Asia.",  # near the one just accepted
+            "Name three prime numbers.",  # 4 words: long enough
         ]
     }
     counts, sink = run(
-        "self-instruct", pipeline={"num_instructions": 1}, self_instruct={"instructions_per_call": 7}
+        "self-instruct", pipeline={"num_instructions": 2}, self_instruct={"instructions_per_call": 9}
     )
     why = {r["instruction"].strip(): r for r in sink.rejected}
     assert why["WRITE a limerick   about a cat who learns to code."]["reason"] == "duplicate"
@@ -162,9 +169,14 @@ def test_self_instruct_filters_leave_their_reason_and_evidence(steps):
     assert why["Describe the picture of the harbour at dawn."]["reason"] == "unanswerable_by_text"
     assert why["Describe the picture of the harbour at dawn."]["keyword"] == "picture"
     assert why["Hi there"]["reason"] == "length" and why[""]["reason"] == "empty"
+    assert why["Define photosynthesis briefly."]["reason"] == "length"
+    assert why["Define photosynthesis briefly."]["words"] == 3
     asia = why["Outline the history of the printing press in Asia."]
     assert asia["reason"] == "similar_to_pool" and asia["most_similar"].endswith("in Europe.")
-    assert [r["instruction"] for r in sink.kept] == ["Outline the history of the printing press in Europe."]
+    assert [r["instruction"] for r in sink.kept] == [
+        "Outline the history of the printing press in Europe.",
+        "Name three prime numbers.",
+    ]
     assert counts["instructions"]["duplicates"] == 1 and counts["dropped_by_reason"]["similar_to_pool"] == 2
 
 
@@ -174,6 +186,7 @@ def test_self_instruct_gives_up_after_max_calls_with_a_shortfall(steps):
     counts, sink = run("self-instruct", pipeline={"num_instructions": 3}, self_instruct={"max_calls": 5})
     assert counts["calls"]["made"] == 5 and len(steps.steps("decode")) == 5
     assert counts["instructions"]["kept"] == 0 and counts["instructions"]["shortfall"] == 3
+    assert counts["shortfall_reason"] == "calls_exhausted"
     assert set(reasons(sink).values()) == {"duplicate"}
 
 
@@ -279,25 +292,43 @@ def test_each_evol_elimination_rule_leaves_its_reason(steps):
         else evolve_ok(r, i, p)
     )
     steps.handlers["equivalence"] = lambda r, i, p: {"equivalent": "vegan" in i["second"]}
-    steps.handlers["respond"] = lambda r, i, p: (
-        "Sorry, I can't." if "Klingon" in i["instruction"] else "Sure."
+    answers = {"Klingon": "That one is beyond me, sorry.", "landlord": "It is what it is, and that is that."}
+    steps.handlers["respond"] = lambda r, i, p: next(
+        (a for key, a in answers.items() if key in i["instruction"]), "Sure."
     )
     counts, sink = run("evol-instruct", pipeline={"num_instructions": 20}, evol_instruct={"rounds": 1})
-    by_parent = {r["parent"]: r for r in sink.rejected}
+    by_parent = {r["parent"]: r for r in sink.rejected if r["round"] == 1}
     expected = ["empty", "prompt_leak", "duplicate", "no_information_gain", "too_hard_for_the_model"]
     assert [by_parent[s.instruction]["reason"] for s in SEEDS[:5]] == expected
-    assert by_parent[SEEDS[1].instruction]["leaked"] == "rewritten prompt"
+    assert "'rewritten prompt'" in by_parent[SEEDS[1].instruction]["gate_detail"]
     assert by_parent[SEEDS[5].instruction]["reason"] == "prompt_leak"
-    assert by_parent[SEEDS[5].instruction]["leaked"] == "do not edit it use it"
+    assert "do not edit it use it as" in by_parent[SEEDS[5].instruction]["gate_detail"]
     assert by_parent[SEEDS[3].instruction]["stage"] == "equivalence"
-    assert by_parent[SEEDS[4].instruction]["response"] == "Sorry, I can't."
-    assert len(sink.kept) == 2 and counts["instructions"]["shortfall"] == 18
-    assert counts["dropped_by_reason"] == {
-        "empty": 1, "prompt_leak": 2, "no_information_gain": 1, "too_hard_for_the_model": 1,
-    }  # fmt: skip
+    sorry, stop_words = by_parent[SEEDS[4].instruction], by_parent[SEEDS[6].instruction]
+    assert sorry["response"] == "That one is beyond me, sorry." and sorry["stage"] == "respond_strong"
+    assert sorry["elimination"] == "says sorry in 6 words (under 80)"
+    assert stop_words["reason"] == "too_hard_for_the_model"
+    assert stop_words["elimination"] == "only punctuation and stop words"
+    # only seed 7 survives; every further pass (2 x ceil(20 / 8 seeds x 1 round)) replays round 1,
+    # where seed 7's rewrite is now a duplicate
+    n = counts["passes"]["made"]
+    assert n == counts["passes"]["max"] == 6 and len(counts["rounds"]) == 6
+    assert [r["instruction"] for r in sink.kept] == [
+        evolve_ok(None, {"instruction": SEEDS[7].instruction}, None)["evolved_instruction"]
+    ]
+    assert counts["instructions"]["shortfall"] == 19 and counts["shortfall_reason"] == "rounds_exhausted"
+    per_pass = {"empty": 1, "prompt_leak": 2, "no_information_gain": 1, "too_hard_for_the_model": 2}
+    assert {k: v for k, v in counts["dropped_by_reason"].items() if v} == {
+        k: v * n for k, v in per_pass.items()
+    }
+    assert counts["instructions"]["duplicates"] == n + n - 1
     assert_kept_schema(sink.kept)
     # the cheap rules run first: no equivalence call or answer for what they already eliminated
-    assert len(steps.steps("equivalence")) == 4 and len(steps.steps("respond")) == 3
+    cheap = {outcome[s.instruction] for s in SEEDS[:3]} | {outcome[SEEDS[5].instruction]}
+    assert not cheap & {i["second"] for _, i in steps.steps("equivalence")}
+    assert not (cheap | {outcome[SEEDS[3].instruction]}) & {
+        i["instruction"] for _, i in steps.steps("respond")
+    }
 
 
 def test_a_failed_evolution_leaves_its_parent_to_the_next_round(steps):
@@ -346,7 +377,10 @@ def test_evol_records_a_shortfall_after_all_rounds(steps):
     counts, sink = run("evol-instruct", seeds=SEEDS[:2], pipeline={"num_instructions": 5},
                        evol_instruct={"rounds": 3})  # fmt: skip
     assert counts["instructions"]["kept"] == 0 and counts["instructions"]["shortfall"] == 5
-    assert [r["evolved"] for r in counts["rounds"]] == [2, 2, 2]
+    assert counts["shortfall_reason"] == "rounds_exhausted"
+    # two passes of three rounds: twice the one pass 5 pairs would need from 2 seeds x 3 rounds
+    assert counts["passes"] == {"max": 2, "made": 2}
+    assert [(r["pass"], r["evolved"]) for r in counts["rounds"]] == [(1, 2)] * 3 + [(2, 2)] * 3
     assert set(reasons(sink).values()) == {"prompt_leak"}
 
 

@@ -10,7 +10,6 @@ from codeclm_dspy.program import CodecLM
 from codeclm_dspy.quality import Answer, Gates, QualityConfig
 from codeclm_dspy.records import Seed
 from signatures import ImproveInstruction
-from tests.scripted import Reply
 
 IMPROVE_PROMPT = ImproveInstruction.instructions  # what the Improve step asks, word for word
 ADAPTER_FRAGMENT = "Your input fields are: 1. `use_case` (str) 2. `skills` ... {new_instructions}"
@@ -96,7 +95,7 @@ def test_a_run_of_broken_outputs_keeps_none_of_them(script, tmp_path):
         if role == "target":
             return "TARGET answer"
         n = int(inputs["instruction"].split()[1].rstrip(":"))
-        return {1: "ignored", 2: "", 3: Reply("The first step is", "length"),
+        return {1: "ignored", 2: "", 3: ("The first step is", "length"),
                 4: "I'm sorry, but I can't help with that."}.get(n % 6, f"A full answer to task {n}.")
 
     def judge(role, inputs, params):

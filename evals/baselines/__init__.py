@@ -4,7 +4,14 @@ Each is a ``dspy.Module`` with CodecLM's generator surface (see
 ``codeclm_dspy.methods``), so a comparison holds everything else constant:
 the same LMs through the same call engine, the same budget, journal and
 resume, and the same run directory, whose kept rows have CodecLM's schema.
-The helpers here are what both baselines share.
+The helpers here are what both baselines share, among them the quality
+gates (``codeclm_dspy.quality``): a baseline keeps no pair CodecLM's gates
+would refuse, so a comparison is between usable training data on both sides.
+
+``num_instructions`` means kept pairs for every method. A baseline that
+cannot reach it says so: ``counts["instructions"]["shortfall"]`` is the
+quota minus what was kept and ``counts["shortfall_reason"]`` says which cap
+stopped it (None when the quota was met).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from typing import Any
 
 import dspy
 
+from codeclm_dspy.quality import Answer, Gates, Problem, QualityConfig
 from codeclm_dspy.records import Attempt, Metadata, Trajectory, kept_row, rejected_row, trajectory_details
 
 # Calls that must be distinct requests (the k-th brainstorm, the r-th attempt
@@ -21,6 +29,8 @@ from codeclm_dspy.records import Attempt, Metadata, Trajectory, kept_row, reject
 # stride, unlike one derived from engine.parse_retries, keeps the requests of
 # a resumed run the same when only the engine settings changed.
 ROLLOUT_STRIDE = 16
+# Why the quality gates refuse a strong answer (they may also say prompt_leak).
+ANSWER_REASONS = ("empty_response", "truncated_response", "refusal")
 
 
 def first_rollout(rt, k: int) -> int:
@@ -37,10 +47,14 @@ def lineage(item_id: str, basic: str, actions: list[str], seed_ids: list[str]) -
     return Trajectory(item_id, Metadata("", "", (), tuple(seed_ids)), basic, list(actions))
 
 
-def pair_row(traj: Trajectory, instruction: str, response: str, iteration: int) -> dict[str, Any]:
-    """The kept.jsonl row: the strong model's answer, no judge, no gap."""
+def keep_pair(
+    counts: dict[str, Any], sink, traj: Trajectory, instruction: str, response: str, iteration: int
+) -> None:
+    """Count a kept pair and write its kept.jsonl row: the strong model's answer, no judge, no gap."""
+    counts["instructions"]["kept"] += 1
+    counts["instructions"]["kept_strong"] += 1
     traj.attempts.append(Attempt(iteration, instruction, response, "", None, None, None, None))
-    return kept_row(traj, "strong")
+    sink.keep(kept_row(traj, "strong"))
 
 
 def evidence(traj: Trajectory, instruction: str, **details: Any) -> dict[str, Any]:
@@ -53,6 +67,42 @@ def reject(traj: Trajectory, reason: str, stage: str, instruction: str, **detail
     return rejected_row(
         "instruction", traj.id, "rejected", reason, stage, **evidence(traj, instruction, **details)
     )
+
+
+def turn_down(
+    counts: dict[str, Any], sink, traj: Trajectory, reason: str, stage: str, instruction: str, **details: Any
+) -> None:
+    """Count an instruction the method turned down (a duplicate, or dropped for ``reason``) and record it."""
+    if reason == "duplicate":
+        counts["instructions"]["duplicates"] += 1
+    else:
+        drop(counts, reason)
+    sink.reject(reject(traj, reason, stage, instruction, **details))
+
+
+def refused(
+    counts: dict[str, Any],
+    sink,
+    traj: Trajectory,
+    problem: Problem,
+    stage: str,
+    instruction: str,
+    **details: Any,
+) -> None:
+    """``turn_down`` for what a quality gate refused: its reason, and its detail as ``gate_detail``."""
+    turn_down(counts, sink, traj, problem.reason, stage, instruction, gate_detail=problem.detail, **details)
+
+
+def answer_problem(gates: Gates, answer: Answer) -> Problem | None:
+    """Why the strong model's answer may not be kept (None: it may).
+
+    The gates see the whole ``Answer``, so one cut at ``max_tokens`` is
+    refused as truncated. An empty answer is never a training pair, even with
+    the empty-response gate turned off: neither method ever kept one.
+    """
+    if problem := gates.answer(answer):
+        return problem
+    return None if answer.text.strip() else Problem("empty_response", "the answer is empty")
 
 
 def new_counts(n_seeds: int, quota: int, reasons: tuple[str, ...]) -> dict[str, Any]:
@@ -70,6 +120,7 @@ def new_counts(n_seeds: int, quota: int, reasons: tuple[str, ...]) -> dict[str, 
             "shortfall": 0,
         },
         "dropped_by_reason": dict.fromkeys(reasons, 0),
+        "shortfall_reason": None,
     }
 
 
@@ -79,12 +130,19 @@ def drop(counts: dict[str, Any], reason: str) -> None:
     counts["dropped_by_reason"][reason] += 1
 
 
+def settle_quota(counts: dict[str, Any], reason: str) -> None:
+    """Record the shortfall against the quota and, if there is one, ``reason``."""
+    i = counts["instructions"]
+    i["shortfall"] = i["planned"] - i["kept"]
+    counts["shortfall_reason"] = reason if i["shortfall"] else None
+
+
 def base_accounting(counts: dict[str, Any], n_seeds: int) -> dict[str, bool]:
     """The checks every baseline's counts must pass.
 
     Every generated instruction ends kept, dropped (with a counted reason),
     failed or duplicate exactly once, and the quota is never exceeded: kept
-    plus shortfall is the quota.
+    plus shortfall is the quota, and a shortfall always has its reason.
     """
     i = counts["instructions"]
     return {
@@ -92,6 +150,7 @@ def base_accounting(counts: dict[str, Any], n_seeds: int) -> dict[str, bool]:
         "instructions": i["kept"] + i["dropped"] + i["failed"] + i["duplicates"] == i["generated"],
         "reasons": sum(counts["dropped_by_reason"].values()) == i["dropped"],
         "quota": i["kept"] <= i["planned"] and i["kept"] + i["shortfall"] == i["planned"],
+        "shortfall_reason": (i["shortfall"] == 0) == (counts.get("shortfall_reason") is None),
     }
 
 
@@ -109,13 +168,28 @@ def seed_order(seeds) -> dict[str, int]:
 
 
 class Baseline(dspy.Module):
-    """What both baselines share: accounting and an in-memory ``forward``.
+    """What both baselines share: gates, accounting and an in-memory ``forward``.
 
-    Subclasses set ``STAGES``, implement ``configure`` and ``run``, and may
-    add checks of their own counts in ``checks``.
+    Subclasses set ``STAGES`` (and ``PROMPT_TEXTS``: prompt text sent as an
+    input rather than in a signature), implement ``configure`` (calling
+    ``configure_quality``) and ``run``, and may add checks of their own
+    counts in ``checks``.
     """
 
     STAGES: dict[str, tuple[str, ...]] = {}
+    PROMPT_TEXTS: tuple[str, ...] = ()
+
+    def __init__(self):
+        super().__init__()
+        self.quality = QualityConfig()
+
+    def configure_quality(self, config) -> None:
+        """Take the ``quality:`` section the gates of every run follow."""
+        self.quality = config.quality
+
+    def gates(self) -> Gates:
+        """One run's gates: they know this generator's prompts and ``PROMPT_TEXTS``."""
+        return Gates.for_modules(self.quality, self, extra_texts=self.PROMPT_TEXTS)
 
     def checks(self, counts: dict[str, Any]) -> dict[str, bool]:
         """Method-specific accounting checks (none by default)."""

@@ -3,15 +3,25 @@
 The pool starts as the seeds. Each round, every pool instruction gets one
 operation drawn at random: five in-depth ones make it harder, ``breadth``
 writes a new, rarer one of the same domain. A rewrite is eliminated (the
-paper's rules) when it is empty, leaks the rewriting prompt's wording,
+paper's rules) when it is empty, copies the rewriting prompt's wording,
 repeats an instruction already seen, adds nothing to its parent (asked of the
-strong model), or the strong model cannot answer it. A surviving rewrite is
-kept with the strong model's answer and replaces its parent; an eliminated
-one leaves its parent in the pool for the next round.
+strong model), or the strong model cannot answer it (only punctuation and
+stop words, or a short "sorry"). The quality gates run first: copied prompt
+or guidance text is a ``prompt_leak``; an empty, truncated or refusing answer
+is dropped with the gate's reason. A survivor is kept with the strong model's
+answer and replaces its parent; a failure leaves its parent for the next round.
+
+``rounds`` rounds give at most seeds x rounds pairs. When
+``num_instructions`` needs more, another pass of ``rounds`` rounds starts
+again from the seeds (so nothing is evolved more than ``rounds`` times, the
+paper's depth), with fresh operation draws and requests, for at most
+``PASS_FACTOR`` times the passes the quota needs if nothing were eliminated.
+A quota still not kept is a shortfall with the reason ``rounds_exhausted``.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from dataclasses import dataclass, field
@@ -22,18 +32,21 @@ from codeclm_dspy.config import EVOL_OPERATIONS, EvolInstructConfig, PipelineCon
 from codeclm_dspy.decoder import clean_instruction, normalize
 from codeclm_dspy.errors import StepParseError
 from codeclm_dspy.progress import NullProgress
+from codeclm_dspy.quality import Problem
 from codeclm_dspy.records import Seed
 from codeclm_dspy.runner import as_stop, failure, pmap
 from evals.baselines import (
+    ANSWER_REASONS,
     Baseline,
-    drop,
+    answer_problem,
     evidence,
     first_rollout,
+    keep_pair,
     lineage,
     new_counts,
-    pair_row,
-    reject,
+    settle_quota,
     ticked,
+    turn_down,
 )
 from signatures import EvolveInstruction, SameInstruction
 
@@ -55,24 +68,40 @@ GUIDANCE = {
 }
 if set(GUIDANCE) != set(EVOL_OPERATIONS):  # a new operation in the config needs its words here
     raise ImportError(f"GUIDANCE does not cover {sorted(set(EVOL_OPERATIONS) ^ set(GUIDANCE))}")
-REASONS = ("empty", "prompt_leak", "no_information_gain", "too_hard_for_the_model")
-# The rewriting prompt's own words; a rewrite that copies them is not an instruction.
+REASONS = ("empty", "prompt_leak", "no_information_gain", *ANSWER_REASONS, "too_hard_for_the_model")
+# The rewriting prompt's own words (WizardLM's rule); a rewrite that copies them is not an instruction.
 # Compared with "#", "_" and runs of spaces read as one space, so "#Rewritten Prompt#" and a
 # copied template field such as "{evolved_instruction}" count too.
 LEAKS = ("given prompt", "rewritten prompt", "given instruction", "rewritten instruction",
          "evolved instruction", "original instruction")  # fmt: skip
-COPIED_WORDS = 6  # this many words in a row from an operation's text is copying it, not doing it
-SORRY_WORDS = 80  # a "sorry" answer shorter than this is a refusal (WizardLM's rule)
+SORRY_WORDS = 80  # a "sorry" answer shorter than this is one the model could not give (WizardLM's rule)
+ANSWERED = "respond_strong"  # the stage of an attempt that got as far as an answer
+PASS_FACTOR = 2  # passes allowed: twice those the quota needs if every rewrite survived
+# Words that carry no content of their own: an answer made only of these (and
+# punctuation) answers nothing (WizardLM's rule). Our own short list.
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below
+    between both but by can cannot could did do does doing down during each either else ever few for from
+    further had has have having he her here hers herself him himself his how i if in into is it its itself
+    just let me more most my myself neither no nor not now of off on once only or other ought our ours
+    ourselves out over own same she should so some such than that the their theirs them themselves then
+    there these they this those through to too under until up upon very was we were what when where which
+    while who whom whose why will with would you your yours yourself yourselves i'm i've i'd i'll you're
+    you've you'd you'll he's she's it's we're we've they're they've that's there's what's let's isn't
+    aren't wasn't weren't don't doesn't didn't can't couldn't won't wouldn't shouldn't haven't hasn't
+    hadn't""".split()  # noqa: SIM905
+)
 
 
 @dataclass
 class Slot:
-    """One lineage: a seed and the latest kept evolution of it."""
+    """One lineage: a seed and the latest kept evolution of it in this pass."""
 
     index: int
     seed: Seed
-    text: str
+    text: str = ""
     actions: list[str] = field(default_factory=list)
+    kept: int = 0  # evolutions kept over all passes
 
 
 @dataclass
@@ -83,37 +112,37 @@ class Outcome:
     reason: str | None = None
     response: str = ""
     details: dict = field(default_factory=dict)
+    stage: str = "evolve"  # where it stopped
     error: Exception | None = None
 
 
-def _runs(text: str) -> list[str]:
-    """Every COPIED_WORDS consecutive words of ``text``, lower-cased."""
-    words = re.findall(r"\w+", text.lower())
-    return [" ".join(words[k : k + COPIED_WORDS]) for k in range(len(words) - COPIED_WORDS + 1)]
-
-
-GUIDANCE_RUNS = {run for text in GUIDANCE.values() for run in _runs(text)}
-
-
-def leaked(text: str) -> str | None:
-    """The prompt wording a rewrite copied (scaffolding or an operation's text), if any."""
+def scaffolding(text: str) -> Problem | None:
+    """The rewriting prompt's scaffolding words copied into a rewrite, if any."""
     flat = re.sub(r"[\s#_]+", " ", text.lower())
-    return next((p for p in LEAKS if p in flat), None) or next(
-        (run for run in _runs(flat) if run in GUIDANCE_RUNS), None
-    )
+    phrase = next((p for p in LEAKS if p in flat), None)
+    return Problem("prompt_leak", f"rewriting scaffolding {phrase!r}") if phrase else None
 
 
-def too_hard(answer: str) -> bool:
-    """The strong model gave no real answer: nothing, or a short apology."""
-    if not re.search(r"\w", answer):
-        return True
-    return "sorry" in answer.lower() and len(answer.split()) < SORRY_WORDS
+def too_hard(answer: str) -> str | None:
+    """Why the strong model's answer shows it could not answer (None: it answered).
+
+    WizardLM's rules: an answer of only punctuation and stop words (nothing
+    at all included), or a short one (under ``SORRY_WORDS`` words) that says
+    "sorry". Numbers and words of any script count as content.
+    """
+    words = re.findall(r"[^\W_]+(?:'[^\W_]+)*", answer.lower().replace("\u2019", "'"))
+    if all(word in STOP_WORDS for word in words):
+        return "only punctuation and stop words"
+    if "sorry" in answer.lower() and len(answer.split()) < SORRY_WORDS:
+        return f"says sorry in {len(answer.split())} words (under {SORRY_WORDS})"
+    return None
 
 
 class EvolInstruct(Baseline):
-    """Evolve every pool instruction for ``rounds`` rounds; keep the survivors."""
+    """Evolve every pool instruction for ``rounds`` rounds, pass after pass; keep the survivors."""
 
     STAGES = {"evolve": ("evolve",), "elimination": ("equivalence",), "respond": ("respond_strong",)}
+    PROMPT_TEXTS = tuple(GUIDANCE.values())  # sent as an input, so the gates are told
 
     def __init__(self):
         super().__init__()
@@ -123,11 +152,16 @@ class EvolInstruct(Baseline):
         self.knobs = EvolInstructConfig()
 
     def configure(self, config) -> None:
-        """Take the quota and the knobs."""
+        """Take the quota, the knobs and the gates."""
+        self.configure_quality(config)
         self.quota = config.pipeline.num_instructions
         self.knobs = config.evol_instruct
 
-    def attempt(self, rt, slot: Slot, operation: str, round_: int, seen: frozenset) -> Outcome:
+    def max_passes(self, n_seeds: int) -> int:
+        """Passes over the seeds allowed: ``PASS_FACTOR`` x those the quota needs at best."""
+        return PASS_FACTOR * math.ceil(self.quota / (max(n_seeds, 1) * self.knobs.rounds))
+
+    def attempt(self, rt, gates, slot: Slot, operation: str, round_: int, seen: frozenset) -> Outcome:
         """Evolve one instruction and apply the elimination rules, cheapest first.
 
         ``seen`` is the pool before this batch; repeats among the batch are
@@ -141,49 +175,60 @@ class EvolInstruct(Baseline):
             text = clean_instruction(out.evolved_instruction)
             if not re.search(r"\w", text):
                 return Outcome(text, "empty")
-            if leak := leaked(text):
-                return Outcome(text, "prompt_leak", details={"leaked": leak})
+            if problem := gates.instruction(text) or scaffolding(text):
+                return Outcome(text, problem.reason, details={"gate_detail": problem.detail})
             if normalize(text) in seen:
                 return Outcome(text, "duplicate")
             if self.knobs.elimination_check:
                 same = rt.structured(self.compare, "equivalence", "strong", first=slot.text, second=text)
                 if same.equivalent:
-                    return Outcome(text, "no_information_gain")
-            answer = rt.plain("strong", "respond_strong", text).text
-            return Outcome(text, "too_hard_for_the_model" if too_hard(answer) else None, answer)
+                    return Outcome(text, "no_information_gain", stage="equivalence")
+            answer = rt.plain("strong", "respond_strong", text)
+            if problem := answer_problem(gates, answer):
+                return Outcome(text, problem.reason, answer.text, {"gate_detail": problem.detail}, ANSWERED)
+            if why := too_hard(answer.text):
+                return Outcome(text, "too_hard_for_the_model", answer.text, {"elimination": why}, ANSWERED)
+            return Outcome(text, None, answer.text, stage=ANSWERED)
         except Exception as exc:
             if as_stop(exc) is not None:
                 raise
             return Outcome(text or slot.text, error=exc)
 
     def run(self, rt, seeds, sink, *, random_seed: int = 0, workers: int = 1, progress=None) -> dict:
-        """Evolve round by round until the quota is kept or the rounds run out."""
+        """Evolve round by round, pass after pass, until the quota is kept or the passes run out."""
         progress, quota, ops = progress or NullProgress(), self.quota, self.knobs.operations
         counts = new_counts(len(seeds), quota, REASONS)
         counts["rounds"], counts["operations"] = [], {op: {"tried": 0, "kept": 0} for op in ops}
-        slots = [Slot(n, seed, seed.instruction) for n, seed in enumerate(seeds)]
-        order = list(slots)  # the pool order, in which the quota is filled: shuffled, not the file's
-        random.Random(f"{random_seed}:evol-instruct:order").shuffle(order)
+        passes = counts["passes"] = {"max": self.max_passes(len(seeds)), "made": 0}
+        slots = [Slot(n, seed) for n, seed in enumerate(seeds)]
         seen = {normalize(s.instruction) for s in seeds}
-        i = counts["instructions"]
-        for round_ in range(1, self.knobs.rounds + 1):
-            if i["kept"] >= quota:
-                break
-            stats = {"round": round_, "evolved": 0, "kept": 0, "dropped": 0, "duplicates": 0, "failed": 0}
-            counts["rounds"].append(stats)
-            pending = order
-            while pending and i["kept"] < quota:  # a batch never holds more than the quota still needs
-                batch, pending = pending[: quota - i["kept"]], pending[quota - i["kept"] :]
-                jobs = [(s, random.Random(f"{random_seed}:evol-instruct:{s.index}:{round_}").choice(ops))
-                        for s in batch]  # fmt: skip
-                before = frozenset(seen)
-                with progress.stage(f"evolve (round {round_})", len(jobs)) as tick:
-                    step = lambda j, r=round_, b=before: ticked(tick, self.attempt, rt, *j, r, b)  # noqa: E731
-                    results = pmap(step, jobs, workers)
-                for (slot, op), out in results:  # in pool order
-                    self._settle(slot, op, round_, out, seen, counts, stats, sink)
-        i["shortfall"] = quota - i["kept"]
-        counts["seeds"]["evolved"] = sum(bool(s.actions) for s in slots)
+        gates, i, round_ = self.gates(), counts["instructions"], 0
+        while i["kept"] < quota and passes["made"] < passes["max"]:
+            passes["made"] += 1
+            for slot in slots:  # each pass starts from the seeds themselves
+                slot.text, slot.actions = slot.seed.instruction, []
+            order = list(slots)  # the pool order, in which the quota is filled: shuffled, not the file's
+            random.Random(f"{random_seed}:evol-instruct:order:{passes['made']}").shuffle(order)
+            for _ in range(self.knobs.rounds):
+                if i["kept"] >= quota:
+                    break
+                round_ += 1
+                stats = dict.fromkeys(("evolved", "kept", "dropped", "duplicates", "failed"), 0)
+                stats = {"round": round_, "pass": passes["made"], **stats}
+                counts["rounds"].append(stats)
+                pending = order
+                while pending and i["kept"] < quota:  # a batch never holds more than the quota still needs
+                    batch, pending = pending[: quota - i["kept"]], pending[quota - i["kept"] :]
+                    jobs = [(s, random.Random(f"{random_seed}:evol-instruct:{s.index}:{round_}").choice(ops))
+                            for s in batch]  # fmt: skip
+                    before = frozenset(seen)
+                    with progress.stage(f"evolve (round {round_})", len(jobs)) as tick:
+                        step = lambda j, r=round_, b=before: ticked(tick, self.attempt, rt, gates, *j, r, b)  # noqa: E731
+                        results = pmap(step, jobs, workers)
+                    for (slot, op), out in results:  # in pool order
+                        self._settle(slot, op, round_, out, seen, counts, stats, sink)
+        settle_quota(counts, "rounds_exhausted")
+        counts["seeds"]["evolved"] = sum(s.kept > 0 for s in slots)
         return counts
 
     def _settle(self, slot: Slot, op: str, round_: int, out: Outcome, seen, counts, stats, sink) -> None:
@@ -206,30 +251,27 @@ class EvolInstruct(Baseline):
             )
             return
         reason = out.reason or ("duplicate" if normalize(out.text) in seen else None)
-        if reason == "duplicate":
-            i["duplicates"] += 1
-            stats["duplicates"] += 1
-            sink.reject(reject(traj, reason, "evolve", out.text, **facts))
-        elif reason is not None:
-            drop(counts, reason)
-            stats["dropped"] += 1
-            stage = {"no_information_gain": "equivalence", "too_hard_for_the_model": "respond_strong"}
-            sink.reject(reject(traj, reason, stage.get(reason, "evolve"), out.text, **facts))
-        else:
-            seen.add(normalize(out.text))
-            slot.text, slot.actions = out.text, traj.actions
-            i["kept"] += 1
-            i["kept_strong"] += 1
-            stats["kept"] += 1
-            counts["operations"][op]["kept"] += 1
-            sink.keep(pair_row(traj, out.text, out.response, len(slot.actions)))
+        if reason is not None:
+            stats["duplicates" if reason == "duplicate" else "dropped"] += 1
+            stage = "evolve" if reason == "duplicate" else out.stage
+            turn_down(counts, sink, traj, reason, stage, out.text, **facts)
+            return
+        seen.add(normalize(out.text))
+        slot.text, slot.actions = out.text, traj.actions
+        slot.kept += 1
+        stats["kept"] += 1
+        counts["operations"][op]["kept"] += 1
+        keep_pair(counts, sink, traj, out.text, out.response, len(slot.actions))
 
     def checks(self, counts: dict) -> dict[str, bool]:
-        """Every attempt is counted in its round and under its operation."""
+        """Every attempt is counted in its round and under its operation; passes stay within their cap."""
         generated = counts["instructions"]["generated"]
         return {
             "rounds": sum(r["evolved"] for r in counts["rounds"]) == generated
-            and all(r["evolved"] == r["kept"] + r["dropped"] + r["duplicates"] + r["failed"]
-                    for r in counts["rounds"]),
+            and all(
+                r["evolved"] == r["kept"] + r["dropped"] + r["duplicates"] + r["failed"]
+                for r in counts["rounds"]
+            ),
             "operations": sum(o["tried"] for o in counts["operations"].values()) == generated,
-        }  # fmt: skip
+            "passes": counts["passes"]["made"] <= counts["passes"]["max"],
+        }

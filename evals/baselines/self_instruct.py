@@ -3,10 +3,14 @@
 The task pool starts as the seeds. Each round asks the strong model, once per
 call, for new tasks shown a few pool tasks as examples (seeds, plus a couple
 of generated ones once there are any). A candidate joins the pool unless it
-is empty, too short or long, needs more than text, repeats a pool task, or
-is too close to one (ROUGE-L F1 at least ``max_rouge_l``, the paper's filter).
-The strong model answers what joined, and every non-empty answer is kept,
-until ``num_instructions`` pairs are kept or ``max_calls`` calls are spent.
+is empty, copies our prompt's text (the ``prompt_leak`` gate), repeats a pool
+task, has 3 words or fewer or more than 150 (the paper's length filter),
+needs more than text, or is too close to a pool task (ROUGE-L F1 at least
+``max_rouge_l``, the paper's filter). The strong model answers what joined;
+an answer the quality gates refuse (empty, cut at ``max_tokens``, a refusal,
+copied prompt text) is dropped with its reason, every other one is kept,
+until ``num_instructions`` pairs are kept or ``max_calls`` calls are spent
+(then the shortfall's reason is ``calls_exhausted``).
 """
 
 from __future__ import annotations
@@ -24,21 +28,27 @@ from codeclm_dspy.errors import CodecLMError, StepParseError
 from codeclm_dspy.progress import NullProgress
 from codeclm_dspy.runner import failure, pmap
 from evals.baselines import (
+    ANSWER_REASONS,
     Baseline,
-    drop,
+    answer_problem,
     evidence,
     first_rollout,
+    keep_pair,
     lineage,
     new_counts,
-    pair_row,
-    reject,
+    refused,
     seed_order,
+    settle_quota,
     ticked,
+    turn_down,
 )
 from signatures import BrainstormTasks
 
-REASONS = ("empty", "length", "unanswerable_by_text", "similar_to_pool", "empty_response", "over_quota")
-MIN_WORDS, MAX_WORDS = 3, 150  # the paper's code drops instructions outside this range
+FILTER_REASONS = ("empty", "prompt_leak", "length", "unanswerable_by_text", "similar_to_pool")
+REASONS = (*FILTER_REASONS, *ANSWER_REASONS, "over_quota")
+STAGE = {"prompt_leak": "brainstorm"}  # a gate refused what the call wrote; other reasons are the filter's
+# The paper's code drops an instruction of 3 words or fewer, or of more than 150.
+MIN_WORDS, MAX_WORDS = 4, 150
 # Tasks a text-only model cannot do (look at, listen to, draw, open or browse
 # something). The paper filters on such keywords too; this list is our own.
 NON_TEXT = re.compile(
@@ -122,8 +132,9 @@ class SelfInstruct(Baseline):
         self.knobs = SelfInstructConfig()
 
     def configure(self, config) -> None:
-        """Take the quota and knobs; fail now, before a run starts, without ROUGE-L."""
+        """Take the quota, knobs and gates; fail now, before a run starts, without ROUGE-L."""
         rouge_l()
+        self.configure_quality(config)
         self.quota = config.pipeline.num_instructions
         self.knobs = config.self_instruct
 
@@ -143,10 +154,12 @@ class SelfInstruct(Baseline):
         rng.shuffle(picked)
         return picked
 
-    def screen(self, text: str, seen: set[str], pool: RougePool) -> tuple[str | None, dict]:
+    def screen(self, text: str, seen: set[str], pool: RougePool, gates) -> tuple[str | None, dict]:
         """Why a candidate may not join the pool (None: it may), with evidence."""
         if not re.search(r"\w", text):
             return "empty", {}
+        if problem := gates.instruction(text):
+            return problem.reason, {"gate_detail": problem.detail}
         if normalize(text) in seen:
             return "duplicate", {}
         if not MIN_WORDS <= len(text.split()) <= MAX_WORDS:
@@ -169,6 +182,7 @@ class SelfInstruct(Baseline):
             pool.add(seed.instruction)
             seen.add(normalize(seed.instruction))
         machine: list[tuple[str, tuple]] = []  # generated tasks that joined the pool
+        gates = self.gates()
 
         def brainstorm(job):
             c, shown = job
@@ -180,13 +194,8 @@ class SelfInstruct(Baseline):
             return [clean_instruction(t) for t in out.new_instructions][: k.instructions_per_call]
 
         while counts["instructions"]["kept"] < quota and calls["made"] < calls["max"]:
-            stats = {
-                "round": len(counts["rounds"]) + 1,
-                "calls": 0,
-                "candidates": 0,
-                "accepted": 0,
-                "kept": 0,
-            }
+            stats = dict.fromkeys(("calls", "candidates", "accepted", "kept"), 0)
+            stats = {"round": len(counts["rounds"]) + 1, **stats}
             counts["rounds"].append(stats)
             need = math.ceil((quota - counts["instructions"]["kept"]) / k.instructions_per_call)
             first = calls["made"]
@@ -210,29 +219,26 @@ class SelfInstruct(Baseline):
                 for j, text in enumerate(result):
                     traj = lineage(f"si-{c:05d}-{j:02d}", text, [], ids)
                     counts["instructions"]["generated"] += 1
-                    reason, details = self.screen(text, seen, pool)
+                    reason, details = self.screen(text, seen, pool, gates)
                     if reason is None:
                         seen.add(normalize(text))
                         pool.add(text)
                         machine.append((text, tuple(ids)))
                         accepted.append(traj)
                         continue
-                    if reason == "duplicate":
-                        counts["instructions"]["duplicates"] += 1
-                    else:
-                        drop(counts, reason)
-                    sink.reject(reject(traj, reason, "filter", text, **details))
+                    turn_down(counts, sink, traj, reason, STAGE.get(reason, "filter"), text, **details)
             stats["candidates"] = sum(len(r) for _, r in results if not isinstance(r, Exception))
             stats["accepted"] = len(accepted)
-            stats["kept"] = self._answer(rt, accepted, counts, sink, workers, progress, stats["round"])
-        counts["instructions"]["shortfall"] = quota - counts["instructions"]["kept"]
+            stats["kept"] = self._answer(rt, accepted, counts, sink, gates, workers, progress, stats["round"])
+        settle_quota(counts, "calls_exhausted")  # the loop ends short only when the calls ran out
         return counts
 
-    def _answer(self, rt, accepted, counts, sink, workers, progress, round_) -> int:
+    def _answer(self, rt, accepted, counts, sink, gates, workers, progress, round_) -> int:
         """Answer the accepted tasks, only as many at a time as the quota still needs.
 
-        Returns how many were kept; tasks the quota no longer needs are
-        dropped as ``over_quota`` without an answer being paid for.
+        Returns how many were kept; an answer the gates refuse is dropped with
+        their reason, and tasks the quota no longer needs are dropped as
+        ``over_quota`` without an answer being paid for.
         """
         kept, i = 0, counts["instructions"]
         while accepted and i["kept"] < self.quota:
@@ -250,17 +256,13 @@ class SelfInstruct(Baseline):
                     sink.reject(
                         failure("instruction", traj.id, "respond_strong", answer, **evidence(traj, text))
                     )
-                elif not answer.text.strip():
-                    drop(counts, "empty_response")
-                    sink.reject(reject(traj, "empty_response", "respond_strong", text))
+                elif problem := answer_problem(gates, answer):
+                    refused(counts, sink, traj, problem, "respond_strong", text, response=answer.text)
                 else:
                     kept += 1
-                    i["kept"] += 1
-                    i["kept_strong"] += 1
-                    sink.keep(pair_row(traj, text, answer.text, 1))
+                    keep_pair(counts, sink, traj, text, answer.text, 1)
         for traj in accepted:
-            drop(counts, "over_quota")
-            sink.reject(reject(traj, "over_quota", "quota", traj.basic_instruction))
+            turn_down(counts, sink, traj, "over_quota", "quota", traj.basic_instruction)
         return kept
 
     def checks(self, counts: dict) -> dict[str, bool]:
