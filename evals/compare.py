@@ -188,7 +188,7 @@ def _metrics(texts: list[str], emb: np.ndarray, held: np.ndarray, s: dict[str, A
 def compare(runs: list[str | Path], heldout: str | Path, *, embedder: Encoder,
             eval_sets: dict[str, str | Path] | None = None, coverage_threshold: float = 0.7,
             duplicate_threshold: float = 0.95, contamination_threshold: float = 0.9,
-            remove_contaminated: bool = False) -> Comparison:  # fmt: skip
+            remove_contaminated: bool = False, fields: dict[str, str] | None = None) -> Comparison:  # fmt: skip
     """Score every run against the held-out set and check it for eval leaks.
 
     Args:
@@ -202,6 +202,8 @@ def compare(runs: list[str | Path], heldout: str | Path, *, embedder: Encoder,
         contamination_threshold: cosine for a near copy of an eval item.
         remove_contaminated: drop flagged rows before measuring, and write
             kept.decontaminated.jsonl and contamination.json into each run.
+        fields: ``load_benchmark`` field names (instruction_field, id_field)
+            for the held-out set and every eval set.
 
     Raises:
         CompareError: no runs, a bad run directory, or a clashing eval-set name.
@@ -213,7 +215,9 @@ def compare(runs: list[str | Path], heldout: str | Path, *, embedder: Encoder,
     if HELDOUT in extra:
         raise CompareError(f"the eval-set name '{HELDOUT}' is taken by the held-out set; rename it")
     loaded = [load_run(p) for p in runs]
-    sets = {HELDOUT: load_benchmark(heldout), **{name: load_benchmark(src) for name, src in extra.items()}}
+    fields = fields or {}
+    sets = {HELDOUT: load_benchmark(heldout, **fields),
+            **{name: load_benchmark(src, **fields) for name, src in extra.items()}}  # fmt: skip
 
     # one encode call over every distinct text (never empty: a benchmark has items);
     # runs often share instructions with each other and with the eval sets
