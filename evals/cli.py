@@ -144,12 +144,23 @@ def compare(
         bool,
         typer.Option(help="Write kept.decontaminated.jsonl in each run dir and measure that instead."),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Measure every kept row instead of an equal-N subsample (sizes then confound metrics).",
+        ),
+    ] = False,
+    subsample_seed: Annotated[int, typer.Option(help="Seed of the equal-N subsample.")] = 0,
     instruction_field: InstructionField = None,
     id_field: IdField = None,
 ) -> None:
     """One side-by-side table of generated datasets against held-out data.
 
-    The field options apply to --against and every --eval-set.
+    Runs keep different numbers of rows, and coverage and diversity move
+    with size, so each run is measured on a seeded subsample of the smallest
+    run's size unless --full is given. The field options apply to --against
+    and every --eval-set.
     """
     from evals.compare import compare as run_compare
     from evals.embeddings import Embedder
@@ -166,6 +177,8 @@ def compare(
             duplicate_threshold=duplicate_threshold,
             contamination_threshold=contamination_threshold,
             remove_contaminated=remove_contaminated,
+            equal_n=not full,
+            subsample_seed=subsample_seed,
             fields=_fields(instruction_field, id_field),
         )
         paths = write_report(result, out)
