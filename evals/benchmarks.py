@@ -56,29 +56,40 @@ def _read(source: str, split: str):
 
 def load_benchmark(source: str | Path, *, instruction_field: str = "instruction", id_field: str = "id",
                    input_field: str = "input", split: str = "test") -> list[Item]:  # fmt: skip
-    """Read a benchmark's instructions.
+    """Read a benchmark's instructions, whatever its records call their fields.
 
     Args:
         source: a local file or saved dataset, or a hub id.
-        instruction_field, id_field, input_field: the record fields to use; an
-            input (if present and non-empty) is appended to the instruction.
+        instruction_field: the field with the item's text. A list of turns
+            (MT-Bench's ``turns``) gives its first turn: a single-turn
+            evaluation asks only that.
+        id_field: the item's id; without such a field (only allowed for the
+            default ``id``) items are numbered by position.
+        input_field: appended to the instruction when present and non-empty.
         split: the split to take from a hub dataset or a saved DatasetDict.
 
     Raises:
-        BenchmarkError: unreadable source, a missing field, duplicate ids or no items.
+        BenchmarkError: unreadable source, a missing field (naming the fields
+            there are and the option that picks one), duplicate ids or no items.
     """
     data = _read(str(source), split)
+    fields = ", ".join(data.column_names)
     if instruction_field not in data.column_names:
         raise BenchmarkError(
-            f"benchmark '{source}' has no '{instruction_field}' field (fields: {', '.join(data.column_names)})"
+            f"benchmark '{source}' has no '{instruction_field}' field (fields: {fields}); name "
+            "its text field with --instruction-field or benchmark.instruction_field"
+        )
+    if id_field != "id" and id_field not in data.column_names:
+        raise BenchmarkError(
+            f"benchmark '{source}' has no '{id_field}' field (fields: {fields}); name "
+            "its id field with --id-field or benchmark.id_field"
         )
     items, seen = [], set()
     for n, record in enumerate(data, start=1):
-        for field in (instruction_field, input_field):
-            if record.get(field) is not None and not isinstance(record[field], str):
-                raise BenchmarkError(f"benchmark '{source}' record {n}: '{field}' is not text")
-        text = (record.get(instruction_field) or "").strip()
-        extra = (record.get(input_field) or "").strip()
+        text = _first_text(
+            record.get(instruction_field), f"benchmark '{source}' record {n}: '{instruction_field}'"
+        )
+        extra = _first_text(record.get(input_field), f"benchmark '{source}' record {n}: '{input_field}'")
         raw_id = record.get(id_field)
         item_id = f"item-{n}" if raw_id is None or raw_id == "" else str(raw_id)
         if not text:
@@ -86,11 +97,29 @@ def load_benchmark(source: str | Path, *, instruction_field: str = "instruction"
         if item_id in seen:
             raise BenchmarkError(f"benchmark '{source}' repeats the id '{item_id}' (record {n})")
         seen.add(item_id)
-        items.append(Item(item_id, f"{text}\n\n{extra}" if extra else text, str(record.get("category") or ""),
-                          str(record.get("reference") or "")))  # fmt: skip
+        reference = record.get("reference")
+        if isinstance(reference, list):  # one reference per turn: the first turn's
+            reference = reference[0] if reference else ""
+        items.append(
+            Item(
+                item_id,
+                f"{text}\n\n{extra}" if extra else text,
+                str(record.get("category") or ""),
+                str(reference or ""),
+            )
+        )
     if not items:
         raise BenchmarkError(f"benchmark '{source}' holds no instructions")
     return items
+
+
+def _first_text(value: object, what: str) -> str:
+    """A field's text, stripped: a string, or the first turn of a list of turns."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if value is not None and not isinstance(value, str):
+        raise BenchmarkError(f"{what} is not text")
+    return (value or "").strip()
 
 
 def split(items: list[Item], seed_fraction: float = 0.2, seed: int = 0) -> tuple[list[Item], list[Item]]:

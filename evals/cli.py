@@ -10,6 +10,14 @@ import typer
 
 from codeclm_dspy.cli import cli_errors
 
+InstructionField = Annotated[
+    str | None,
+    typer.Option(
+        help="Field holding each item's text (a list of turns gives its first turn). Default: instruction."
+    ),
+]
+IdField = Annotated[str | None, typer.Option(help="Field holding each item's id. Default: id.")]
+
 eval_app = typer.Typer(
     help="Measure generated data: benchmark splits, CRR, side-by-side dataset metrics.",
     no_args_is_help=True,
@@ -24,13 +32,20 @@ def split(
         float, typer.Option(help="Share of items that become seeds (paper: 0.2).")
     ] = 0.2,
     seed: Annotated[int, typer.Option(help="Random seed of the split.")] = 0,
+    instruction_field: InstructionField = None,
+    id_field: IdField = None,
 ) -> None:
-    """Split a benchmark into seeds (for generate) and held-out items (for compare and crr)."""
+    """Split a benchmark into seeds (for generate) and held-out items (for compare and crr).
+
+    Both files are written with the usual fields (id, instruction, category,
+    reference), whatever the benchmark calls them, so generate, compare and
+    crr read them with their defaults.
+    """
     from evals.benchmarks import load_benchmark
     from evals.benchmarks import split as split_items
 
     with cli_errors():
-        items = load_benchmark(benchmark)
+        items = load_benchmark(benchmark, **_fields(instruction_field, id_field))
         seeds, heldout = split_items(items, seed_fraction, seed)
         for name in ("seeds.jsonl", "heldout.jsonl"):
             if (out / name).exists():
@@ -62,8 +77,27 @@ def crr(
         int | None, typer.Option(min=1, help="Parallel items (overrides engine.workers).")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    instruction_field: Annotated[
+        str | None,
+        typer.Option(help="Field holding each item's text (overrides benchmark.instruction_field)."),
+    ] = None,
+    id_field: Annotated[
+        str | None, typer.Option(help="Field holding each item's id (overrides benchmark.id_field).")
+    ] = None,
+    self_judged: Annotated[
+        bool,
+        typer.Option(
+            "--self-judged",
+            help="Allow a judge that is the strong or target model; the result is marked self-judged.",
+        ),
+    ] = False,
 ) -> None:
-    """Capacity Recovery Ratio of the target against the strong model, judged in both orders."""
+    """Capacity Recovery Ratio of the target against the strong model, judged in both orders.
+
+    The judge role (models.judge, temperature 0 unless set) scores with the
+    paper's final-evaluation prompt; a judge equal to the strong or target
+    model is refused unless --self-judged is given.
+    """
     from codeclm_dspy.config import load_config
     from codeclm_dspy.progress import NullProgress, RichProgress
     from evals.crr_runner import run_crr
@@ -72,15 +106,21 @@ def crr(
         cfg = load_config(config)
         if workers:
             cfg.engine.workers = workers
-        result = run_crr(
-            cfg, benchmark, out, limit=limit, progress=NullProgress() if quiet else RichProgress()
-        )
-    manifest = json.loads((out / "manifest.json").read_text())
-    failed = manifest["counts"]["failed"]
-    typer.echo(str(result) if result else "no item could be judged")
-    typer.echo(f"target {cfg.models.target.model} vs strong {cfg.models.strong.model}, judge "
-               f"{cfg.models.roles()['judge'].model}; {failed} item(s) failed (see {out / 'failed.jsonl'}); "
-               f"wrote {out / 'verdicts.jsonl'}, manifest.json")  # fmt: skip
+        if instruction_field:
+            cfg.benchmark.instruction_field = instruction_field
+        if id_field:
+            cfg.benchmark.id_field = id_field
+        progress = NullProgress() if quiet else RichProgress()
+        result = run_crr(cfg, benchmark, out, limit=limit, self_judged=self_judged, progress=progress)
+    judge = cfg.models.judge_role()
+    reasons = ", ".join(f"{n} {reason}" for reason, n in result.failed_by_reason.items())
+    typer.echo(str(result))
+    typer.echo(
+        f"target {cfg.models.target.model} vs strong {cfg.models.strong.model}, judge {judge.model} at "
+        f"temperature {judge.temperature}{' (self-judged)' if result.self_judged else ''}; "
+        f"{result.failed} item(s) failed{f' ({reasons})' if reasons else ''} (see {out / 'failed.jsonl'}); "
+        f"wrote {out / 'verdicts.jsonl'}, manifest.json"
+    )
 
 
 @eval_app.command()
@@ -104,21 +144,52 @@ def compare(
         bool,
         typer.Option(help="Write kept.decontaminated.jsonl in each run dir and measure that instead."),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Measure every kept row instead of an equal-N subsample (sizes then confound metrics).",
+        ),
+    ] = False,
+    subsample_seed: Annotated[int, typer.Option(help="Seed of the equal-N subsample.")] = 0,
+    instruction_field: InstructionField = None,
+    id_field: IdField = None,
 ) -> None:
-    """One side-by-side table of generated datasets against held-out data."""
+    """One side-by-side table of generated datasets against held-out data.
+
+    Runs keep different numbers of rows, and coverage and diversity move
+    with size, so each run is measured on a seeded subsample of the smallest
+    run's size unless --full is given. The field options apply to --against
+    and every --eval-set.
+    """
     from evals.compare import compare as run_compare
     from evals.embeddings import Embedder
     from evals.report import print_table, write_report
 
     with cli_errors():
         sets = dict(_named(spec) for spec in eval_set or [])
-        result = run_compare(runs, against, embedder=Embedder(embedder), eval_sets=sets,
-                             coverage_threshold=coverage_threshold, duplicate_threshold=duplicate_threshold,
-                             contamination_threshold=contamination_threshold,
-                             remove_contaminated=remove_contaminated)  # fmt: skip
+        result = run_compare(
+            runs,
+            against,
+            embedder=Embedder(embedder),
+            eval_sets=sets,
+            coverage_threshold=coverage_threshold,
+            duplicate_threshold=duplicate_threshold,
+            contamination_threshold=contamination_threshold,
+            remove_contaminated=remove_contaminated,
+            equal_n=not full,
+            subsample_seed=subsample_seed,
+            fields=_fields(instruction_field, id_field),
+        )
         paths = write_report(result, out)
     print_table(result)
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def _fields(instruction_field: str | None, id_field: str | None) -> dict[str, str]:
+    """The benchmark field options that were given, as ``load_benchmark`` keywords."""
+    named = {"instruction_field": instruction_field, "id_field": id_field}
+    return {k: v for k, v in named.items() if v}
 
 
 def _named(spec: str) -> tuple[str, str]:

@@ -7,6 +7,12 @@ each run gets one row of metrics from ``evals.metrics`` plus its spend per
 kept pair from the manifest. Nothing in a run directory is changed; with
 ``remove_contaminated`` two new files are added to it.
 
+Methods keep different numbers of rows, and coverage, distinct-n and the
+duplicate rate all move with size alone, so by default every run is measured
+on a seeded subsample of the smallest run's size ("equal N"); each run's full
+size is still reported, and contamination is checked on every row (a leak
+counts whether or not it was sampled).
+
     from evals.compare import compare
     from evals.embeddings import Embedder
     result = compare(["runs/codeclm", "runs/self-instruct"], "vicuna-eval.jsonl", embedder=Embedder())
@@ -16,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -74,11 +81,16 @@ class Run:
 
 @dataclass
 class Comparison:
-    """Rows (one per run, in the order given), the settings, and every contamination flag."""
+    """Rows (one per run, in the order given), the settings, and every contamination flag.
+
+    ``samples`` holds, per run, the ids of the rows the metrics were computed
+    on when measuring at equal N (empty with ``equal_n=False``).
+    """
 
     rows: list[dict[str, Any]]
     settings: dict[str, Any]
     flags: dict[str, list[dict[str, Any]]]
+    samples: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -185,10 +197,33 @@ def _metrics(texts: list[str], emb: np.ndarray, held: np.ndarray, s: dict[str, A
     return {k: round(float(v), 4) for k, v in zip(names, values, strict=True)}
 
 
-def compare(runs: list[str | Path], heldout: str | Path, *, embedder: Encoder,
-            eval_sets: dict[str, str | Path] | None = None, coverage_threshold: float = 0.7,
-            duplicate_threshold: float = 0.95, contamination_threshold: float = 0.9,
-            remove_contaminated: bool = False) -> Comparison:  # fmt: skip
+def subsample(indices: list[int], n: int, seed: int) -> list[int]:
+    """``n`` of ``indices`` drawn without replacement under ``seed``, in their original order.
+
+    Each run draws from its own generator seeded only by ``seed``, so adding
+    a run to a comparison never changes another run's sample (unless it
+    lowers N).
+    """
+    if len(indices) <= n:
+        return list(indices)
+    chosen = random.Random(f"equal-n:{seed}").sample(range(len(indices)), n)
+    return [indices[k] for k in sorted(chosen)]
+
+
+def compare(
+    runs: list[str | Path],
+    heldout: str | Path,
+    *,
+    embedder: Encoder,
+    eval_sets: dict[str, str | Path] | None = None,
+    coverage_threshold: float = 0.7,
+    duplicate_threshold: float = 0.95,
+    contamination_threshold: float = 0.9,
+    remove_contaminated: bool = False,
+    equal_n: bool = True,
+    subsample_seed: int = 0,
+    fields: dict[str, str] | None = None,
+) -> Comparison:
     """Score every run against the held-out set and check it for eval leaks.
 
     Args:
@@ -202,6 +237,11 @@ def compare(runs: list[str | Path], heldout: str | Path, *, embedder: Encoder,
         contamination_threshold: cosine for a near copy of an eval item.
         remove_contaminated: drop flagged rows before measuring, and write
             kept.decontaminated.jsonl and contamination.json into each run.
+        equal_n: measure each run on a seeded subsample of N rows, N the
+            smallest non-empty run's measured size; False measures every row.
+        subsample_seed: the seed of those subsamples.
+        fields: ``load_benchmark`` field names (instruction_field, id_field)
+            for the held-out set and every eval set.
 
     Raises:
         CompareError: no runs, a bad run directory, or a clashing eval-set name.
@@ -213,7 +253,11 @@ def compare(runs: list[str | Path], heldout: str | Path, *, embedder: Encoder,
     if HELDOUT in extra:
         raise CompareError(f"the eval-set name '{HELDOUT}' is taken by the held-out set; rename it")
     loaded = [load_run(p) for p in runs]
-    sets = {HELDOUT: load_benchmark(heldout), **{name: load_benchmark(src) for name, src in extra.items()}}
+    fields = fields or {}
+    sets = {
+        HELDOUT: load_benchmark(heldout, **fields),
+        **{name: load_benchmark(src, **fields) for name, src in extra.items()},
+    }
 
     # one encode call over every distinct text (never empty: a benchmark has items);
     # runs often share instructions with each other and with the eval sets
@@ -233,28 +277,38 @@ def compare(runs: list[str | Path], heldout: str | Path, *, embedder: Encoder,
                 "heldout": {"path": str(heldout), "size": len(sets[HELDOUT])},
                 "eval_sets": {name: {"path": str(heldout if name == HELDOUT else extra[name]), "size": len(items)}
                               for name, items in sets.items()}}  # fmt: skip
-    rows, all_flags = [], {}
+    measured = []
     for label, run in zip(_labels(loaded), loaded, strict=True):
         emb = embed(run.instructions)
         flags = contamination(run.instructions, emb, eval_data, contamination_threshold) if run.kept else []
         for f in flags:
             f["id"] = run.ids[f["index"]]
         flagged = {f["index"] for f in flags}
-        exact = {f["index"] for f in flags if f["kind"] == "exact"}
         keep = [i for i in range(run.kept) if not (remove_contaminated and i in flagged)]
         if remove_contaminated:
             _write_new(run.path / CLEANED, "".join(run.lines[i] + "\n" for i in keep))
             _write_new(run.path / FLAGS, json.dumps(flags, indent=2, ensure_ascii=False) + "\n")
-        texts = [run.instructions[i] for i in keep]
+        measured.append((label, run, emb, flags, keep))
+    sizes = [len(keep) for *_, keep in measured if keep]  # a run with no rows has no metrics anyway
+    n = min(sizes) if equal_n and sizes else None
+    settings["equal_n"] = {"n": n, "seed": subsample_seed} if equal_n else None
+    rows, all_flags, samples = [], {}, {}
+    for label, run, emb, flags, keep in measured:
+        sample = subsample(keep, n, subsample_seed) if n is not None else keep
+        if equal_n:
+            samples[label] = [run.ids[i] for i in sample]
+        flagged = {f["index"] for f in flags}
+        exact = {f["index"] for f in flags if f["kind"] == "exact"}
+        texts = [run.instructions[i] for i in sample]
         row = {"method": label, "path": str(run.path), "status": run.status, "kept": run.kept,
                "removed": len(flagged) if remove_contaminated else None, "evaluated": len(keep),
-               **_metrics(texts, emb[keep], eval_data[HELDOUT][2], settings),
+               "measured": len(sample), **_metrics(texts, emb[sample], eval_data[HELDOUT][2], settings),
                "contaminated": len(flagged), "contaminated_exact": len(exact),
                "contaminated_near": len(flagged - exact),
                "contamination_rate": round(len(flagged) / run.kept, 4) if run.kept else None,
-               "contaminated_by_set": {n: len({f["index"] for f in flags if f["eval_set"] == n}) for n in sets},
+               "contaminated_by_set": {s: len({f["index"] for f in flags if f["eval_set"] == s}) for s in sets},
                "calls": run.calls, "tokens": run.tokens, "usd": run.usd, "calls_per_kept": run.calls_per_kept,
                "tokens_per_kept": run.tokens_per_kept, "usd_per_kept": run.usd_per_kept}  # fmt: skip
         rows.append(row)
         all_flags[label] = flags
-    return Comparison(rows, settings, all_flags)
+    return Comparison(rows, settings, all_flags, samples)

@@ -11,6 +11,11 @@ The paper reports CRR without an interval, yet one Vicuna item moves it by
 0/1 outcome per item, so a bootstrap resample of it is a binomial draw; the
 percentile interval below is the bootstrap computed that way, exactly and
 fast.
+
+Items that could not be judged (the judge's answer did not parse, the strong
+answer was no usable reference) are left out of CRR in the paper's reading;
+``report`` also gives CRR with each of them counted as a loss, so many
+failures cannot quietly flatter a result.
 """
 
 from __future__ import annotations
@@ -89,3 +94,60 @@ def crr(verdicts: Iterable[Verdict], *, confidence: float = 0.95, resamples: int
     low, high = np.quantile(draws, [tail, 1 - tail])
     return CRRResult(counts["win"], counts["tie"], counts["loss"], rate, float(low), float(high),
                      confidence, resamples)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CRRReport:
+    """An evaluation's CRR two ways, and the items that could not be judged.
+
+    Attributes:
+        excluded: CRR over the judged items only (failures left out, as a
+            judge error says nothing about the target); None if none was judged.
+        as_losses: CRR with every failed item counted as a loss, the bound a
+            sceptical reader wants when failures are many.
+        failed_by_reason: failed items per reason (a gate's, parse_error, error).
+        self_judged: which compared model ("strong" or "target") is also the
+            judge; None for an independent judge.
+    """
+
+    excluded: CRRResult | None
+    as_losses: CRRResult
+    failed_by_reason: dict[str, int]
+    self_judged: str | None = None
+
+    @property
+    def failed(self) -> int:
+        return sum(self.failed_by_reason.values())
+
+    def as_dict(self) -> dict:
+        return {
+            "result": self.excluded.as_dict() if self.excluded else None,
+            "result_failures_as_losses": self.as_losses.as_dict(),
+        }
+
+    def __str__(self) -> str:
+        excluded = str(self.excluded) if self.excluded else "no item could be judged"
+        lines = [f"CRR, failures excluded:   {excluded}", f"CRR, failures as losses:  {self.as_losses}"]
+        if self.self_judged:
+            lines.append(
+                f"self-judged: the judge is also the {self.self_judged} model and may favour its own answers"
+            )
+        return "\n".join(lines)
+
+
+def report(
+    verdicts: list[Verdict],
+    failed_by_reason: dict[str, int],
+    *,
+    self_judged: str | None = None,
+    confidence: float = 0.95,
+) -> CRRReport:
+    """CRR with failures excluded and counted as losses, each with its interval.
+
+    Raises:
+        ValueError: no verdicts and no failures (nothing was evaluated).
+    """
+    failed = sum(failed_by_reason.values())
+    excluded = crr(verdicts, confidence=confidence) if verdicts else None
+    as_losses = crr([*verdicts, *["loss"] * failed], confidence=confidence)
+    return CRRReport(excluded, as_losses, dict(sorted(failed_by_reason.items())), self_judged)

@@ -75,12 +75,24 @@ CHART = [("coverage", "coverage ↑"), ("precision", "precision ↑"), ("mean_nn
          ("contamination_rate", "contaminated ↓")]  # fmt: skip
 
 
+def sample_note(comparison: Comparison) -> str:
+    """How many rows of each run the metrics saw: equal N, or every row (``--full``)."""
+    equal = comparison.settings.get("equal_n")
+    if equal is None:
+        return "on every kept row (full data: run sizes differ, which moves coverage and diversity)"
+    if equal["n"] is None:
+        return "at equal N, but no run has rows to measure"
+    return f"at equal N = {equal['n']} (seeded subsample, seed {equal['seed']})"
+
+
 def header(comparison: Comparison) -> str:
-    """One line: what the runs were measured against, and with which thresholds."""
+    """One line: how many rows were measured, against what, and with which thresholds."""
     s = comparison.settings
+    sizes = "; Kept pairs is each run's full size" if s.get("equal_n") else ""
     sets = ", ".join(f"{name} ({v['size']})" for name, v in s["eval_sets"].items())
     removed = "; contaminated rows removed before measuring" if s["remove_contaminated"] else ""
-    return (f"Held-out set `{s['heldout']['path']}` ({s['heldout']['size']} items), {len(comparison.rows)} runs; "
+    return (f"Metrics {sample_note(comparison)}{sizes}. "
+            f"Held-out set `{s['heldout']['path']}` ({s['heldout']['size']} items), {len(comparison.rows)} runs; "
             f"embedder {s['embedder']}; coverage/precision at cosine ≥ {s['coverage_threshold']}, "
             f"near-duplicate ≥ {s['duplicate_threshold']}, contamination ≥ {s['contamination_threshold']} "
             f"against {sets}{removed}.")  # fmt: skip
@@ -112,10 +124,14 @@ def print_table(comparison: Comparison, console: Any = None) -> None:
         name.rsplit(" ", 1)[0] + "\n" + name.rsplit(" ", 1)[1] if " " in name else name for name, _ in COLUMNS
     ]
     widths = [max([len(x) for x in h.split("\n")] + [len(r[i]) for r in cells]) for i, h in enumerate(heads)]
-    groups = {"Run comparison": range(len(COLUMNS))}
+    note = sample_note(comparison)
+    groups = {f"Run comparison {note}": range(len(COLUMNS))}
     if sum(widths) + 3 * len(widths) > console.width:  # the same columns, by what they measure
-        groups = {"Match to the held-out set": [0, 1, 2, 3, 4], "Diversity": [0, 5, 6, 7, 8],
-                  "Leaks and cost": [0, 9, 10, 11, 12]}  # fmt: skip
+        groups = {
+            f"Match to the held-out set {note}": [0, 1, 2, 3, 4],
+            f"Diversity {note}": [0, 5, 6, 7, 8],
+            "Leaks and cost (all rows)": [0, 9, 10, 11, 12],
+        }
     for title, columns in groups.items():
         table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
         for i in columns:
@@ -162,10 +178,12 @@ def chart(comparison: Comparison, path: Path) -> Path:
     ax.set_ylim(0, 1.15)
     ax.set_ylabel("score (0-1)")
     s = comparison.settings
-    ax.set_title(f"Runs against {Path(s['heldout']['path']).name} ({s['heldout']['size']} items), "
-                 f"embedder {s['embedder']}\ncoverage/precision at cosine ≥ {s['coverage_threshold']}, "
-                 f"near-dup ≥ {s['duplicate_threshold']}, contamination ≥ {s['contamination_threshold']}",
-                 fontsize=10)  # fmt: skip
+    title = (
+        f"Runs against {Path(s['heldout']['path']).name} ({s['heldout']['size']} items), embedder {s['embedder']}\n"
+        f"metrics {sample_note(comparison)}\ncoverage/precision at cosine ≥ {s['coverage_threshold']}, "
+        f"near-dup ≥ {s['duplicate_threshold']}, contamination ≥ {s['contamination_threshold']}"
+    )
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)
     ax.grid(axis="y", alpha=0.3)
     ax.set_axisbelow(True)

@@ -6,9 +6,12 @@
 #      Self-Instruct and Evol-Instruct baselines: same models, same config,
 #      same number of pairs, same budget;
 #   3. compare the five datasets against the 80% (coverage, diversity,
-#      contamination, cost per kept pair) -> comparison.{json,md,png};
+#      contamination, cost per kept pair) -> comparison.{json,md,png}; the
+#      metrics are taken at equal N (a seeded subsample of each run down to
+#      the smallest run's size), since the methods keep different amounts;
 #   4. CRR of the target against the strong model on a subset of the 80%,
-#      judged in both orders.
+#      judged in both orders with the paper's evaluation prompt; both CRRs
+#      are printed (failed items left out, and counted as losses).
 # Every step resumes: run it again with the same OUT to finish a stopped run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,5 +33,9 @@ echo "== compare"
 $codeclm eval compare "${runs[@]}" --against "$OUT/split/heldout.jsonl" \
   --eval-set "vicuna-seeds=$OUT/split/seeds.jsonl" --out "$OUT/comparison"
 echo "== crr"
+# --self-judged: CRR wants a judge that answers neither side, but only two
+# embedded models exist, so the embedded config's judge is the strong model;
+# the flag allows that and the result and manifest say "self-judged". With a
+# config whose models.judge is a third model, drop it.
 $codeclm eval crr --config "$CONFIG" --benchmark "$OUT/split/heldout.jsonl" --limit "$CRR_ITEMS" \
-  --out "$OUT/crr" --quiet
+  --out "$OUT/crr" --quiet --self-judged

@@ -30,6 +30,7 @@ STEP_BY_FIELDS = {
     frozenset({"rubrics"}): "rubrics",
     frozenset({"improved_instruction"}): "improve",
     frozenset({"score_1", "score_2"}): "judge",
+    frozenset({"score_1", "score_2", "explanation"}): "evaluate",
     frozenset({"fits_use_case", "uses_skills"}): "adherence",
     frozenset({"harder", "same_use_case", "same_skills"}): "difficulty",
 }

@@ -199,3 +199,93 @@ def test_write_report_without_matplotlib_says_how_to_install_it(tmp_path, heldou
     with pytest.raises(CodecLMError, match="scripts/setup.sh evals"):
         write_report(result, tmp_path / "report")
     assert not (tmp_path / "report").exists()  # nothing half-written
+
+
+TOPICS = ["quebec", "romeo", "sierra", "tango", "uniform", "victor", "whiskey", "xray", "yankee", "zulu"]
+
+
+def sized_runs(root: Path) -> list[Path]:
+    """Runs of 10, 6 and 3 rows; the big one repeats topics, so its diversity depends on the sample."""
+    big = [words(TOPICS[k % 5]) + f" row{k}" for k in range(10)]
+    return [
+        make_run(root, "big", big),
+        make_run(root, "mid", [words(t) for t in TOPICS[4:10]]),
+        make_run(root, "small", [near(HELDOUT["h0"]), words("amber"), words("basalt")]),
+        make_run(root, "none", []),
+    ]
+
+
+def test_runs_are_measured_at_equal_n_on_a_reproducible_sample(tmp_path, heldout):
+    runs = sized_runs(tmp_path)
+    result = compare(runs, heldout, embedder=BagOfWords())
+    assert result.settings["equal_n"] == {"n": 3, "seed": 0}  # the empty run does not set N
+    sizes = [(r["kept"], r["evaluated"], r["measured"]) for r in result.rows]
+    assert sizes == [(10, 10, 3), (6, 6, 3), (3, 3, 3), (0, 0, 0)]
+    assert [len(result.samples[m]) for m in ("big", "mid", "small", "none")] == [3, 3, 3, 0]
+    assert result.samples["small"] == ["small-000", "small-001", "small-002"]
+    # the metrics are those of a run holding exactly the sampled rows
+    lines = {json.loads(line)["id"]: json.loads(line)["instruction"] for line in load_run(runs[0]).lines}
+    alone = make_run(tmp_path, "alone", [lines[i] for i in result.samples["big"]])
+    expected = compare([alone], heldout, embedder=BagOfWords(), equal_n=False).rows[0]
+    metrics = (
+        "coverage",
+        "precision",
+        "mean_nn_similarity",
+        "distinct_1",
+        "distinct_2",
+        "mean_pairwise_distance",
+        "near_duplicate_rate",
+    )
+    assert {k: result.rows[0][k] for k in metrics} == {k: expected[k] for k in metrics}
+    again = compare(runs, heldout, embedder=BagOfWords())
+    assert again.samples == result.samples and again.rows == result.rows
+    other = compare(runs, heldout, embedder=BagOfWords(), subsample_seed=1)
+    assert other.settings["equal_n"] == {"n": 3, "seed": 1} and other.samples["big"] != result.samples["big"]
+    assert other.samples["small"] == result.samples["small"]  # the smallest run is measured whole
+
+
+def test_the_reports_say_equal_n_and_show_full_sizes_and_full_measures_everything(tmp_path, heldout, capsys):
+    runs = sized_runs(tmp_path)
+    result = compare(runs, heldout, embedder=BagOfWords(), subsample_seed=7)
+    markdown = to_markdown(result)
+    assert "at equal N = 3 (seeded subsample, seed 7)" in markdown and "each run's full size" in markdown
+    table = [line for line in markdown.splitlines() if line.startswith("| ")]
+    assert [row.split(" | ")[1] for row in table[1:]] == ["10", "6", "3", "0"]
+    paths = write_report(result, tmp_path / "report")
+    saved = json.loads(paths["json"].read_text())
+    assert saved["settings"]["equal_n"] == {"n": 3, "seed": 7} and saved["rows"][0]["kept"] == 10
+    print_table(result)
+    assert "equal N = 3 (seeded subsample, seed 7)" in capsys.readouterr().out
+    full = compare(runs, heldout, embedder=BagOfWords(), equal_n=False)
+    assert full.settings["equal_n"] is None and full.samples == {}
+    assert [r["measured"] for r in full.rows] == [10, 6, 3, 0]
+    assert "Metrics on every kept row (full data" in to_markdown(full) and "equal N" not in to_markdown(full)
+    assert full.rows[2] == result.rows[2]  # the smallest run: the same rows either way
+
+
+def test_equal_n_counts_what_is_measured_after_decontamination(tmp_path, heldout):
+    leaky = make_run(tmp_path, "leaky", [HELDOUT["h0"], HELDOUT["h1"], words("cobalt"), words("dune")])
+    clean = make_run(tmp_path, "clean", [words(t) for t in TOPICS[:5]])
+    result = compare([leaky, clean], heldout, embedder=BagOfWords(), remove_contaminated=True)
+    assert result.settings["equal_n"]["n"] == 2
+    assert [(r["kept"], r["evaluated"], r["measured"]) for r in result.rows] == [(4, 2, 2), (5, 5, 2)]
+    assert result.rows[0]["contaminated"] == 2  # leaks are counted on every row, sampled or not
+
+
+def test_cli_compare_takes_full_and_the_subsample_seed(tmp_path, heldout, monkeypatch):
+    from typer.testing import CliRunner
+
+    from codeclm_dspy.cli import app
+
+    monkeypatch.setattr("evals.embeddings.Embedder", lambda name: BagOfWords())
+    runs = [str(p) for p in sized_runs(tmp_path)]
+    base = ["eval", "compare", *runs, "--against", str(heldout)]
+    out = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "a"), "--subsample-seed", "3"])
+    assert out.exit_code == 0, out.output
+    assert json.loads((tmp_path / "a" / "comparison.json").read_text())["settings"]["equal_n"] == {
+        "n": 3,
+        "seed": 3,
+    }
+    out = CliRunner().invoke(app, [*base, "--out", str(tmp_path / "b"), "--full"])
+    assert out.exit_code == 0, out.output
+    assert json.loads((tmp_path / "b" / "comparison.json").read_text())["settings"]["equal_n"] is None
