@@ -20,8 +20,12 @@ def read(path):
 def config(**sections):
     data = {
         "models": {"strong": {"model": "scripted/strong"}, "target": {"model": "scripted/target"}},
-        "pipeline": {"metadata_pool_size": 2, "num_instructions": 4, "max_iterations": 2,
-                     "plausibility_check": False},
+        "pipeline": {
+            "metadata_pool_size": 2,
+            "num_instructions": 4,
+            "max_iterations": 2,
+            "plausibility_check": False,
+        },
         "engine": {"workers": 2, "cache": False},
     }
     data.update(sections)
@@ -31,8 +35,9 @@ def config(**sections):
 def sampling_decoder(script):
     numbers = itertools.count()
     script.handlers["decode"] = lambda r, i, p: {
-        "new_instructions": [f"Question {next(numbers)} about {i['use_case']} and more"
-                             for _ in range(int(i["count"]))]
+        "new_instructions": [
+            f"Question {next(numbers)} about {i['use_case']} and more" for _ in range(int(i["count"]))
+        ]
     }
 
 
@@ -73,8 +78,9 @@ def test_a_metadata_file_without_skills_is_one_line(tmp_path):
     cfg.write_text("models: {strong: {model: scripted/strong}, target: {model: scripted/target}}\n")
     meta = tmp_path / "m.jsonl"
     meta.write_text('{"use_case": "tax questions"}\n')
-    result = CliRunner().invoke(app, ["generate", "--config", str(cfg), "--metadata", str(meta),
-                                      "--out", str(tmp_path / "run")])
+    result = CliRunner().invoke(
+        app, ["generate", "--config", str(cfg), "--metadata", str(meta), "--out", str(tmp_path / "run")]
+    )
     assert result.exit_code == 2 and "needs 'use_case'" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "run").exists()
 
@@ -113,11 +119,15 @@ def test_wizardlm_plus_evolves_codeclm_s_basic_instructions(script, tmp_path, mo
     monkeypatch.setitem(scripted.STEP_BY_FIELDS, frozenset({"evolved_instruction"}), "evolve")
     monkeypatch.setitem(scripted.STEP_BY_FIELDS, frozenset({"equivalent"}), "equivalence")
     sampling_decoder(script)
-    script.handlers["evolve"] = lambda r, i, p: {"evolved_instruction": i["instruction"] + " with three examples"}
+    script.handlers["evolve"] = lambda r, i, p: {
+        "evolved_instruction": i["instruction"] + " with three examples"
+    }
     script.handlers["equivalence"] = lambda r, i, p: {"equivalent": False}
     cc.generate(config(method="wizardlm-plus"), [Seed("a", "First seed")], tmp_path / "run")
     manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
-    assert manifest["method"] == "wizardlm-plus" and manifest["accounting"]["balanced"], manifest["accounting"]
+    assert manifest["method"] == "wizardlm-plus" and manifest["accounting"]["balanced"], manifest[
+        "accounting"
+    ]
     kept = read(tmp_path / "run" / "kept.jsonl")
     assert len(kept) == 4
     # each kept instruction is an evolution of a decoded basic instruction, not of the seed

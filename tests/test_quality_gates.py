@@ -23,8 +23,12 @@ def test_answer_gates_name_their_reason():
     gates = CodecLM().gates()
     assert gates.answer(Answer("  \n ")).reason == "empty_response"
     assert gates.answer(Answer("The first three steps are", "length")).reason == "truncated_response"
-    for refusal in ("I'm sorry, but I can't help with that.", "As an AI language model, I cannot",
-                    "I cannot provide that information.", "Sorry, I won't do this."):
+    for refusal in (
+        "I'm sorry, but I can't help with that.",
+        "As an AI language model, I cannot",
+        "I cannot provide that information.",
+        "Sorry, I won't do this.",
+    ):
         assert gates.answer(Answer(refusal)).reason == "refusal", refusal
     assert gates.answer(Answer("[[ ## improved_instruction ## ]] Explain it")).reason == "prompt_leak"
     assert gates.answer(Answer("Boil the pasta for nine minutes, then drain it.")) is None
@@ -57,7 +61,9 @@ def test_metadata_must_be_words():
 
 
 def test_gates_switch_off_one_by_one():
-    off = Gates(QualityConfig(empty=False, truncated=False, refusals=False, prompt_leak=False, metadata=False))
+    off = Gates(
+        QualityConfig(empty=False, truncated=False, refusals=False, prompt_leak=False, metadata=False)
+    )
     assert off.answer(Answer("")) is None and off.answer(Answer("cut", "length")) is None
     assert off.answer(Answer("I'm sorry, I cannot help.")) is None
     assert off.metadata("4.5", ["1"]) is None
@@ -65,38 +71,56 @@ def test_gates_switch_off_one_by_one():
 
 def test_a_bad_refusal_pattern_is_a_config_error():
     with pytest.raises(ConfigError, match="refusal pattern"):
-        cc.parse_config({"models": {"strong": {"model": "scripted/strong"}, "target": {"model": "scripted/t"}},
-                         "quality": {"refusal_patterns": ["(unclosed"]}})
+        cc.parse_config(
+            {
+                "models": {"strong": {"model": "scripted/strong"}, "target": {"model": "scripted/t"}},
+                "quality": {"refusal_patterns": ["(unclosed"]},
+            }
+        )
 
 
 SEEDS = [Seed(f"s{i}", f"Seed instruction number {i}") for i in range(4)]
-TOPICS = {"0": ("4.5", ["cooking"]), "1": ("recipe writing", ["cooking"]), "2": ("trip planning", ["maps"]),
-          "3": ("email drafting", ["tone"])}
+TOPICS = {
+    "0": ("4.5", ["cooking"]),
+    "1": ("recipe writing", ["cooking"]),
+    "2": ("trip planning", ["maps"]),
+    "3": ("email drafting", ["tone"]),
+}
 
 
 def test_a_run_of_broken_outputs_keeps_none_of_them(script, tmp_path):
     """Empty, truncated, refused and leaked outputs, and a numeric use case: all rejected by reason."""
-    script.handlers["encode"] = lambda r, i, p: dict(zip(("use_case", "skills"), TOPICS[i["instruction"][-1]],
-                                                         strict=True))
+    script.handlers["encode"] = lambda r, i, p: dict(
+        zip(("use_case", "skills"), TOPICS[i["instruction"][-1]], strict=True)
+    )
     decoded = iter(range(10_000))
 
     def decode(role, inputs, params):
         texts = []
         for _ in range(int(inputs["count"])):
             n = next(decoded)
-            texts.append(ADAPTER_FRAGMENT if n % 6 == 0 else f"Task {n}: help me with {inputs['use_case']} today")
+            texts.append(
+                ADAPTER_FRAGMENT if n % 6 == 0 else f"Task {n}: help me with {inputs['use_case']} today"
+            )
         return {"new_instructions": texts}
 
     def improve(role, inputs, params):
-        return {"improved_instruction": IMPROVE_PROMPT if "Task 1:" in inputs["instruction"]
-                else inputs["instruction"] + " in detail"}
+        return {
+            "improved_instruction": IMPROVE_PROMPT
+            if "Task 1:" in inputs["instruction"]
+            else inputs["instruction"] + " in detail"
+        }
 
     def respond(role, inputs, params):
         if role == "target":
             return "TARGET answer"
         n = int(inputs["instruction"].split()[1].rstrip(":"))
-        return {1: "ignored", 2: "", 3: ("The first step is", "length"),
-                4: "I'm sorry, but I can't help with that."}.get(n % 6, f"A full answer to task {n}.")
+        return {
+            1: "ignored",
+            2: "",
+            3: ("The first step is", "length"),
+            4: "I'm sorry, but I can't help with that.",
+        }.get(n % 6, f"A full answer to task {n}.")
 
     def judge(role, inputs, params):
         # the target always loses clearly at iteration 2, never at iteration 1
@@ -106,12 +130,19 @@ def test_a_run_of_broken_outputs_keeps_none_of_them(script, tmp_path):
         return {"score_1": good, "score_2": bad} if strong_first else {"score_1": bad, "score_2": good}
 
     script.handlers.update(decode=decode, improve=improve, respond=respond, judge=judge)
-    cfg = cc.parse_config({
-        "models": {"strong": {"model": "scripted/strong"}, "target": {"model": "scripted/target"}},
-        "pipeline": {"metadata_pool_size": 3, "num_instructions": 6, "max_iterations": 2, "threshold": 3,
-                     "plausibility_check": False},
-        "engine": {"workers": 2, "cache": False, "parse_retries": 0},
-    })
+    cfg = cc.parse_config(
+        {
+            "models": {"strong": {"model": "scripted/strong"}, "target": {"model": "scripted/target"}},
+            "pipeline": {
+                "metadata_pool_size": 3,
+                "num_instructions": 6,
+                "max_iterations": 2,
+                "threshold": 3,
+                "plausibility_check": False,
+            },
+            "engine": {"workers": 2, "cache": False, "parse_retries": 0},
+        }
+    )
     cc.generate(cfg, SEEDS, tmp_path / "run")
     run = tmp_path / "run"
     manifest = json.loads((run / "manifest.json").read_text())

@@ -75,7 +75,9 @@ class WizardLMPlus(Baseline):
             front.add("decode", "rounds")
             basics = decode_round(codec, rt, plan, sink, front, gates, set(), workers, progress, 1)
         evol_seeds = [Seed(traj_id, text) for traj_id, _state, text in basics]
-        counts = self.evol.run(rt, evol_seeds, sink, random_seed=random_seed, workers=workers, progress=progress)
+        counts = self.evol.run(
+            rt, evol_seeds, sink, random_seed=random_seed, workers=workers, progress=progress
+        )
         f = front.data
         return {
             **counts,
