@@ -3,9 +3,9 @@
 #   1. split Vicuna 20/80 (seeds / held out), seeded;
 #   2. generate from the 20% with CodecLM, its Table 3 ablations
 #      (self-rubrics = no Contrastive Filtering, metadata-only) and the
-#      Self-Instruct and Evol-Instruct baselines: same models, same config,
-#      same number of pairs, same budget;
-#   3. compare the five datasets against the 80% (coverage, diversity,
+#      Self-Instruct, Evol-Instruct and WizardLM+ baselines: same models,
+#      same config, same number of kept pairs asked for, same budget;
+#   3. compare the six datasets against the 80% (coverage, diversity,
 #      contamination, cost per kept pair) -> comparison.{json,md,png}; the
 #      metrics are taken at equal N (a seeded subsample of each run down to
 #      the smallest run's size), since the methods keep different amounts;
@@ -23,7 +23,7 @@ codeclm=.venv/bin/codeclm
 
 [ -f "$OUT/split/seeds.jsonl" ] || $codeclm eval split --benchmark "$BENCHMARK" --out "$OUT/split"
 runs=()
-for method in codeclm self-rubrics metadata-only self-instruct evol-instruct; do
+for method in codeclm self-rubrics metadata-only self-instruct evol-instruct wizardlm-plus; do
   echo "== $method"
   $codeclm generate --config "$CONFIG" --seeds "$OUT/split/seeds.jsonl" --method "$method" \
     --out "$OUT/$method" --quiet
