@@ -121,6 +121,7 @@ def make_app(
     hang_s: float = 30.0,
     require_key: str | None = None,
     leak_auth: bool = False,
+    faults: tuple[str, ...] = FAULTS,
 ) -> web.Application:
     """Build the aiohttp application; the arguments mirror the CLI flags."""
     faults_rng = random.Random(seed)
@@ -145,7 +146,7 @@ def make_app(
             return error(400, "request body must be a JSON object", "invalid_request_error", auth)
         model = str(body.get("model", "stub"))
         stats["by_model"][model] += 1
-        fault = faults_rng.choice(FAULTS) if fault_rate > 0 and faults_rng.random() < fault_rate else None
+        fault = faults_rng.choice(faults) if fault_rate > 0 and faults_rng.random() < fault_rate else None
         if fault:
             stats["faults"][fault] += 1
         await asyncio.sleep(delay_ms / 1000)
@@ -197,7 +198,15 @@ def make_app(
 
 async def _serve(args: argparse.Namespace) -> None:
     """Start listening, print the ``ready`` line, then serve until cancelled."""
-    app = make_app(args.delay_ms, args.fault_rate, args.seed, args.hang_s, args.require_key, args.leak_auth)
+    app = make_app(
+        args.delay_ms,
+        args.fault_rate,
+        args.seed,
+        args.hang_s,
+        args.require_key,
+        args.leak_auth,
+        tuple(args.faults.split(",")),
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, args.host, args.port, backlog=4096).start()
@@ -217,18 +226,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--delay-ms", type=float, default=0.0)
     parser.add_argument("--fault-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--faults", default=",".join(FAULTS), help="kinds of fault to inject, comma-separated"
+    )
     parser.add_argument("--hang-s", type=float, default=30.0, help="how long a 'timeout' fault hangs")
     parser.add_argument("--require-key", default=os.environ.get("STUB_REQUIRE_KEY") or None)
     parser.add_argument("--leak-auth", action="store_true", help="echo the Authorization header in errors")
+    args = parser.parse_args(argv)
+    unknown = set(args.faults.split(",")) - set(FAULTS)
+    if unknown:
+        parser.error(f"unknown --faults {sorted(unknown)}; choose from {', '.join(FAULTS)}")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(parser.parse_args(argv)))
+        asyncio.run(_serve(args))
 
 
 class StubServer:
     """Run the stub server as a subprocess for the duration of a ``with`` block.
 
+    Args:
+        port: the port to listen on; 0 picks a free one (pass an earlier
+            server's port to bring a "dead" provider back at the same URL).
+
     Attributes:
         url: The ``/v1`` base URL, set once the server is ready.
+        port: The port it listens on, set once the server is ready.
     """
 
     def __init__(
@@ -239,12 +260,16 @@ class StubServer:
         hang_s: float = 30.0,
         require_key: str | None = None,
         leak_auth: bool = False,
+        port: int = 0,
+        faults: tuple[str, ...] = FAULTS,
     ) -> None:
-        self.argv = [sys.executable, "-m", "benchmarks.stub_server", "--port", "0", "--seed", str(seed)]
+        self.argv = [sys.executable, "-m", "benchmarks.stub_server", "--port", str(port), "--seed", str(seed)]
         self.argv += f"--delay-ms {delay_ms} --fault-rate {fault_rate} --hang-s {hang_s}".split()
         self.argv += ["--leak-auth"] if leak_auth else []
+        self.argv += ["--faults", ",".join(faults)]
         self.require_key = require_key
         self.url = ""
+        self.port = port
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> StubServer:
@@ -262,6 +287,7 @@ class StubServer:
                 line = self.proc.stdout.readline()
                 if line.startswith("ready "):
                     self.url = line.split()[1]
+                    self.port = int(self.url.rsplit(":", 1)[1].split("/")[0])
                     return self
         self._stderr.seek(0)
         stderr = self._stderr.read().decode(errors="replace")
@@ -279,6 +305,12 @@ class StubServer:
         if self.proc and self.proc.stdout:
             self.proc.stdout.close()
         self._stderr.close()
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crashed provider dies: no goodbye to open connections."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
 
     def _call(self, method: str, path: str) -> dict:
         request = urllib.request.Request(self.url.removesuffix("/v1") + path, method=method)

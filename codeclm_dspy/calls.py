@@ -5,10 +5,12 @@
 ``CallEngine.complete`` first looks the request up in the run's journal (an
 answer this run already received: resume and replay), then in the shared
 request cache, and only then claims a budget slot, waits for a role slot and
-sends it through ``litellm.completion`` with retries (``retries.py``). Whatever
-arrives is recorded in the journal before it is used. Identical requests in
-flight at the same time are sent once and share the answer, so a run's
-answers never depend on thread timing.
+sends it through ``litellm.completion`` with retries (``retries.py``); a
+connection failure that outlasts them becomes a ``ProviderUnreachable``,
+which stops the run instead of failing the item. Whatever arrives is
+recorded in the journal before it is used. Identical requests in flight at
+the same time are sent once and share the answer, so a run's answers never
+depend on thread timing.
 
 The step that made a call is taken from a context variable that
 ``Runtime`` sets, so accounting is per step without threading it through.
@@ -27,7 +29,7 @@ from codeclm_dspy.budget import Budget
 from codeclm_dspy.errors import RunStopped
 from codeclm_dspy.rate_limits import RoleLimiter
 from codeclm_dspy.request_cache import RequestCache, request_key
-from codeclm_dspy.retries import complete_with_retries
+from codeclm_dspy.retries import complete_with_retries, unreachable
 from codeclm_dspy.run_state import RunState
 from codeclm_dspy.usage import UsageMeter, usd_of
 
@@ -140,9 +142,14 @@ class CallEngine:
         try:
             with self._all_slots, self.limiters[role].slot():
                 raw = complete_with_retries(self._connections[role], messages, params, self.num_retries[role])
-        except BaseException:
+        except BaseException as exc:
             if self.budget:
                 self.budget.release()
+            # A dead or unreachable server is no item's fault: stop the run
+            # with one line naming the endpoint rather than fail the item.
+            stop = unreachable(role, self._connections[role], exc, self.num_retries[role])
+            if stop is not None:
+                raise stop from exc
             raise
         answer = _plain(raw)
         usage = answer["usage"]

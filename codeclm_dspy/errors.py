@@ -64,6 +64,14 @@ class ProviderStopped(RunStopped):
     """The provider stopped answering usefully (auth, rate limit, connection) even after retries."""
 
 
+class ProviderUnreachable(ProviderStopped):
+    """The connection to a provider failed (refused, reset, DNS, TLS, connect timeout) past the retries.
+
+    Its message is one line naming the endpoint and what failed; nothing of
+    it is any item's fault, so no item is marked failed for it.
+    """
+
+
 def status_of(exc: BaseException) -> str:
     """The manifest status of a run that ended with ``exc``: stopped, interrupted or failed."""
     if isinstance(exc, RunStopped):

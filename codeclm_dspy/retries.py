@@ -16,16 +16,28 @@ LiteLLM's routing, error mapping and cost map without that overhead.
 
 ``stops_the_run`` sorts what is left after the retries: errors that say the
 provider as a whole is unusable stop the run (resumable), and anything else
-fails only the item that made the call.
+fails only the item that made the call. A connection that failed is told by
+what happened (``connection_failure`` walks the exception chain down to the
+socket error), not by the class LiteLLM chose for it: LiteLLM reports a
+refused connection to an OpenAI-compatible server as an
+``InternalServerError``, which on its own would look like a 500 for that one
+request.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
+import ssl
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import tenacity
 
 from codeclm_dspy.config import RoleConfig
+from codeclm_dspy.errors import ProviderUnreachable
 
 
 def deployment(role: RoleConfig, key: str | None) -> dict[str, Any]:
@@ -104,11 +116,16 @@ def stops_the_run(exc: BaseException) -> bool:
     Bad credentials, an unknown model, a server that cannot be reached and a
     rate limit that outlasted every retry all say the same thing about every
     remaining request, so the run stops (and can be resumed) instead of
-    failing its items one by one. A timeout fails only its item.
+    failing its items one by one. A read timeout fails only its item: the
+    server took the request, and a long answer to one prompt can outlast it.
     """
     import litellm
 
-    if isinstance(exc, litellm.Timeout) or _in_process(exc):  # Timeout subclasses APIConnectionError
+    if _in_process(exc):
+        return False
+    if connection_failure(exc) is not None:
+        return True
+    if isinstance(exc, litellm.Timeout):  # Timeout subclasses APIConnectionError
         return False
     fatal = (
         litellm.AuthenticationError,
@@ -120,3 +137,115 @@ def stops_the_run(exc: BaseException) -> bool:
         litellm.BudgetExceededError,
     )
     return isinstance(exc, fatal)
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception it was raised from or while handling, once each."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        todo += [current.__cause__, current.__context__]
+
+
+_UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN, errno.ENETDOWN, errno.EADDRNOTAVAIL}
+
+
+def _kind(error: BaseException) -> tuple[int, str] | None:
+    """How telling ``error`` is about a failed connection (lower: more), and what it says."""
+    import httpcore
+    import httpx
+
+    if isinstance(error, ssl.SSLError):
+        detail = getattr(error, "verify_message", None) or error.reason or error.strerror or error
+        return 0, f"TLS failed ({detail})"
+    if isinstance(error, socket.gaierror):
+        return 0, f"DNS lookup failed ({error.strerror or error})"
+    if isinstance(error, ConnectionRefusedError):
+        return 0, "connection refused"
+    if isinstance(error, ConnectionResetError | ConnectionAbortedError | BrokenPipeError):
+        return 0, "connection reset"
+    if isinstance(error, OSError) and error.errno in _UNREACHABLE:
+        return 0, os.strerror(error.errno).lower()
+    if isinstance(error, httpx.ConnectTimeout | httpcore.ConnectTimeout):
+        return 1, "timed out connecting"
+    if isinstance(error, httpx.RemoteProtocolError | httpcore.RemoteProtocolError) or (
+        type(error).__name__ == "ServerDisconnectedError"  # aiohttp's, without importing it
+    ):
+        return 2, "the server closed the connection without answering"
+    if isinstance(error, httpx.NetworkError | httpcore.NetworkError):
+        return 3, f"connection failed ({str(error).strip() or type(error).__name__})"
+    return None
+
+
+def connection_failure(exc: BaseException) -> str | None:
+    """What went wrong with the connection behind ``exc``, or None if it was not one.
+
+    The innermost cause names it best (``ConnectionRefusedError`` under
+    ``httpx.ConnectError`` under ``openai.APIConnectionError`` under
+    LiteLLM's ``InternalServerError``), so the whole chain is searched, the
+    most telling kind of failure first. A read timeout is not a connection
+    failure (see ``stops_the_run``), nor is any error of the in-process
+    embedded models.
+    """
+    if _in_process(exc):
+        return None
+    kinds = [kind for error in _chain(exc) if (kind := _kind(error)) is not None]
+    return min(kinds, key=lambda kind: kind[0])[1] if kinds else None
+
+
+def _host_port(url: str | None) -> str | None:
+    try:
+        parts = urlsplit(url or "")
+        if not parts.hostname:
+            return None
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return f"[{parts.hostname}]:{port}" if ":" in parts.hostname else f"{parts.hostname}:{port}"
+
+
+def endpoint(connection: dict[str, Any], exc: BaseException | None = None) -> str:
+    """``host:port`` of the server a connection talks to, else its model string.
+
+    Without an ``api_base`` the host is the one the HTTP client dialled, read
+    from the innermost exception that recorded its request (LiteLLM's own
+    wrappers carry a placeholder URL). Never more of the URL than host and
+    port: a query string or user info may hold a key (some providers take
+    ``?key=``).
+    """
+    if connection.get("api_base"):
+        found = _host_port(connection["api_base"])
+    else:
+        found = None
+        for error in reversed(list(_chain(exc)) if exc is not None else []):
+            try:
+                url = getattr(getattr(error, "request", None), "url", None)
+            except RuntimeError:  # httpx's ``request`` property when none was set
+                continue
+            found = _host_port(str(url)) if url is not None else None
+            if found:
+                break
+    return found or str(connection.get("model", "the provider"))
+
+
+def unreachable(
+    role: str, connection: dict[str, Any], exc: BaseException, retries: int
+) -> ProviderUnreachable | None:
+    """The run-stopping form of a connection failure that outlasted the retries, else None.
+
+    One line naming the endpoint (never a key) and what failed, for the CLI
+    to print and the manifest to keep.
+    """
+    what = connection_failure(exc)
+    if what is None:
+        return None
+    return ProviderUnreachable(
+        f"cannot reach the {role} model's provider at {endpoint(connection, exc)} "
+        f"({connection.get('model')}): {what}, {retries + 1} attempt{'s' if retries else ''}; "
+        "everything so far is saved: run the same command again to resume once it answers"
+    )

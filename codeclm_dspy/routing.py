@@ -6,16 +6,19 @@ LiteLLM. Here every role is a ``RoutedLM`` whose requests go through one
 and the cost map are LiteLLM's for every provider, the embedded one
 included. Swapping a provider is a config edit: nothing below names one.
 
-``check_role`` runs before a run directory is created, so a wrong model
-string, a missing key or a dead server is reported up front, once.
+``check_role`` runs before a run directory is created, so a malformed
+``api_base``, a wrong model string, a missing key or a dead server is
+reported up front, once.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
+import unicodedata
 from dataclasses import dataclass
-from urllib.parse import urlparse
+from urllib.parse import urlsplit
 
 import dspy
 
@@ -77,16 +80,56 @@ def _api_key(name: str, role: RoleConfig) -> str | None:
     return key
 
 
-def _check_reachable(name: str, api_base: str) -> None:
-    url = urlparse(api_base)
-    if url.scheme not in ("http", "https") or not url.hostname:
-        raise ProviderError(f"models.{name}.api_base '{api_base}' is not an http(s) URL")
-    port = url.port or (443 if url.scheme == "https" else 80)
+def _shown(api_base: str) -> str:
+    """``api_base`` fit for a one-line message: escaped, any password in it masked."""
+    masked = re.sub(r"(//[^/@]*?:)[^/@]*@", r"\1***@", api_base)
+    return masked.encode("unicode_escape").decode("ascii")
+
+
+def check_api_base(name: str, api_base: str) -> tuple[str, int]:
+    """The host and port of a role's ``api_base``, checked before anything runs.
+
+    ``urlparse`` takes almost anything and fails only later, inside a
+    request, with a message that names neither the role nor the field (an
+    out-of-range port is a ``ValueError`` at ``.port``; a NUL byte passes).
+
+    Raises:
+        ProviderError: naming the role and what is wrong with the URL.
+    """
+    where = f"models.{name}.api_base '{_shown(api_base)}'"
+    for i, char in enumerate(api_base):
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp"):
+            raise ProviderError(
+                f"{where} holds a control character or space ({char!r} at position {i}); remove it"
+            )
     try:
-        socket.create_connection((url.hostname, port), timeout=5).close()
+        url = urlsplit(api_base)
+    except ValueError as exc:
+        raise ProviderError(f"{where} is not a URL: {exc}") from None
+    if url.scheme not in ("http", "https"):
+        raise ProviderError(f"{where} is not an http(s) URL (write http://host:port/v1)")
+    if not url.hostname:
+        raise ProviderError(f"{where} names no host (write http://host:port/v1)")
+    host_port = url.netloc.rpartition("@")[2]
+    after_host = host_port.rpartition("]")[2] if host_port.startswith("[") else host_port
+    if ":" not in after_host:
+        return url.hostname, 443 if url.scheme == "https" else 80
+    port = after_host.partition(":")[2]
+    if not (port.isascii() and port.isdigit()):
+        raise ProviderError(f"{where} has a port that is not a number ('{port}')")
+    if not 1 <= int(port) <= 65535:
+        raise ProviderError(f"{where} has port {int(port)}, outside 1-65535")
+    return url.hostname, int(port)
+
+
+def _check_reachable(name: str, api_base: str) -> None:
+    host, port = check_api_base(name, api_base)
+    try:
+        socket.create_connection((host, port), timeout=5).close()
     except OSError as exc:
         raise ProviderError(
-            f"models.{name}: cannot reach api_base {api_base} ({exc.strerror or exc}); is the server running?"
+            f"models.{name}: cannot reach api_base {_shown(api_base)} ({exc.strerror or exc}); "
+            "is the server running?"
         ) from None
 
 
@@ -98,6 +141,8 @@ def check_role(name: str, role: RoleConfig) -> None:
     """
     import litellm
 
+    if role.api_base is not None:
+        check_api_base(name, role.api_base)
     provider = provider_of(role.model)
     if provider == embedded.PROVIDER:
         try:
@@ -153,9 +198,11 @@ def build_lms(
         check: preflight every role first (see ``check_role``).
     """
     roles = config.models.roles()
-    if check:
-        for name, role in roles.items():
+    for name, role in roles.items():
+        if check:
             check_role(name, role)
+        elif role.api_base is not None:
+            check_api_base(name, role.api_base)  # no network, but never a malformed URL
     keys = {name: _api_key(name, role) for name, role in roles.items()}
     for role in roles.values():
         if role.model.startswith(f"{embedded.PROVIDER}/"):

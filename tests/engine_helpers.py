@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -73,3 +74,45 @@ def rows(path: Path) -> list[dict]:
 
 def manifest(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text())
+
+
+def _cli_in_child(argv: list[str], environ: dict[str, str]) -> None:
+    """The body of a forked CLI session: the environment, no output, the CLI's entry point."""
+    os.environ.clear()
+    os.environ.update(environ)
+    quiet = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
+    from codeclm_dspy.cli import app
+
+    app(argv, prog_name="codeclm")
+
+
+class ForkedCLI:
+    """CLI sessions forked from a server that has already imported the CLI.
+
+    A fresh interpreter spends seconds importing DSPy, LiteLLM and datasets
+    before its first call; a test that kills a run at many points would
+    spend most of its time there. The stdlib's forkserver imports them once
+    and forks each session from that state; a session is still its own
+    process, running the same entry point as ``codeclm`` with the same
+    arguments, and SIGKILL ends it as abruptly.
+    """
+
+    PRELOAD = [
+        "tests.engine_helpers",
+        "codeclm_dspy.cli",
+        "codeclm_dspy.generate",
+        "litellm.llms.openai.openai",
+    ]
+
+    def __init__(self) -> None:
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(self.PRELOAD)  # no effect if a forkserver already runs
+
+    def start(self, config: Path, seeds: Path, out: Path, tmp: Path) -> multiprocessing.Process:
+        """Start ``codeclm generate`` as ``command`` would, in a forked process."""
+        argv = command(config, seeds, out)[3:]  # without "python -m codeclm_dspy"
+        process = self._context.Process(target=_cli_in_child, args=(argv, env(tmp)), daemon=True)
+        process.start()
+        return process

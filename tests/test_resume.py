@@ -4,18 +4,26 @@ run run again makes no call; budgets stop cleanly and resume.
 Every run here talks to the stub OpenAI-compatible server (its answers are a
 function of the request), and the server's own request counter is the
 witness for "no call was made".
+
+The kill test kills one run at ``CODECLM_KILL_POINTS`` random points (20 by
+default; seeded, so a failure repeats), each one a journal position, so a
+slow machine still kills mid-run.
 """
 
+import os
 import random
+import shutil
 import signal
 import sqlite3
-import subprocess
 import time
+from collections import Counter
 
 import pytest
 
 from benchmarks.stub_server import StubServer
-from tests.engine_helpers import command, env, manifest, rows, run_cli, stub_config, write_inputs
+from tests.engine_helpers import ForkedCLI, manifest, rows, run_cli, stub_config, write_inputs
+
+KILL_POINTS = int(os.environ.get("CODECLM_KILL_POINTS", "20"))
 
 
 @pytest.fixture(scope="module")
@@ -32,45 +40,61 @@ def recorded_calls(out) -> int:
         return 0
 
 
-def reference(server, tmp_path):
-    """An uninterrupted run of the same config."""
-    config, seeds = write_inputs(tmp_path, stub_config(server.url))
-    done = run_cli(config, seeds, tmp_path / "reference", tmp_path)
+@pytest.fixture(scope="module")
+def reference(server, tmp_path_factory):
+    """An uninterrupted run of the stub config, shared: tests that write to it take a copy."""
+    tmp = tmp_path_factory.mktemp("reference")
+    config, seeds = write_inputs(tmp, stub_config(server.url))
+    done = run_cli(config, seeds, tmp / "reference", tmp)
     assert done.returncode == 0, done.stderr
-    return config, seeds, tmp_path / "reference"
+    return config, seeds, tmp / "reference"
 
 
-def test_sigkill_at_random_points_then_resume_gives_the_same_dataset(server, tmp_path):
-    config, seeds, ref = reference(server, tmp_path)
+def copy_of(ref, tmp_path):
+    shutil.copytree(ref, tmp_path / "copy")
+    return tmp_path / "copy"
+
+
+def test_sigkill_at_random_points_then_resume_gives_the_same_dataset(server, reference, tmp_path):
+    config, seeds, ref = reference
     total = manifest(ref)["usage"]["calls"]
+    assert total - 10 >= KILL_POINTS, f"CODECLM_KILL_POINTS={KILL_POINTS}: the run has only {total} calls"
     out = tmp_path / "killed"
     # Kill points are random positions in the run (answers on record), not
-    # wall-clock times, so a slow machine still gets killed mid-run.
-    targets = sorted(random.Random(2026).sample(range(5, total - 5), 4))
-    journal = []
+    # wall-clock times; each session is killed only after it has added at
+    # least one answer of its own, so every kill lands mid-run.
+    targets = sorted(random.Random(2026).sample(range(5, total - 5), KILL_POINTS))
+    sessions, journal = ForkedCLI(), []
     for target in targets:
-        proc = subprocess.Popen(command(config, seeds, out), env=env(tmp_path), stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)  # fmt: skip
-        while proc.poll() is None and recorded_calls(out) < target:
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        goal = max(target, (journal[-1] if journal else 0) + 1)
+        proc = sessions.start(config, seeds, out, tmp_path)
+        while proc.is_alive() and recorded_calls(out) < goal:
+            time.sleep(0.01)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.join()
+        assert proc.exitcode == -signal.SIGKILL, f"session for kill point {target} ended by itself"
         journal.append(recorded_calls(out))
     assert all(0 < n < total for n in journal), f"kills did not land mid-run: {journal} of {total}"
+    assert len(journal) == KILL_POINTS and journal == sorted(set(journal))  # each session added answers
     final = run_cli(config, seeds, out, tmp_path)
     assert final.returncode == 0, final.stderr
     for name in ("kept.jsonl", "rejected.jsonl"):
-        assert rows(out / name) == rows(ref / name), name
+        got = rows(out / name)
+        ids = Counter((row.get("kind"), row["id"]) for row in got)
+        assert not [key for key, n in ids.items() if n > 1], f"{name}: duplicate rows"
+        assert got == rows(ref / name), f"{name}: rows lost or changed"
     done = manifest(out)
     assert done["status"] == "complete" and done["accounting"]["balanced"]
     assert done["counts"] == manifest(ref)["counts"]
+    assert done["sessions"] == KILL_POINTS + 1
     # Every answer was paid for once: the resumed run's journal holds as many
     # provider calls as the uninterrupted run made.
     assert done["usage"]["calls"] == manifest(ref)["usage"]["calls"]
 
 
-def test_a_finished_run_run_again_makes_zero_calls(server, tmp_path):
-    config, seeds, ref = reference(server, tmp_path)
+def test_a_finished_run_run_again_makes_zero_calls(server, reference, tmp_path):
+    config, seeds, ref = reference
+    ref = copy_of(ref, tmp_path)
     before = server.stats()["requests"]
     again = run_cli(config, seeds, ref, tmp_path)
     assert again.returncode == 0, again.stderr
@@ -79,8 +103,8 @@ def test_a_finished_run_run_again_makes_zero_calls(server, tmp_path):
     assert manifest(ref)["sessions"] == 2
 
 
-def test_budget_stops_cleanly_and_resumes_to_the_same_dataset(server, tmp_path):
-    config, seeds, ref = reference(server, tmp_path)
+def test_budget_stops_cleanly_and_resumes_to_the_same_dataset(server, reference, tmp_path):
+    config, seeds, ref = reference
     capped = stub_config(server.url, budget={"max_calls": 40})
     config, seeds = write_inputs(tmp_path, capped)
     out = tmp_path / "capped"
@@ -100,8 +124,9 @@ def test_budget_stops_cleanly_and_resumes_to_the_same_dataset(server, tmp_path):
     assert server.stats()["requests"] - before == manifest(ref)["usage"]["calls"] - 40
 
 
-def test_resuming_with_a_different_config_is_refused(server, tmp_path):
-    config, seeds, ref = reference(server, tmp_path)
+def test_resuming_with_a_different_config_is_refused(server, reference, tmp_path):
+    config, seeds, ref = reference
+    ref = copy_of(ref, tmp_path)
     changed = stub_config(server.url)
     changed["pipeline"]["threshold"] = 2.0
     config, seeds = write_inputs(tmp_path, changed)
