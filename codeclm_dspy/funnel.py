@@ -93,10 +93,12 @@ class Funnel:
 
         Args:
             source: "strong" or "target" when kept.
-            ending: "kept", "dropped", "rejected" (a quality gate) or "failed".
-                Every round before the last sent the instruction back; a
-                failure or a refused rewrite happens in the round after the
-                last judged one, so all judged rounds count as sent back.
+            ending: "kept", "dropped", "rejected" (the answer to keep was
+                refused), "refused_rewrite" (a rewrite leaked prompt text) or
+                "failed". Every round before the last sent the instruction
+                back; a failure or a refused rewrite happens in the round
+                after the last judged one, so all judged rounds count as sent
+                back, and it is counted in that next round.
         """
         if not self.judged:
             return  # an ablation without Contrastive Filtering: no filter rounds to count
@@ -105,13 +107,13 @@ class Funnel:
             last = len(traj.attempts)
             # a refused answer was judged in the last round; a refused rewrite
             # or a failure ended the round after it
-            ended_in_last = ending in ("kept", "dropped") or (ending == "rejected" and not traj.rewrites)
+            ended_in_last = ending in ("kept", "dropped", "rejected")
             for attempt in traj.attempts:
                 rows[attempt.iteration - 1]["judged"] += 1
             for attempt in traj.attempts[:-1] if ended_in_last else traj.attempts:
                 rows[attempt.iteration - 1]["sent_back"] += 1
             at = rows[last - 1] if ended_in_last else rows[min(last, len(rows) - 1)]
-            at[f"kept_{source}" if ending == "kept" else ending] += 1
+            at[f"kept_{source}" if ending == "kept" else ending.replace("refused_rewrite", "rejected")] += 1
 
 
 def accounting(counts: dict[str, Any], n_seeds: int) -> dict[str, Any]:

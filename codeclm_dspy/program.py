@@ -14,13 +14,16 @@ import dspy
 
 from codeclm_dspy.config import PipelineConfig
 from codeclm_dspy.contrastive_filtering import ContrastiveFilter
-from codeclm_dspy.decoder import Decoder
+from codeclm_dspy.decoder import ROLLOUT_STRIDE, Decoder
 from codeclm_dspy.encoder import Encoder
 from codeclm_dspy.metadata_pool import MetadataChecker
 from codeclm_dspy.quality import Answer, Gates, QualityConfig, QualityRejected
 from codeclm_dspy.records import Attempt, Metadata, RubricAction, Seed, Trajectory
 from codeclm_dspy.runtime import Runtime
 from codeclm_dspy.self_rubrics import Improver, RubricWriter, sample_action
+
+# Fresh samples of a rewrite that leaked prompt text, before the instruction is rejected.
+LEAK_RESAMPLES = 2
 
 
 class CodecLM(dspy.Module):
@@ -95,13 +98,22 @@ class CodecLM(dspy.Module):
         return None
 
     def _improve(self, rt: Runtime, traj: Trajectory, instruction: str, actions, rng, gates: Gates) -> str:
+        """One sampled action applied; a rewrite that leaks prompt text is asked again.
+
+        A copied prompt is a bad sample, not a verdict on the instruction, so
+        up to ``LEAK_RESAMPLES`` fresh samples are drawn (each its own
+        request); the refused ones stay on the trajectory as evidence.
+        """
         action = sample_action(actions, rng)
         traj.actions.append(action)
-        improved = self.improver(rt, instruction, action)
-        if problem := gates.instruction(improved):
+        stride = max(ROLLOUT_STRIDE, rt.parse_retries + 1)
+        for k in range(LEAK_RESAMPLES + 1):
+            improved = self.improver(rt, instruction, action, rollout=k * stride)
+            problem = gates.instruction(improved)
+            if problem is None:
+                return improved
             traj.rewrites.append(improved)
-            raise QualityRejected(problem, "improve")
-        return improved
+        raise QualityRejected(problem, "improve")
 
     def _unfiltered(
         self, rt: Runtime, traj: Trajectory, actions: list[RubricAction], rng, gates: Gates

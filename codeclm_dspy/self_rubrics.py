@@ -60,11 +60,13 @@ class Improver(dspy.Module):
         super().__init__()
         self.improve = dspy.Predict(ImproveInstruction)
 
-    def forward(self, rt: Runtime, instruction: str, action: str) -> str:
+    def forward(self, rt: Runtime, instruction: str, action: str, rollout: int = 0) -> str:
+        """The rewritten instruction; ``rollout`` > 0 asks for a fresh sample of the same rewrite."""
         out = rt.structured(
             self.improve,
             "improve",
             "strong",
+            rollout=rollout,
             check=lambda o: (
                 None if looks_like_instruction(str(o.improved_instruction)) else "not an instruction"
             ),

@@ -339,7 +339,7 @@ def evolve_wave(
             rng = random.Random(f"{random_seed}:{traj.id}")
             source = program.evolve(rt, traj, state.actions or [], rng, gates=gates, on_attempt=sink.progress)
         except QualityRejected as exc:
-            funnel.trajectory(traj, None, "rejected")
+            funnel.trajectory(traj, None, "refused_rewrite" if exc.stage == "improve" else "rejected")
             funnel.instruction_out("rejected", exc.problem.reason)
             sink.reject(
                 rejected_row(

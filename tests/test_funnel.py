@@ -6,10 +6,9 @@ from codeclm_dspy.records import Attempt, Metadata, Trajectory
 META = Metadata("m0", "qa", ("x",), ("s0",))
 
 
-def traj(rounds: int, rewrites: int = 0) -> Trajectory:
+def traj(rounds: int) -> Trajectory:
     t = Trajectory("m0-000", META, "Explain the thing well")
     t.attempts = [Attempt(i, "q", "a", "b", {}, 5, 5, 0) for i in range(1, rounds + 1)]
-    t.rewrites = ["leaked"] * rewrites
     return t
 
 
@@ -28,7 +27,7 @@ def test_kept_dropped_and_refused_end_where_they_happened():
     f.trajectory(traj(2), "target", "kept")
     f.trajectory(traj(3), None, "dropped")
     f.trajectory(traj(1), None, "rejected")  # the answer to keep was refused in round 1
-    f.trajectory(traj(1, rewrites=1), None, "rejected")  # the rewrite for round 2 leaked
+    f.trajectory(traj(1), None, "refused_rewrite")  # the rewrite for round 2 leaked
     assert rows(f) == [
         {"judged": 4, "sent_back": 3, "rejected": 1},
         {"judged": 2, "sent_back": 1, "kept_target": 1, "rejected": 1},

@@ -75,7 +75,9 @@ def test_every_item_is_accounted_for(script, tmp_path):
     # a sampling model: every decode call brings new instructions
     numbers = itertools.count()
     script.handlers["decode"] = lambda r, i, p: {
-        "new_instructions": [f"Question {next(numbers)} about {i['use_case']}" for _ in range(int(i["count"]))]
+        "new_instructions": [
+            f"Question {next(numbers)} about {i['use_case']}" for _ in range(int(i["count"]))
+        ]
     }
 
     def judge(role, inputs, params):
