@@ -37,6 +37,9 @@ def small_config(models: dict) -> dict:
             "num_rubrics": 2,
             "max_iterations": 2,
             "threshold": 0.0,
+            # bounded tries: the 135M decoder mostly writes non-instructions
+            "max_decode_rounds": 2,
+            "max_overdraw": 2.0,
         },
         "engine": {"workers": 2, "cache": False},
         "random_seed": 1,
