@@ -48,7 +48,7 @@ class Decoder(dspy.Module):
 
     def forward(self, rt: Runtime, meta: Metadata, count: int) -> list[str]:
         """At most ``count`` distinct instructions (see ``write``)."""
-        return self.write(rt, meta, count)[0]
+        return self.write(rt, meta, count)[0][:count]
 
     def write(
         self, rt: Runtime, meta: Metadata, count: int, call: int = 0
@@ -60,8 +60,8 @@ class Decoder(dspy.Module):
                 a new request (its own rollouts), so it brings new samples.
 
         Returns:
-            The instructions (at most ``count``, distinct after
-            normalisation) and what was set aside, as ``(text, reason)``:
+            The instructions (distinct after normalisation; more than
+            ``count`` when the model wrote more) and what was set aside, as ``(text, reason)``:
             answers that are not instructions and repeats within the call,
             so the run can record every piece of output it was given.
         """
@@ -84,8 +84,8 @@ class Decoder(dspy.Module):
                 text = clean_instruction(text)
                 if not looks_like_instruction(text):
                     discarded.append((text, "not_an_instruction"))
-                elif normalize(text) in found or len(found) >= count:
-                    discarded.append((text, "duplicate" if normalize(text) in found else "over_quota"))
+                elif normalize(text) in found:
+                    discarded.append((text, "duplicate"))
                 else:
-                    found[normalize(text)] = text
+                    found[normalize(text)] = text  # more than asked is kept: it is paid for
         return list(found.values()), discarded
