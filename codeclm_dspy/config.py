@@ -12,12 +12,12 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from codeclm_dspy.budget import BudgetConfig
 from codeclm_dspy.compile_config import CompileConfig
 from codeclm_dspy.errors import ConfigError
+from codeclm_dspy.files import load_yaml
 from codeclm_dspy.quality import QualityConfig
 
 SCORE_MIN, SCORE_MAX = 1, 10
@@ -335,15 +335,11 @@ def load_config(path: str | Path, **overrides: Any) -> Config:
             ``--random-seed`` uses this).
 
     Raises:
-        ConfigError: the file is missing, is not YAML, or fails validation.
+        ConfigError: the file is missing or unreadable, is not YAML (line
+            and column named), or fails validation.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    data = load_yaml(path, "config file", ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping with at least a 'models:' section")
     data.update({k: v for k, v in overrides.items() if v is not None})
