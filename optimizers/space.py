@@ -35,7 +35,8 @@ COST = ("calls_per_kept", "tokens_per_kept", "usd_per_kept")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # as the run config: `low: true` is not 1, and NaN or infinity is no bound
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Knob(_Strict):
@@ -88,8 +89,8 @@ class Pruning(_Strict):
     the numbers) instead of paying for the full run.
     """
 
-    probe_instructions: int | None = Field(default=None, ge=1)
-    min_trials: int = Field(default=3, ge=1)
+    probe_instructions: int | None = Field(default=None, ge=1, le=10_000_000)
+    min_trials: int = Field(default=3, ge=1, le=10_000)
 
 
 class SearchSpace(_Strict):
