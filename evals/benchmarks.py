@@ -86,7 +86,8 @@ def load_benchmark(source: str | Path, *, instruction_field: str = "instruction"
 
     Raises:
         BenchmarkError: unreadable source, a missing field (naming the fields
-            there are and the option that picks one), duplicate ids or no items.
+            there are and the option that picks one), an item without text, an
+            id that is not text or an integer, duplicate ids or no items.
     """
     columns, records = _read(str(source), split)
     fields = ", ".join(columns)
@@ -107,8 +108,11 @@ def load_benchmark(source: str | Path, *, instruction_field: str = "instruction"
         )
         extra = _first_text(record.get(input_field), f"benchmark '{source}' {where}: '{input_field}'")
         item_id = record_id(record, id_field, f"benchmark '{source}' {where}", BenchmarkError) or f"item-{n}"
-        if not text:
-            continue
+        if not text:  # dropping it would shrink the eval set unseen
+            raise BenchmarkError(
+                f"benchmark '{source}' {where}: no text in '{instruction_field}'; give the item its text "
+                "or remove it"
+            )
         if item_id in seen:
             raise BenchmarkError(f"benchmark '{source}' repeats the id '{item_id}' ({where})")
         seen.add(item_id)

@@ -336,3 +336,10 @@ def test_what_is_valid_still_reads(tmp_path):
     array.write_text('[\n  {"instruction": "a"},\n  "b"\n]\n')
     with pytest.raises(BenchmarkError, match="outputs.json line 3: expected a JSON object, not str"):
         load_benchmark(array)
+
+
+def test_a_benchmark_item_without_text_is_named_not_dropped(home):
+    bad = home / "bench.jsonl"
+    bad.write_text('{"id": "a", "instruction": "Say hi."}\n{"id": "b", "instruction": "  "}\n')
+    line = refused(["eval", "split", "--benchmark", bad, "--out", home / "out"], "bench.jsonl")
+    assert "line 2: no text in 'instruction'" in line
