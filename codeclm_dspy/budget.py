@@ -27,11 +27,12 @@ class BudgetConfig(BaseModel):
     own journal or served by the request cache are free.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # strict: `max_calls: true` is not one call; NaN and infinity are not caps
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
 
-    max_calls: int | None = Field(default=None, ge=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_usd: float | None = Field(default=None, gt=0)
+    max_calls: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000_000_000)
+    max_usd: float | None = Field(default=None, gt=0, le=10_000_000)
 
 
 class Budget:

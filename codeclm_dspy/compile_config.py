@@ -18,7 +18,8 @@ OPTIMIZER_NAMES = ("MIPROv2", "GEPA", "BootstrapFewShotWithRandomSearch", "COPRO
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # as the rest of the config: no bools for numbers, no NaN or infinity
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
 
 
 class StepCompileConfig(_Strict):
@@ -75,11 +76,11 @@ class CompileConfig(_Strict):
 
     steps: dict[Literal[STEPS], StepCompileConfig] = Field(default_factory=dict)
     dev_fraction: float = Field(default=0.5, gt=0, lt=1)
-    max_train: int | None = Field(default=None, ge=1)
-    max_dev: int | None = Field(default=None, ge=1)
+    max_train: int | None = Field(default=None, ge=1, le=10_000_000)
+    max_dev: int | None = Field(default=None, ge=1, le=10_000_000)
     reference_field: str = "reference"
-    decode_count: int = Field(default=3, ge=2)
+    decode_count: int = Field(default=3, ge=2, le=100)
     embedder: str = "all-MiniLM-L6-v2"  # evals.DEFAULT_EMBEDDER, from its wheel
-    num_threads: int | None = Field(default=None, ge=1)
+    num_threads: int | None = Field(default=None, ge=1, le=1024)
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
     revert_if_worse: bool = False

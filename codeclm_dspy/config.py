@@ -12,12 +12,12 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from codeclm_dspy.budget import BudgetConfig
 from codeclm_dspy.compile_config import CompileConfig
 from codeclm_dspy.errors import ConfigError
+from codeclm_dspy.files import load_yaml, text_problem
 from codeclm_dspy.quality import QualityConfig
 
 SCORE_MIN, SCORE_MAX = 1, 10
@@ -25,7 +25,9 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # strict: YAML's `true` is not the number 1 and 1.0e30 is not a count;
+    # floats still take ints. NaN and infinity are never a setting.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
 
 
 class RoleConfig(_Strict):
@@ -57,20 +59,20 @@ class RoleConfig(_Strict):
     api_base: str | None = None
     api_key_env: str | None = None
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-    max_tokens: int = Field(default=1024, ge=1)
+    max_tokens: int = Field(default=1024, ge=1, le=1_000_000)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
-    timeout: float = Field(default=120.0, gt=0)
-    num_retries: int = Field(default=4, ge=0)
-    concurrency: int = Field(default=8, ge=1)
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
+    timeout: float = Field(default=120.0, gt=0, le=86_400)
+    num_retries: int = Field(default=4, ge=0, le=100)
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    rpm: int | None = Field(default=None, ge=1, le=1_000_000)
+    tpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
     extra_params: dict[str, Any] = Field(default_factory=dict)
     structured_output: Literal["auto", "json_schema", "json_object_schema", "off"] = "auto"
 
     @field_validator("api_key_env")
     @classmethod
     def _is_a_name(cls, value: str | None) -> str | None:
-        if value is not None and not _ENV_NAME.match(value):
+        if value is not None and not _ENV_NAME.fullmatch(value):
             raise ValueError(
                 "api_key_env takes the NAME of an environment variable (e.g. OPENAI_API_KEY), "
                 "never the key itself"
@@ -117,12 +119,13 @@ class ModelsConfig(_Strict):
 class PipelineConfig(_Strict):
     """The method's knobs; defaults are the paper's (CodecLM, §5.3 and A.3)."""
 
-    metadata_pool_size: int = Field(default=200, ge=1)
-    max_skills_per_metadata: int = Field(default=3, ge=1)
+    # Upper bounds keep a typo (1.0e30) from running until killed.
+    metadata_pool_size: int = Field(default=200, ge=1, le=100_000)
+    max_skills_per_metadata: int = Field(default=3, ge=1, le=100)
     plausibility_check: bool = True
-    num_instructions: int = Field(default=2000, ge=1)
-    num_rubrics: int = Field(default=4, ge=1)
-    max_iterations: int = Field(default=4, ge=1)
+    num_instructions: int = Field(default=2000, ge=1, le=10_000_000)
+    num_rubrics: int = Field(default=4, ge=1, le=100)
+    max_iterations: int = Field(default=4, ge=1, le=100)
     threshold: float = 3.0
     # The paper's Table 3 ablation switches. Without Contrastive Filtering
     # every decoded instruction is kept with the strong model's answer, after
@@ -169,11 +172,11 @@ class SelfInstructConfig(_Strict):
             4 x the calls the quota needs).
     """
 
-    demos_per_prompt: int = Field(default=8, ge=1)
-    machine_demos: int = Field(default=2, ge=0)
-    instructions_per_call: int = Field(default=8, ge=1)
+    demos_per_prompt: int = Field(default=8, ge=1, le=100)
+    machine_demos: int = Field(default=2, ge=0, le=100)
+    instructions_per_call: int = Field(default=8, ge=1, le=100)
     max_rouge_l: float = Field(default=0.7, gt=0, le=1)
-    max_calls: int | None = Field(default=None, ge=1)
+    max_calls: int | None = Field(default=None, ge=1, le=10_000_000)
 
 
 EVOL_OPERATIONS = (
@@ -199,7 +202,7 @@ class EvolInstructConfig(_Strict):
             elimination rule); the rule-based checks always run.
     """
 
-    rounds: int = Field(default=4, ge=1)
+    rounds: int = Field(default=4, ge=1, le=100)
     operations: list[Literal[EVOL_OPERATIONS]] = Field(
         default_factory=lambda: list(EVOL_OPERATIONS), min_length=1
     )
@@ -244,9 +247,9 @@ class EngineConfig(_Strict):
             one server, whose capacity no single role's limit describes.
     """
 
-    workers: int = Field(default=16, ge=1)
-    max_in_flight: int | None = Field(default=None, ge=1)
-    parse_retries: int = Field(default=2, ge=0)
+    workers: int = Field(default=16, ge=1, le=1024)
+    max_in_flight: int | None = Field(default=None, ge=1, le=10_000)
+    parse_retries: int = Field(default=2, ge=0, le=100)
     cache: bool = True
     cache_dir: str | None = None
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
@@ -335,15 +338,11 @@ def load_config(path: str | Path, **overrides: Any) -> Config:
             ``--random-seed`` uses this).
 
     Raises:
-        ConfigError: the file is missing, is not YAML, or fails validation.
+        ConfigError: the file is missing or unreadable, is not YAML (line
+            and column named), or fails validation.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    data = load_yaml(path, "config file", ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping with at least a 'models:' section")
     data.update({k: v for k, v in overrides.items() if v is not None})
@@ -352,6 +351,9 @@ def load_config(path: str | Path, **overrides: Any) -> Config:
 
 def parse_config(data: dict[str, Any], source: str = "config") -> Config:
     """Validate an already-parsed config mapping (see ``load_config``)."""
+    bad = _bad_text(data)
+    if bad:
+        raise ConfigError(f"invalid config {source}: {bad}")
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
@@ -360,6 +362,32 @@ def parse_config(data: dict[str, Any], source: str = "config") -> Config:
             for err in exc.errors()
         )
         raise ConfigError(f"invalid config {source}: {problems}") from None
+
+
+def _bad_text(data: Any, where: str = "") -> str | None:
+    """``key.path: problem`` for the first key or string that is not usable text, else None.
+
+    A control character in a model name or an environment variable name is
+    a paste accident, and a lone surrogate cannot even be written to the
+    manifest; neither is a setting.
+    """
+    if isinstance(data, str):
+        problem = text_problem(data)
+        return f"{where or '(top level)'}: {problem}" if problem else None
+    if isinstance(data, dict):
+        items = list(data.items())
+    elif isinstance(data, list):
+        items = list(enumerate(data))
+    else:
+        return None
+    for key, value in items:
+        name = f"{where}.{key}" if where else str(key)
+        if isinstance(key, str) and text_problem(key):
+            return f"{where or '(top level)'}: a key {text_problem(key)}"
+        bad = _bad_text(value, name)
+        if bad:
+            return bad
+    return None
 
 
 def _explain(err: dict[str, Any]) -> str:

@@ -72,7 +72,7 @@ class QualityConfig(BaseModel):
         max_use_case_chars, max_skill_chars: longer is a sentence, not a label.
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
 
     empty: bool = True
     truncated: bool = True

@@ -1,12 +1,16 @@
-"""Reading seed instructions from JSONL, CSV or a saved HF dataset."""
+"""Reading seed instructions from JSONL, CSV or a saved HF dataset.
+
+Seeds are read before a run exists, so an unusable one (bad text, an id that
+is not text or an integer) stops the command with one line naming it: there
+is no run yet to record it as rejected in.
+"""
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 
 from codeclm_dspy.errors import SeedError
+from codeclm_dspy.files import check_record, csv_records, json_records, record_id
 from codeclm_dspy.records import Metadata, Seed
 
 
@@ -46,7 +50,7 @@ def seed_records(path: str | Path, instruction_field: str = "instruction",
                 f"(fields present: {', '.join(sorted(record)) or 'none'}; "
                 "set seeds.instruction_field in the config or --instruction-field)"
             )
-        seed_id = str(record.get(id_field) or f"seed-{len(seeds) + 1}")
+        seed_id = record_id(record, id_field, f"{path} {where}", SeedError) or f"seed-{len(seeds) + 1}"
         if seed_id in ids:
             raise SeedError(f"{path} {where}: duplicate id '{seed_id}'")
         ids.add(seed_id)
@@ -57,48 +61,25 @@ def seed_records(path: str | Path, instruction_field: str = "instruction",
     return seeds
 
 
-def read_records(path: str | Path) -> list[tuple[str, dict]]:
+def read_records(path: str | Path, what: str = "seeds file") -> list[tuple[str, dict]]:
     """Every record of a seeds file as ``(where, record)``; ``where`` names it in errors.
 
+    Files go through ``codeclm_dspy.files``: UTF-8, nesting, quoting and
+    unusable text are refused there with the file and line named.
+
     Raises:
-        SeedError: missing, unreadable or empty file.
+        SeedError: missing, unreadable or empty file, or a bad line.
     """
     path = Path(path)
-    if not path.exists():
-        raise SeedError(f"seeds file not found: {path}")
     if path.is_dir():
         records = _read_hf(path)
     elif path.suffix.lower() == ".csv":
-        records = _read_csv(path)
+        records = csv_records(path, what, SeedError)
     else:
-        records = _read_jsonl(path)
+        records = json_records(path, what, SeedError)
     if not records:
-        raise SeedError(f"{path} holds no seed instructions")
+        raise SeedError(f"{path} holds no {'seed instructions' if what == 'seeds file' else 'records'}")
     return records
-
-
-def _read_jsonl(path: Path) -> list[tuple[str, dict]]:
-    records = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SeedError(f"{path} line {number}: not valid JSON ({exc.msg})") from None
-            if not isinstance(record, dict):
-                raise SeedError(f"{path} line {number}: expected a JSON object")
-            records.append((f"line {number}", record))
-    return records
-
-
-def _read_csv(path: Path) -> list[tuple[str, dict]]:
-    with path.open(encoding="utf-8", newline="") as handle:
-        try:
-            return [(f"row {n}", row) for n, row in enumerate(csv.DictReader(handle), start=2)]
-        except csv.Error as exc:
-            raise SeedError(f"{path}: not valid CSV ({exc})") from None
 
 
 def _read_hf(path: Path) -> list[tuple[str, dict]]:
@@ -112,7 +93,9 @@ def _read_hf(path: Path) -> list[tuple[str, dict]]:
         if len(data) != 1:
             raise SeedError(f"{path} holds several splits ({', '.join(data)}); save just one")
         data = next(iter(data.values()))
-    return [(f"row {n}", row) for n, row in enumerate(data, start=1)]
+    return [
+        (f"row {n}", check_record(row, f"{path} row {n}", SeedError)) for n, row in enumerate(data, start=1)
+    ]
 
 
 def load_metadata(path: str | Path) -> list[Metadata]:
@@ -129,7 +112,7 @@ def load_metadata(path: str | Path) -> list[Metadata]:
     """
     path = Path(path)
     metadata, ids = [], set()
-    for where, record in read_records(path):
+    for where, record in read_records(path, "metadata file"):
         use_case, skills = record.get("use_case"), record.get("skills")
         if isinstance(skills, str):
             skills = skills.split(",")
@@ -142,7 +125,7 @@ def load_metadata(path: str | Path) -> list[Metadata]:
                 f"{path} {where}: a metadata record needs 'use_case' (text) and 'skills' (a list of texts) "
                 f"(fields present: {', '.join(sorted(record)) or 'none'})"
             )
-        meta_id = str(record.get("id") or f"metadata-{len(metadata) + 1}")
+        meta_id = record_id(record, "id", f"{path} {where}", SeedError) or f"metadata-{len(metadata) + 1}"
         if meta_id in ids:
             raise SeedError(f"{path} {where}: duplicate id '{meta_id}'")
         ids.add(meta_id)

@@ -1,9 +1,9 @@
 """Instruction benchmarks in, and the paper's seeded 20/80 split.
 
-A benchmark is read with HF ``datasets`` from a local JSONL, JSON or CSV file,
-a directory written by ``Dataset.save_to_disk``, or a hub id (the usual path
-with internet; these machines have none, so a hub id fails with a clear
-message). CodecLM extracts metadata from 20% of a benchmark and evaluates on
+A benchmark is a local JSONL, JSON (one array) or CSV file, read by
+``codeclm_dspy.files`` so a bad one is named by file and line; or a directory
+written by ``Dataset.save_to_disk`` or a hub id, read with HF ``datasets`` (a
+hub id needs internet; without it, it fails with a clear message). CodecLM extracts metadata from 20% of a benchmark and evaluates on
 the rest; ``split`` makes that split reproducible under a seed.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codeclm_dspy.errors import CodecLMError
+from codeclm_dspy.files import check_record, csv_records, json_records, record_id
 from codeclm_dspy.records import Seed
 
 
@@ -33,25 +34,40 @@ class Item:
     reference: str = ""
 
 
-def _read(source: str, split: str):
+def _read(source: str, split: str) -> tuple[list[str], list[tuple[str, dict]]]:
+    """The field names and ``(where, record)`` pairs of a benchmark.
+
+    A local file is read here (``codeclm_dspy.files``), never by HF datasets:
+    its JSON reader crashes the process on deeply nested lines and logs a
+    traceback on bad ones, and ours names the file and line instead. Saved
+    datasets and hub ids still go through ``datasets``.
+    """
+    path = Path(source)
+    if path.exists() and not path.is_dir():
+        if path.suffix.lower() == ".csv":
+            records = csv_records(path, "benchmark file", BenchmarkError)
+        else:
+            records = json_records(path, "benchmark file", BenchmarkError)
+        return list(dict.fromkeys(k for _, r in records for k in r)), records
     import datasets
 
     datasets.disable_progress_bars()
     datasets.utils.logging.set_verbosity_error()  # our one-line error says it
-    path = Path(source)
     try:
         if path.is_dir():
             data = datasets.load_from_disk(str(path))
-            return data[split] if isinstance(data, datasets.DatasetDict) else data
-        if path.is_file():
-            kind = "csv" if path.suffix.lower() == ".csv" else "json"
-            return datasets.load_dataset(kind, data_files=str(path), split="train")
-        return datasets.load_dataset(source, split=split)
+            data = data[split] if isinstance(data, datasets.DatasetDict) else data
+        else:
+            data = datasets.load_dataset(source, split=split)
+        rows = [(f"record {n}", row) for n, row in enumerate(data, start=1)]
     except Exception as exc:  # datasets raises many types; the user needs one line
-        where = "file" if path.exists() else "path or hub id"
+        where = "directory" if path.exists() else "path or hub id"
         raise BenchmarkError(
             f"cannot read benchmark {where} '{source}': {type(exc).__name__}: {exc}"
         ) from None
+    return list(data.column_names), [
+        (w, check_record(r, f"benchmark '{source}' {w}", BenchmarkError)) for w, r in rows
+    ]
 
 
 def load_benchmark(source: str | Path, *, instruction_field: str = "instruction", id_field: str = "id",
@@ -70,32 +86,35 @@ def load_benchmark(source: str | Path, *, instruction_field: str = "instruction"
 
     Raises:
         BenchmarkError: unreadable source, a missing field (naming the fields
-            there are and the option that picks one), duplicate ids or no items.
+            there are and the option that picks one), an item without text, an
+            id that is not text or an integer, duplicate ids or no items.
     """
-    data = _read(str(source), split)
-    fields = ", ".join(data.column_names)
-    if instruction_field not in data.column_names:
+    columns, records = _read(str(source), split)
+    fields = ", ".join(columns)
+    if instruction_field not in columns:
         raise BenchmarkError(
             f"benchmark '{source}' has no '{instruction_field}' field (fields: {fields}); name "
             "its text field with --instruction-field or benchmark.instruction_field"
         )
-    if id_field != "id" and id_field not in data.column_names:
+    if id_field != "id" and id_field not in columns:
         raise BenchmarkError(
             f"benchmark '{source}' has no '{id_field}' field (fields: {fields}); name "
             "its id field with --id-field or benchmark.id_field"
         )
     items, seen = [], set()
-    for n, record in enumerate(data, start=1):
+    for n, (where, record) in enumerate(records, start=1):
         text = _first_text(
-            record.get(instruction_field), f"benchmark '{source}' record {n}: '{instruction_field}'"
+            record.get(instruction_field), f"benchmark '{source}' {where}: '{instruction_field}'"
         )
-        extra = _first_text(record.get(input_field), f"benchmark '{source}' record {n}: '{input_field}'")
-        raw_id = record.get(id_field)
-        item_id = f"item-{n}" if raw_id is None or raw_id == "" else str(raw_id)
-        if not text:
-            continue
+        extra = _first_text(record.get(input_field), f"benchmark '{source}' {where}: '{input_field}'")
+        item_id = record_id(record, id_field, f"benchmark '{source}' {where}", BenchmarkError) or f"item-{n}"
+        if not text:  # dropping it would shrink the eval set unseen
+            raise BenchmarkError(
+                f"benchmark '{source}' {where}: no text in '{instruction_field}'; give the item its text "
+                "or remove it"
+            )
         if item_id in seen:
-            raise BenchmarkError(f"benchmark '{source}' repeats the id '{item_id}' (record {n})")
+            raise BenchmarkError(f"benchmark '{source}' repeats the id '{item_id}' ({where})")
         seen.add(item_id)
         reference = record.get("reference")
         if isinstance(reference, list):  # one reference per turn: the first turn's

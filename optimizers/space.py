@@ -25,17 +25,18 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from codeclm_dspy.errors import ConfigError
+from codeclm_dspy.files import load_yaml
 
 QUALITY = ("mean_nn_similarity", "coverage", "precision", "distinct_2", "mean_pairwise_distance")
 COST = ("calls_per_kept", "tokens_per_kept", "usd_per_kept")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # as the run config: `low: true` is not 1, and NaN or infinity is no bound
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Knob(_Strict):
@@ -88,8 +89,8 @@ class Pruning(_Strict):
     the numbers) instead of paying for the full run.
     """
 
-    probe_instructions: int | None = Field(default=None, ge=1)
-    min_trials: int = Field(default=3, ge=1)
+    probe_instructions: int | None = Field(default=None, ge=1, le=10_000_000)
+    min_trials: int = Field(default=3, ge=1, le=10_000)
 
 
 class SearchSpace(_Strict):
@@ -105,16 +106,13 @@ def load_space(path: str | Path) -> SearchSpace:
     """Read and validate a search space YAML.
 
     Raises:
-        ConfigError: missing file, bad YAML, or a malformed knob.
+        ConfigError: missing or unreadable file, bad YAML (line and column
+            named, read by ``codeclm_dspy.files``), or a malformed knob.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"search space file not found: {path}")
+    data = load_yaml(path, "search space file", ConfigError)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
         return SearchSpace.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid search space {path}: {problems}") from None

@@ -67,7 +67,7 @@ def test_empty_seeds_file(files):
 
 def test_malformed_jsonl_line_is_named(files):
     (files / "seeds.jsonl").write_text('{"instruction": "ok"}\n{"instruction": oops}\n')
-    assert "line 2: not valid JSON" in run(files)
+    assert "seeds.jsonl line 2, column 17: not valid JSON" in run(files)
 
 
 def test_missing_instruction_field(files):
