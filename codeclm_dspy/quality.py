@@ -79,7 +79,7 @@ class QualityConfig(BaseModel):
     refusals: bool = True
     refusal_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_REFUSALS))
     prompt_leak: bool = True
-    leak_words: int = Field(default=7, ge=3, le=50)
+    leak_words: int = Field(default=6, ge=3, le=50)
     metadata: bool = True
     max_use_case_chars: int = Field(default=80, ge=1, le=10_000)
     max_skill_chars: int = Field(default=60, ge=1, le=10_000)

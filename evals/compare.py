@@ -30,6 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from codeclm_dspy.errors import CodecLMError
+from codeclm_dspy.files import check_record, parse_json, read_text
 from evals.benchmarks import load_benchmark
 from evals.metrics import (
     contamination,
@@ -97,10 +98,7 @@ class Comparison:
 
 
 def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CompareError(f"cannot read {path}: {exc}") from None
+    return parse_json(read_text(path, "run manifest", CompareError), path, 1, CompareError)
 
 
 def _cost(usage: dict[str, Any]) -> dict[str, Any]:
@@ -137,18 +135,14 @@ def load_run(path: str | Path) -> Run:
         raise CompareError(f"{path / MANIFEST} is not a JSON object")
     if not (path / KEPT).is_file():
         raise CompareError(f"{path} has no {KEPT}; the run ended before exporting its kept pairs")
-    try:
-        text = (path / KEPT).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CompareError(f"cannot read {path / KEPT}: {exc}") from None
+    text = read_text(path / KEPT, "kept file", CompareError)
     ids, instructions, lines = [], [], []
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CompareError(f"{path / KEPT} line {n}: not valid JSON ({exc.msg})") from None
+        row = parse_json(line, path / KEPT, n, CompareError)
+        if isinstance(row, dict):
+            check_record(row, f"{path / KEPT} line {n}", CompareError)
         if not isinstance(row, dict) or not isinstance(row.get("instruction"), str):
             raise CompareError(f"{path / KEPT} line {n}: not a row with an 'instruction' string")
         ids.append(str(row.get("id") or f"line-{n}"))

@@ -105,7 +105,7 @@ def test_evol_never_keeps_what_the_gates_refuse(steps):
         SEEDS[1].instruction: ("Your input fields are: instruction, operation.", "adapter text"),
         SEEDS[2].instruction: (
             "Rewrite a user instruction as the operation describes, for recursion.",
-            "copies prompt text: rewrite a user instruction as the operation",
+            "copies prompt text: rewrite a user instruction as the",
         ),
         SEEDS[3].instruction: ("Plan it. " + GUIDANCE["concretize"], "copies prompt text: replace general"),
     }

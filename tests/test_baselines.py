@@ -302,7 +302,7 @@ def test_each_evol_elimination_rule_leaves_its_reason(steps):
     assert [by_parent[s.instruction]["reason"] for s in SEEDS[:5]] == expected
     assert "'rewritten prompt'" in by_parent[SEEDS[1].instruction]["gate_detail"]
     assert by_parent[SEEDS[5].instruction]["reason"] == "prompt_leak"
-    assert "do not edit it use it as" in by_parent[SEEDS[5].instruction]["gate_detail"]
+    assert "do not edit it use it" in by_parent[SEEDS[5].instruction]["gate_detail"]
     assert by_parent[SEEDS[3].instruction]["stage"] == "equivalence"
     sorry, stop_words = by_parent[SEEDS[4].instruction], by_parent[SEEDS[6].instruction]
     assert sorry["response"] == "That one is beyond me, sorry." and sorry["stage"] == "respond_strong"

@@ -168,7 +168,7 @@ def test_bad_run_directories_give_one_clear_line(tmp_path):
     run = make_run(tmp_path, "broken", [words("oscar")])
     with (run / "kept.jsonl").open("a") as f:
         f.write('{"id": "x", "instruction": \n')
-    with pytest.raises(CompareError, match=r"kept.jsonl line 2: not valid JSON") as err:
+    with pytest.raises(CompareError, match=r"kept.jsonl line 2, column \d+: not valid JSON") as err:
         load_run(run)
     assert err.value.exit_code == 2 and "\n" not in str(err.value)
     (run / "kept.jsonl").write_text('{"id": "x"}\n')
