@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,6 +44,48 @@ def cli_errors() -> Iterator[None]:
         raise typer.Exit(130) from None
 
 
+class _LiveStderr:
+    """Whatever ``sys.stderr`` is when a log record is written; nothing once it is closed.
+
+    Libraries bind their log handlers to the stream that was ``sys.stderr``
+    when the handler was made: a test runner's capture, or the step log a
+    compile redirects stderr to, both closed soon after. Their next record
+    then printed ``--- Logging error ---`` and a traceback.
+    """
+
+    def write(self, text: str) -> None:
+        stream = sys.stderr
+        if stream is not None and not getattr(stream, "closed", False):
+            stream.write(text)
+
+    def flush(self) -> None:
+        stream = sys.stderr
+        if stream is not None and not getattr(stream, "closed", False):
+            stream.flush()
+
+
+_LIVE = _LiveStderr()
+
+
+def safe_logging() -> None:
+    """Point every library log handler bound to stderr (or a closed stream) at the live stderr.
+
+    Called when a command starts and again once a library that makes its
+    handler late (Optuna) has made it. A record that still cannot be
+    written is dropped rather than printed with a traceback.
+    """
+    logging.raiseExceptions = False
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            stream = vars(handler).get("stream")  # a class property (lastResort) resolves itself
+            if isinstance(handler, logging.FileHandler) or stream is None or stream is _LIVE:
+                continue
+            if stream in (sys.stderr, sys.__stderr__) or getattr(stream, "closed", False):
+                with handler.lock:
+                    handler.stream = _LIVE  # not setStream: it flushes the old, maybe closed, stream
+
+
 @app.callback()
 def main(
     version: Annotated[
@@ -50,6 +93,7 @@ def main(
     ] = False,
 ) -> None:
     """CodecLM: encode seeds into metadata, decode, Self-Rubrics, Contrastive Filtering."""
+    safe_logging()
 
 
 @app.command()
@@ -97,10 +141,13 @@ def generate(
     from codeclm_dspy.config import load_config
     from codeclm_dspy.generate import generate as run
     from codeclm_dspy.methods import apply_preset
+    from codeclm_dspy.out_paths import check_dir
     from codeclm_dspy.progress import NullProgress, RichProgress
 
     with cli_errors():
+        check_dir(out, "run")
         cfg = load_config(config, random_seed=random_seed)
+        check_cache(cfg.engine)
         if instruction_field:
             cfg.seeds.instruction_field = instruction_field
         if workers:
@@ -116,6 +163,27 @@ def generate(
             source = {"compiled_from": str(program), "steps": compiled_summary(made)}
         run(cfg, seeds, out, program=compiled, progress=progress, program_source=source, metadata=metadata)
     _summary(out)
+
+
+def check_cache(engine) -> None:
+    """The request cache's directory, checked like any output before work starts."""
+    import os
+
+    from codeclm_dspy.errors import RunDirError
+    from codeclm_dspy.out_paths import check_dir, shown
+
+    if not engine.cache:
+        return
+    what = "the request cache directory"
+    if engine.cache_dir:
+        what = "engine.cache_dir"
+    elif os.environ.get("CODECLM_CACHE_DIR"):
+        what = "CODECLM_CACHE_DIR"
+    try:
+        path = engine.cache_path()
+    except (ValueError, RuntimeError) as exc:  # expanduser of '~nobody\0'
+        raise RunDirError(f"cannot write to {what} {shown(engine.cache_dir or '')}: {exc}") from None
+    check_dir(path.parent, "cache", what=what)
 
 
 def _summary(out: Path) -> None:
