@@ -30,7 +30,11 @@ def _version(value: bool) -> None:
 
 @contextmanager
 def cli_errors() -> Iterator[None]:
-    """One clear line and an exit code for every expected failure, no traceback."""
+    """One clear line and an exit code for every expected failure, no traceback.
+
+    Log handlers that libraries made during the command are made safe at its
+    end (``safe_logging``), before the stream they captured can close.
+    """
     from codeclm_dspy.errors import CodecLMError
     from codeclm_dspy.secrets import scrub
 
@@ -42,6 +46,8 @@ def cli_errors() -> Iterator[None]:
     except KeyboardInterrupt:
         typer.echo("codeclm: interrupted; run the same command again to resume", err=True)
         raise typer.Exit(130) from None
+    finally:
+        safe_logging()
 
 
 class _LiveStderr:
@@ -62,6 +68,10 @@ class _LiveStderr:
         stream = sys.stderr
         if stream is not None and not getattr(stream, "closed", False):
             stream.flush()
+
+    def isatty(self) -> bool:  # colour formatters (Optuna's colorlog) ask
+        stream = sys.stderr
+        return stream is not None and not getattr(stream, "closed", False) and stream.isatty()
 
 
 _LIVE = _LiveStderr()
@@ -84,6 +94,8 @@ def safe_logging() -> None:
             if stream in (sys.stderr, sys.__stderr__) or getattr(stream, "closed", False):
                 with handler.lock:
                     handler.stream = _LIVE  # not setStream: it flushes the old, maybe closed, stream
+                    if getattr(handler.formatter, "stream", None) is stream:  # colorlog keeps one too
+                        handler.formatter.stream = _LIVE
 
 
 @app.callback()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,7 +104,7 @@ def check_dir(path: str | Path, kind: str, what: str = "--out") -> Path:
         if real.exists():
             if not real.is_dir():
                 fail("it is a file, not a directory")
-            _judge(path, real, kind, fail)
+            _judge(real, kind, fail)
             _writable(real, fail)
         else:
             _creatable(real, fail)
@@ -118,7 +119,7 @@ def claim_dir(path: str | Path, kind: str, what: str = "output directory") -> Pa
     try:
         real.mkdir(parents=True, exist_ok=True)
         if _marker(real) != kind:
-            tmp = real / f"{MARKER}.{os.getpid()}.tmp"
+            tmp = real / f"{MARKER}.{os.getpid()}.{threading.get_ident()}.tmp"
             tmp.write_text(json.dumps({"codeclm": kind}) + "\n", encoding="utf-8")
             os.replace(tmp, real / MARKER)
     except OSError as exc:
@@ -204,7 +205,8 @@ def sqlite_problem(
 # -- the rule -------------------------------------------------------------------
 
 
-def _judge(path: Path, real: Path, kind: str, fail) -> None:
+def _judge(real: Path, kind: str, fail) -> None:
+    """Fail unless the existing directory ``real`` is empty or this kind's and ours."""
     names = sorted(os.listdir(real))
     if not names:
         return

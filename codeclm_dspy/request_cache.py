@@ -54,7 +54,8 @@ def connect(path: Path, what: str) -> sqlite3.Connection:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
     except (OSError, ValueError, sqlite3.Error) as exc:
-        raise RunDirError(f"cannot open {shown(path)} as {what}: {getattr(exc, 'strerror', None) or exc}") from None
+        why = getattr(exc, "strerror", None) or exc
+        raise RunDirError(f"cannot open {shown(path)} as {what}: {why}") from None
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL keeps every committed write across a process crash (SIGKILL);

@@ -6,7 +6,6 @@
     rejected.jsonl  every seed, metadata or instruction not kept, with reason
     dataset/        kept.jsonl as a saved HF dataset (datasets.load_from_disk)
     manifest.json   config (no secrets), models, versions, funnel, costs
-
     .codeclm        the marker that says codeclm wrote it (see out_paths.py)
 
 Items are recorded in state.sqlite as they move; kept.jsonl, rejected.jsonl
