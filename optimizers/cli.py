@@ -123,7 +123,8 @@ def sweep_command(
     from codeclm_dspy.errors import ConfigError
     from codeclm_dspy.out_paths import check_dir
     from optimizers.space import load_space
-    from optimizers.sweep import check_storage, check_study_name, run_sweep
+    from optimizers.sweep import run_sweep
+    from optimizers.sweep_storage import check_storage, check_study_name
 
     with cli_errors():
         missing = [n for n, v in (("--config", config), ("--space", space), ("--seeds", seeds),
@@ -192,8 +193,9 @@ def best_command(
     from codeclm_dspy.cli import cli_errors
     from codeclm_dspy.errors import ConfigError
     from codeclm_dspy.out_paths import shown
-    from optimizers.sweep import check_storage, check_study_name, open_study
+    from optimizers.sweep import open_study
     from optimizers.sweep_best import check_out, pick, write_best
+    from optimizers.sweep_storage import check_storage, check_study_name
 
     with cli_errors():
         if objective not in ("quality", "cost"):
