@@ -8,7 +8,9 @@ answer: sampling, response format, seed, and the rollout number a parse
 retry uses to ask again. Keys are hashed, and nothing here ever sees the API
 key or the headers, so the cache file holds no secret.
 
-SQLite in WAL mode lets several runs (processes) share the file safely.
+SQLite in WAL mode lets several runs (processes) share the file safely. Its
+directory is marked as codeclm's request cache (``out_paths``); a directory
+of anything else is never written into.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from codeclm_dspy.errors import RunDirError
+from codeclm_dspy.out_paths import claim_dir, shown
 from codeclm_dspy.secrets import scrub
 
 # Request fields that change how a request travels, never what it answers.
@@ -39,14 +43,27 @@ def request_key(model: str, api_base: str | None, messages: list[dict[str, Any]]
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """A SQLite connection shared by threads (callers serialise with a lock)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    # NORMAL keeps every committed write across a process crash (SIGKILL);
-    # only a power cut can lose the last transactions, never corrupt the file.
-    conn.execute("PRAGMA synchronous=NORMAL")
+def connect(path: Path, what: str) -> sqlite3.Connection:
+    """A SQLite connection shared by threads (callers serialise with a lock).
+
+    Raises:
+        RunDirError: the file cannot be opened as a SQLite database (a
+            directory, a file of something else, a path the OS refuses).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise RunDirError(f"cannot open {shown(path)} as {what}: {why}") from None
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL keeps every committed write across a process crash (SIGKILL);
+        # only a power cut can lose the last transactions, never corrupt the file.
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.Error as exc:  # "file is not a database"
+        conn.close()
+        raise RunDirError(f"cannot open {shown(path)} as {what}: {exc}") from None
     return conn
 
 
@@ -54,12 +71,23 @@ class RequestCache:
     """Answers by request key, in one SQLite file shared by every run."""
 
     def __init__(self, path: Path):
-        self.path = path
+        """Open (or start) the cache at ``path``.
+
+        Raises:
+            RunDirError: its directory is not a codeclm cache (see
+                ``out_paths``) or the file is not a SQLite database.
+        """
+        self.path = Path(path)
         self._lock = threading.Lock()
-        self._conn = connect(path)
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, response TEXT NOT NULL, created REAL)"
-        )
+        claim_dir(self.path.parent, "cache", what="the request cache directory")
+        self._conn = connect(self.path, "the request cache")
+        try:
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS answers (key TEXT PRIMARY KEY, response TEXT NOT NULL, created REAL)"
+            )
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise RunDirError(f"cannot use {shown(self.path)} as the request cache: {exc}") from None
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:

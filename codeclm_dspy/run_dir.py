@@ -6,6 +6,7 @@
     rejected.jsonl  every seed, metadata or instruction not kept, with reason
     dataset/        kept.jsonl as a saved HF dataset (datasets.load_from_disk)
     manifest.json   config (no secrets), models, versions, funnel, costs
+    .codeclm        the marker that says codeclm wrote it (see out_paths.py)
 
 Items are recorded in state.sqlite as they move; kept.jsonl, rejected.jsonl
 and dataset/ are exported from it when the run ends or stops, and
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from codeclm_dspy.errors import RunDirError
+from codeclm_dspy.out_paths import claim_dir, kind_of_identity
 from codeclm_dspy.records import Trajectory, trajectory_details
 from codeclm_dspy.run_state import RunState
 from codeclm_dspy.secrets import scrub
@@ -67,28 +69,22 @@ class RunDir:
     """A run directory, new or resumed; the pipeline's sink.
 
     Args:
-        path: the directory; created if missing.
+        path: the directory; created (and marked as ours) if missing.
         identity: what the run's output depends on (config without
             ``engine``, seeds, program); a resumed run must match it.
+        kind: ``run``, ``crr`` or ``program`` (see ``out_paths.KINDS``);
+            told from ``identity`` when None.
 
     Raises:
-        RunDirError: the directory holds something else, or a run started
-            with a different identity.
+        RunDirError: the directory is not ours (see ``out_paths``), or holds
+            a run started with a different identity.
     """
 
-    def __init__(self, path: str | Path, identity: dict[str, Any]):
+    def __init__(self, path: str | Path, identity: dict[str, Any], kind: str | None = None):
         self.path = Path(path)
+        claim_dir(self.path, kind or kind_of_identity(identity))
         state_file = self.path / STATE
         self.resumed = state_file.exists()
-        if not self.resumed and self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
-            raise RunDirError(
-                f"output directory {self.path} already exists and is not a codeclm run directory; "
-                "choose a new --out so nothing there is overwritten"
-            )
-        try:
-            self.path.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise RunDirError(f"cannot create output directory {self.path}: {exc.strerror}") from None
         self.state = RunState(state_file)
         started_with = self.state.get_meta("identity")
         if started_with is None:

@@ -24,11 +24,14 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from codeclm_dspy.errors import RunDirError
+from codeclm_dspy.out_paths import shown
 from codeclm_dspy.request_cache import connect
 from codeclm_dspy.secrets import scrub
 
@@ -52,8 +55,12 @@ class RunState:
     def __init__(self, path: Path):
         self.path = path
         self._lock = threading.Lock()
-        self._conn = connect(path)
-        self._conn.executescript(SCHEMA)
+        self._conn = connect(path, "a run state")
+        try:
+            self._conn.executescript(SCHEMA)
+        except sqlite3.Error as exc:  # connect() read it; a damaged file can still fail here
+            self._conn.close()
+            raise RunDirError(f"cannot use {shown(path)} as a run state: {exc}") from None
 
     # -- identity -------------------------------------------------------------
     def get_meta(self, key: str) -> Any:

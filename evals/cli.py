@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -41,25 +42,34 @@ def split(
     reference), whatever the benchmark calls them, so generate, compare and
     crr read them with their defaults.
     """
+    from codeclm_dspy.out_paths import check_dir, claim_dir
     from evals.benchmarks import load_benchmark
     from evals.benchmarks import split as split_items
 
     with cli_errors():
+        check_dir(out, "split")
         items = load_benchmark(benchmark, **_fields(instruction_field, id_field))
         seeds, heldout = split_items(items, seed_fraction, seed)
         for name in ("seeds.jsonl", "heldout.jsonl"):
             if (out / name).exists():
                 raise _exists(out / name)
+        real = claim_dir(out, "split", what="--out")
+        # both files are written whole under temp names first: a failure leaves no half split
+        parts = {"heldout.jsonl": heldout, "seeds.jsonl": seeds}
         try:
-            out.mkdir(parents=True, exist_ok=True)
-            for name, part in (("seeds.jsonl", seeds), ("heldout.jsonl", heldout)):
+            for name, part in parts.items():
                 rows = (
                     {"id": i.id, "instruction": i.text, "category": i.category, "reference": i.reference}
                     for i in part
                 )
                 text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-                (out / name).write_text(text, encoding="utf-8")
+                (real / f"{name}.tmp").write_text(text, encoding="utf-8")
+            for name in parts:
+                (real / f"{name}.tmp").replace(real / name)
         except OSError as exc:
+            for name in parts:
+                with contextlib.suppress(OSError):
+                    (real / f"{name}.tmp").unlink(missing_ok=True)
             raise _unwritable(out, exc) from None
     typer.echo(f"{benchmark}: {len(seeds)} seeds -> {out / 'seeds.jsonl'}, {len(heldout)} held out -> "
                f"{out / 'heldout.jsonl'} (seed {seed})")  # fmt: skip
@@ -98,12 +108,16 @@ def crr(
     paper's final-evaluation prompt; a judge equal to the strong or target
     model is refused unless --self-judged is given.
     """
+    from codeclm_dspy.cli import check_cache
     from codeclm_dspy.config import load_config
+    from codeclm_dspy.out_paths import check_dir
     from codeclm_dspy.progress import NullProgress, RichProgress
     from evals.crr_runner import run_crr
 
     with cli_errors():
+        check_dir(out, "crr")
         cfg = load_config(config)
+        check_cache(cfg.engine)
         if workers:
             cfg.engine.workers = workers
         if instruction_field:
@@ -162,11 +176,16 @@ def compare(
     run's size unless --full is given. The field options apply to --against
     and every --eval-set.
     """
+    from codeclm_dspy.out_paths import check_dir
     from evals.compare import compare as run_compare
     from evals.embeddings import Embedder
-    from evals.report import print_table, write_report
+    from evals.report import print_table
 
     with cli_errors():
+        check_dir(out, "comparison")
+        if remove_contaminated:  # it writes into each run directory: only into ours
+            for run in runs:
+                check_dir(run, "run", what="run directory")
         sets = dict(_named(spec) for spec in eval_set or [])
         result = run_compare(
             runs,
@@ -181,9 +200,35 @@ def compare(
             subsample_seed=subsample_seed,
             fields=_fields(instruction_field, id_field),
         )
-        paths = write_report(result, out)
+        paths = _write_comparison(result, out)
     print_table(result)
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+def _write_comparison(result, out: Path) -> dict[str, Path]:
+    """comparison.json, .md and .png, made in a staging directory and moved in, the JSON last.
+
+    A comparison that fails halfway leaves no comparison.json, and never a
+    new JSON beside an older run's chart.
+    """
+    import os
+    import shutil
+
+    from codeclm_dspy.out_paths import MARKER, claim_dir
+    from evals.report import write_report
+
+    real = claim_dir(out, "comparison", what="--out")
+    staging = real / f"{MARKER}-staging-{os.getpid()}"
+    try:
+        made = write_report(result, staging)
+        (real / "comparison.json").unlink(missing_ok=True)
+        for key in ("png", "md", "json"):
+            os.replace(made[key], real / made[key].name)
+    except OSError as exc:
+        raise _unwritable(out, exc) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {key: out / path.name for key, path in made.items()}
 
 
 def _fields(instruction_field: str | None, id_field: str | None) -> dict[str, str]:

@@ -22,24 +22,38 @@ def compile_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Compile CodecLM's step prompts on the seeds; score each step on held-out seeds before and after."""
-    from codeclm_dspy.cli import cli_errors
+    from codeclm_dspy.cli import check_cache, cli_errors
     from codeclm_dspy.config import load_config
+    from codeclm_dspy.out_paths import check_dir
     from codeclm_dspy.progress import NullProgress, RichProgress
     from optimizers.compile import compile_program
 
     with cli_errors():
+        check_dir(out, "program")
         cfg = load_config(config, random_seed=random_seed)
+        check_cache(cfg.engine)
         _quiet_dspy()
         manifest = compile_program(cfg, seeds, out, progress=NullProgress() if quiet else RichProgress())
     typer.echo(summary(manifest, out))
 
 
 def _quiet_dspy() -> None:
-    """DSPy's optimizers log every trial; the progress bars and the manifest say what matters."""
+    """DSPy's optimizers log every trial; the progress bars and the manifest say what matters.
+
+    Optuna makes its log handler when first imported, bound to the stderr of
+    that moment; imported inside a compile step, that would be the step's log
+    file, closed after the step. Imported here, its handler goes through
+    ``safe_logging`` like every other.
+    """
     import logging
+
+    import optuna  # noqa: F401  (its handler, made now)
+
+    from codeclm_dspy.cli import safe_logging
 
     for name in ("dspy", "optuna", "gepa"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    safe_logging()
 
 
 def summary(manifest: dict[str, Any], out: Path) -> str:
@@ -104,18 +118,26 @@ def sweep_command(
     """Run (or resume) a sweep; `codeclm sweep best` exports the chosen config."""
     if ctx.invoked_subcommand is not None:
         return
-    from codeclm_dspy.cli import cli_errors
+    from codeclm_dspy.cli import check_cache, cli_errors
+    from codeclm_dspy.config import load_config
     from codeclm_dspy.errors import ConfigError
+    from codeclm_dspy.out_paths import check_dir
     from optimizers.space import load_space
     from optimizers.sweep import run_sweep
+    from optimizers.sweep_storage import check_storage, check_study_name
 
     with cli_errors():
         missing = [n for n, v in (("--config", config), ("--space", space), ("--seeds", seeds),
                                   ("--heldout", heldout)) if v is None]  # fmt: skip
         if missing:
             raise ConfigError(f"codeclm sweep needs {', '.join(missing)}")
+        check_dir(out, "sweep")
+        check_study_name(study)
+        if storage:
+            check_storage(storage)
         _quiet_dspy()
         base = _raw_config(config)
+        check_cache(load_config(config).engine)
         result = run_sweep(base, load_space(space), seeds, heldout, out, trials=trials, storage=storage,
                            study_name=study, on_trial=lambda t: typer.echo(_trial_line(t)))  # fmt: skip
         from optimizers.sweep_plots import write_plots
@@ -170,16 +192,24 @@ def best_command(
     """Export the best config (per objective, or a chosen trial) as YAML for `codeclm generate`."""
     from codeclm_dspy.cli import cli_errors
     from codeclm_dspy.errors import ConfigError
+    from codeclm_dspy.out_paths import shown
     from optimizers.sweep import open_study
-    from optimizers.sweep_best import pick, write_best
+    from optimizers.sweep_best import check_out, pick, write_best
+    from optimizers.sweep_storage import check_storage, check_study_name
 
     with cli_errors():
         if objective not in ("quality", "cost"):
             raise ConfigError(f"--objective takes quality or cost, not {objective!r}")
-        url = storage or f"sqlite:///{sweep_dir.resolve() / 'study.db'}"
-        if storage is None and not (sweep_dir / "study.db").is_file():
-            raise ConfigError(f"no sweep storage at {sweep_dir / 'study.db'}; pass --storage or --sweep-dir")
-        chosen = write_best(pick(open_study(url, study, create=False), objective, trial), out)
+        check_out(out)
+        check_study_name(study)
+        if storage is None:
+            if not (sweep_dir / "study.db").is_file():
+                where = shown(sweep_dir / "study.db")
+                raise ConfigError(f"no sweep storage at {where}; pass --storage or --sweep-dir")
+            storage = f"sqlite:///{sweep_dir.resolve() / 'study.db'}"
+        check_storage(storage, existing=True)
+        _quiet_dspy()
+        chosen = write_best(pick(open_study(storage, study, create=False), objective, trial), out)
     typer.echo(
         f"trial {chosen['trial']} (quality {chosen['values'][0]:.4f}, cost {chosen['values'][1]:.4f}) -> {out}"
     )

@@ -32,8 +32,10 @@ import yaml
 
 from codeclm_dspy.config import Config, parse_config
 from codeclm_dspy.errors import CodecLMError, ConfigError, ProviderStopped, RunStopped, first_line
+from codeclm_dspy.out_paths import check_dir, claim_dir
 from codeclm_dspy.secrets import scrub
 from optimizers.space import SearchSpace, apply
+from optimizers.sweep_storage import check_storage, check_study_name, shown_url
 
 STUDY = "codeclm-sweep"
 
@@ -49,16 +51,6 @@ def _retry_callback():
 
 
 HEARTBEAT_S, GRACE_S = 20, 60
-
-
-def _shown(storage: str) -> str:
-    """The storage URL without its password, for messages."""
-    import sqlalchemy.engine
-
-    try:
-        return sqlalchemy.engine.make_url(storage).render_as_string(hide_password=True)
-    except Exception:  # not a URL at all: nothing in it to hide that scrub would not
-        return scrub(storage)
 
 
 def open_study(storage: str, name: str, *, seed: int | None = None, create: bool = True):
@@ -88,11 +80,11 @@ def open_study(storage: str, name: str, *, seed: int | None = None, create: bool
             return optuna.create_study(storage=rdb, study_name=name, directions=["maximize", "minimize"],
                                        sampler=optuna.samplers.TPESampler(seed=seed), load_if_exists=True)  # fmt: skip
         except KeyError:
-            raise ConfigError(f"no study named '{name}' in {_shown(storage)}") from None
+            raise ConfigError(f"no study named '{name}' in {shown_url(storage)}") from None
         except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.DuplicatedStudyError) as exc:
             if attempt == 3 or isinstance(exc, sqlalchemy.exc.ArgumentError):
                 raise ConfigError(
-                    f"cannot open the study storage {_shown(storage)}: {scrub(first_line(exc))}"
+                    f"cannot open the study storage {shown_url(storage)}: {scrub(first_line(exc))}"
                 ) from None
             time.sleep(0.5 + random.random())
     raise AssertionError("unreachable")
@@ -110,15 +102,25 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
         on_trial: called with each finished ``FrozenTrial`` (progress lines).
 
     Raises:
-        ConfigError: the base config, with the space's first choices, is invalid.
+        ConfigError: the base config, with the space's first choices, is
+            invalid, or the study name or storage URL is.
+        RunDirError: ``out`` is not a sweep directory (see ``out_paths``).
         RunStopped: the provider stopped answering (the sweep is resumable).
     """
     import optuna
+    import sqlalchemy.engine
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    storage = storage or f"sqlite:///{out.resolve() / 'study.db'}"
+    check_study_name(study_name)
+    if storage:
+        check_storage(storage)
+    check_dir(out, "sweep", what="sweep directory")
     base_config = _check(base, space, seeds, heldout)
+    claim_dir(out, "sweep", what="sweep directory")
+    storage = storage or f"sqlite:///{out.resolve() / 'study.db'}"
+    database = sqlalchemy.engine.make_url(storage)
+    if database.get_backend_name() == "sqlite":  # SQLite makes the file, not the directories above it
+        Path(database.database).parent.mkdir(parents=True, exist_ok=True)
     # workers (on other machines, or in containers where every pid is 1) must not sample alike
     seed = hash((base_config.random_seed, socket.gethostname(), os.getpid(), time.time_ns())) % 2**32
     study = open_study(storage, study_name, seed=seed)

@@ -8,6 +8,9 @@ from typing import Any
 import yaml
 
 from codeclm_dspy.errors import ConfigError
+from codeclm_dspy.out_paths import check_file, replace_file
+
+HEADER = "# codeclm sweep best:"
 
 
 def pick(study, objective: str = "quality", number: int | None = None):
@@ -34,18 +37,41 @@ def pick(study, objective: str = "quality", number: int | None = None):
     return min(front, key=lambda t: (t.values[1], -t.values[0]))
 
 
+def check_out(out: str | Path) -> Path:
+    """``out`` can take the YAML: a file path (not a directory, not under a file) that is
+    new or an earlier export of ours; a file of anything else is never replaced.
+
+    Raises:
+        RunDirError: it cannot.
+    """
+    return check_file(out, "--out", _not_ours)
+
+
+def _not_ours(path: Path) -> str | None:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            first = handle.readline()
+    except (OSError, UnicodeDecodeError):
+        first = ""
+    if first.startswith(HEADER):
+        return None
+    return "it exists and was not written by codeclm sweep best; choose a new file so nothing is overwritten"
+
+
 def write_best(trial, out: str | Path) -> dict[str, Any]:
-    """Write the trial's config to ``out``; return what was chosen (for the summary)."""
+    """Write the trial's config to ``out`` (checked by ``check_out``, written atomically);
+    return what was chosen (for the summary)."""
+    check_out(out)
     config = trial.user_attrs["config"]
     header = (
-        f"# codeclm sweep best: trial {trial.number}, quality {trial.values[0]:.4f}, cost {trial.values[1]:.4f}\n"
+        f"{HEADER} trial {trial.number}, quality {trial.values[0]:.4f}, cost {trial.values[1]:.4f}\n"
         f"# knobs: {', '.join(f'{k}={v}' for k, v in trial.params.items())}\n"
     )
     if "***" in yaml.safe_dump(config):
         header += "# values shown as *** were masked as credentials: set them again before use\n"
     if config.get("compile", {}).get("steps"):
         header += f"# it compiled steps: generate with --program {trial.user_attrs['dir']}/program\n"
-    Path(out).write_text(header + yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    replace_file(Path(out), header + yaml.safe_dump(config, sort_keys=False))
     return {
         "trial": trial.number,
         "values": list(trial.values),
