@@ -97,7 +97,7 @@ def generate(
 
     for name, role in config.models.roles().items():
         check_role(name, role)  # before the directory exists
-    run_dir = RunDir(out, identity(config, seeds, program, metadata))
+    run_dir = RunDir(out, identity(config, seeds, program, metadata), kind="run")
     meter = UsageMeter()
     lms = build_lms(config, state=run_dir.state, meter=meter, check=False)
     rt = Runtime(lms, config.engine.parse_retries, config.engine.workers)

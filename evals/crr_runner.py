@@ -86,7 +86,7 @@ def run_crr(
     gates = Gates.for_modules(config.quality, evaluator)
     for name, role in config.models.roles().items():
         check_role(name, role)
-    run_dir = RunDir(out, _identity(config, items, evaluator))
+    run_dir = RunDir(out, _identity(config, items, evaluator), kind="crr")
     rt = Runtime(
         build_lms(config, state=run_dir.state, meter=UsageMeter(), check=False),
         config.engine.parse_retries,

@@ -157,12 +157,12 @@ def _trial_line(t) -> str:
 
 
 def _raw_config(path: Path) -> dict[str, Any]:
-    import yaml
-
     from codeclm_dspy.config import load_config
+    from codeclm_dspy.errors import ConfigError
+    from codeclm_dspy.files import load_yaml
 
     load_config(path)  # validates, with the usual messages
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return load_yaml(path, "config file", ConfigError)
 
 
 def _front(study) -> str:

@@ -91,7 +91,7 @@ def compile_program(config: Config, seeds: str | Path, out: str | Path, *,
     identity = {"config": {**config.result_dict(), "compile": what},
                 "seeds": hashlib.sha256(seed_blob.encode()).hexdigest()}  # fmt: skip
     out = Path(out)
-    run_dir = RunDir(out, identity)
+    run_dir = RunDir(out, identity, kind="program")
     meter = UsageMeter()
     rt = Runtime(build_lms(budgeted, state=run_dir.state, meter=meter, check=False),
                  config.engine.parse_retries, threads, keep_trace=True)  # fmt: skip

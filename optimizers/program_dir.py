@@ -14,11 +14,11 @@ journal make a second load-and-generate cost nothing new.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from codeclm_dspy.errors import ConfigError
+from codeclm_dspy.files import parse_json, read_text
 from codeclm_dspy.program import CodecLM
 
 PROGRAM = "program.json"
@@ -38,11 +38,14 @@ def load_program(path: str | Path) -> tuple[CodecLM, dict[str, Any]]:
             f"{path} is not a compiled program directory (it needs {PROGRAM} and manifest.json; "
             "`codeclm compile` writes them once it completes)"
         )
-    try:
-        manifest = json.loads(manifest_file.read_text(encoding="utf-8"))
-        state = json.loads(program_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"cannot read the compiled program in {path}: {exc}") from None
+    manifest = parse_json(
+        read_text(manifest_file, "compiled program file", ConfigError), manifest_file, 1, ConfigError
+    )
+    state = parse_json(
+        read_text(program_file, "compiled program file", ConfigError), program_file, 1, ConfigError
+    )
+    if not isinstance(manifest, dict) or not isinstance(state, dict):
+        raise ConfigError(f"{path}: manifest.json and {PROGRAM} must each hold a JSON object")
     if manifest.get("status") != "complete":
         raise ConfigError(f"the compile in {path} did not complete (status {manifest.get('status')!r}); "
                           "run the same `codeclm compile` command again to finish it")  # fmt: skip

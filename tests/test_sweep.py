@@ -148,7 +148,7 @@ def test_none_removes_a_compile_step_and_paths_must_be_sections():
      ({"objectives": {"quality": "vibes"}, "params": {"pipeline.threshold": {"choices": [1, 2]}}}, "objectives.quality"),
      ({"params": {"pipeline.thresold": {"low": 1, "high": 2}}}, "pipeline.thresold: unknown key"),
      ({"params": {"pipeline.threshold": {"low": 0.0, "high": 1.0, "log": True}}}, "log-scaled knob"),
-     ({"params": {"pipeline.max_iterations": {"low": 1.0, "high": 2.5}}}, "last values")],
+     ({"params": {"pipeline.max_iterations": {"low": 1.0, "high": 2.5}}}, "pipeline.max_iterations: Input should be a valid integer")],
 )  # fmt: skip
 def test_bad_space_is_one_line_and_exit_2(files, space, message):
     (files / "space.yaml").write_text(yaml.safe_dump(space))
