@@ -252,7 +252,7 @@ def _complete(out: Path) -> bool:
 
 
 def check(case: Case, root: Path, runner: CliRunner) -> str | None:
-    """Run one case; the problem found, or None."""
+    """Run one case; the problem found, or None. ``case.outputs`` gains the exit code."""
     for rel, data in case.files.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -263,6 +263,7 @@ def check(case: Case, root: Path, runner: CliRunner) -> str | None:
     foreign = {p: snapshot(root / p.split("/")[0]) for p in planted}
     precious = snapshot(root / "precious")
     result = runner.invoke(app, case.args)
+    case.outputs.append(str(result.exit_code))
     output = result.output
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         return f"exception escaped: {type(result.exception).__name__}: {result.exception}"
@@ -301,10 +302,15 @@ def test_fuzzed_inputs_never_crash_or_pass_for_success(fuzz_script, tmp_path, mo
         root.mkdir()
         monkeypatch.setenv("CODECLM_CACHE_DIR", str(root / "cache"))
         problem = check(case, root, runner)
-        outcomes[case.command] = outcomes.get(case.command, 0) + 1
+        label = f"{case.command} exit {case.outputs[-1]}" if len(case.outputs) > 1 else case.command
+        outcomes[label] = outcomes.get(label, 0) + 1
         if problem:
             failures.append(f"case {n} {case.command} [{case.note}] {' '.join(case.args)[:160]}: {problem}")
-    print(f"fuzz: {CASES} cases (seed {SEED}), by command {outcomes}, {len(failures)} failures")
+    print(f"fuzz: {CASES} cases (seed {SEED}), {len(failures)} failures; by command and exit code:")
+    for label, count in sorted(outcomes.items()):
+        print(f"  {label}: {count}")
+    # the fuzz must reach the success path too, not only refusals
+    assert any(label.endswith("exit 0") and not label.startswith("sweep") for label in outcomes), outcomes
     assert not failures, "\n".join(failures[:25])
 
 
