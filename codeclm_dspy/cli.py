@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from codeclm_dspy.cli_support import check_cache, cli_errors, safe_logging
 
 app = typer.Typer(
     help="CodecLM: tailored synthetic instruction data, as a DSPy program routed through LiteLLM.",
@@ -26,76 +26,6 @@ def _version(value: bool) -> None:
 
         typer.echo(f"codeclm-dspy {__version__}")
         raise typer.Exit()
-
-
-@contextmanager
-def cli_errors() -> Iterator[None]:
-    """One clear line and an exit code for every expected failure, no traceback.
-
-    Log handlers that libraries made during the command are made safe at its
-    end (``safe_logging``), before the stream they captured can close.
-    """
-    from codeclm_dspy.errors import CodecLMError
-    from codeclm_dspy.secrets import scrub
-
-    try:
-        yield
-    except CodecLMError as exc:
-        typer.echo(f"codeclm: error: {scrub(str(exc))}", err=True)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("codeclm: interrupted; run the same command again to resume", err=True)
-        raise typer.Exit(130) from None
-    finally:
-        safe_logging()
-
-
-class _LiveStderr:
-    """Whatever ``sys.stderr`` is when a log record is written; nothing once it is closed.
-
-    Libraries bind their log handlers to the stream that was ``sys.stderr``
-    when the handler was made: a test runner's capture, or the step log a
-    compile redirects stderr to, both closed soon after. Their next record
-    then printed ``--- Logging error ---`` and a traceback.
-    """
-
-    def write(self, text: str) -> None:
-        stream = sys.stderr
-        if stream is not None and not getattr(stream, "closed", False):
-            stream.write(text)
-
-    def flush(self) -> None:
-        stream = sys.stderr
-        if stream is not None and not getattr(stream, "closed", False):
-            stream.flush()
-
-    def isatty(self) -> bool:  # colour formatters (Optuna's colorlog) ask
-        stream = sys.stderr
-        return stream is not None and not getattr(stream, "closed", False) and stream.isatty()
-
-
-_LIVE = _LiveStderr()
-
-
-def safe_logging() -> None:
-    """Point every library log handler bound to stderr (or a closed stream) at the live stderr.
-
-    Called when a command starts and again once a library that makes its
-    handler late (Optuna) has made it. A record that still cannot be
-    written is dropped rather than printed with a traceback.
-    """
-    logging.raiseExceptions = False
-    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-    for logger in loggers:
-        for handler in getattr(logger, "handlers", ()):
-            stream = vars(handler).get("stream")  # a class property (lastResort) resolves itself
-            if isinstance(handler, logging.FileHandler) or stream is None or stream is _LIVE:
-                continue
-            if stream in (sys.stderr, sys.__stderr__) or getattr(stream, "closed", False):
-                with handler.lock:
-                    handler.stream = _LIVE  # not setStream: it flushes the old, maybe closed, stream
-                    if getattr(handler.formatter, "stream", None) is stream:  # colorlog keeps one too
-                        handler.formatter.stream = _LIVE
 
 
 @app.callback()
@@ -152,8 +82,8 @@ def generate(
     """Generate instruction-response pairs tailored to the seeds and the target model."""
     from codeclm_dspy.config import load_config
     from codeclm_dspy.generate import generate as run
-    from codeclm_dspy.methods import apply_preset
     from codeclm_dspy.out_paths import check_dir
+    from codeclm_dspy.pipeline.methods import apply_preset
     from codeclm_dspy.progress import NullProgress, RichProgress
 
     with cli_errors():
@@ -169,33 +99,12 @@ def generate(
         progress = NullProgress() if quiet else RichProgress()
         compiled, source = None, None
         if program is not None:
-            from optimizers.program_dir import compiled_summary, load_program
+            from codeclm_dspy.runs.program_dir import compiled_summary, load_program
 
             compiled, made = load_program(program)
             source = {"compiled_from": str(program), "steps": compiled_summary(made)}
         run(cfg, seeds, out, program=compiled, progress=progress, program_source=source, metadata=metadata)
     _summary(out)
-
-
-def check_cache(engine) -> None:
-    """The request cache's directory, checked like any output before work starts."""
-    import os
-
-    from codeclm_dspy.errors import RunDirError
-    from codeclm_dspy.out_paths import check_dir, shown
-
-    if not engine.cache:
-        return
-    what = "the request cache directory"
-    if engine.cache_dir:
-        what = "engine.cache_dir"
-    elif os.environ.get("CODECLM_CACHE_DIR"):
-        what = "CODECLM_CACHE_DIR"
-    try:
-        path = engine.cache_path()
-    except (ValueError, RuntimeError) as exc:  # expanduser of '~nobody\0'
-        raise RunDirError(f"cannot write to {what} {shown(engine.cache_dir or '')}: {exc}") from None
-    check_dir(path.parent, "cache", what=what)
 
 
 def _summary(out: Path) -> None:
@@ -258,12 +167,18 @@ def run() -> None:
 
 
 def _add_commands() -> None:
-    from evals.cli import eval_app
-    from optimizers.cli import compile_command, sweep_app
+    """Commands that plug-ins register under the ``codeclm_dspy.commands`` entry-point group.
 
-    app.command("compile")(compile_command)
-    app.add_typer(sweep_app, name="sweep")
-    app.add_typer(eval_app, name="eval")
+    The evals and optimizers packages build on the core, never the reverse:
+    their ``eval``, ``compile`` and ``sweep`` commands are found by name here
+    (see pyproject.toml), a typer app as a command group, a function as a command.
+    """
+    for entry in sorted(entry_points(group="codeclm_dspy.commands"), key=lambda e: e.name):
+        command = entry.load()
+        if isinstance(command, typer.Typer):
+            app.add_typer(command, name=entry.name)
+        else:
+            app.command(entry.name)(command)
 
 
 _add_commands()

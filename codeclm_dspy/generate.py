@@ -14,17 +14,17 @@ import datasets
 import dspy
 
 from codeclm_dspy.config import Config
+from codeclm_dspy.engine.routing import build_lms, check_role
+from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.engine.usage import UsageMeter, usage_report
 from codeclm_dspy.errors import ConfigError, status_of
-from codeclm_dspy.methods import check_program, make_program, method_name
+from codeclm_dspy.pipeline.methods import check_program, make_program, method_name
+from codeclm_dspy.pipeline.records import Metadata, Seed
+from codeclm_dspy.pipeline.sinks import MemorySink
 from codeclm_dspy.progress import NullProgress, Progress
-from codeclm_dspy.records import Metadata, Seed
-from codeclm_dspy.routing import build_lms, check_role
-from codeclm_dspy.run_dir import RunDir, kept_features
-from codeclm_dspy.runner import MemorySink
-from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.runs.run_dir import RunDir, kept_features
 from codeclm_dspy.secrets import scrub
 from codeclm_dspy.seeds import load_metadata, load_seeds
-from codeclm_dspy.usage import UsageMeter, usage_report
 
 PACKAGES = ("codeclm-dspy", "dspy", "litellm", "llama_cpp_python", "datasets", "pydantic")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from codeclm_dspy.errors import SeedError
 from codeclm_dspy.files import check_record, csv_records, json_records, record_id
-from codeclm_dspy.records import Metadata, Seed
+from codeclm_dspy.pipeline.records import Metadata, Seed
 
 
 def load_seeds(path: str | Path, instruction_field: str = "instruction", id_field: str = "id") -> list[Seed]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from codeclm_dspy.errors import CodecLMError
 from codeclm_dspy.files import check_record, csv_records, json_records, record_id
-from codeclm_dspy.records import Seed
+from codeclm_dspy.pipeline.records import Seed
 
 
 class BenchmarkError(CodecLMError):

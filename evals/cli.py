@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from codeclm_dspy.cli import cli_errors
+from codeclm_dspy.cli_support import cli_errors
 
 InstructionField = Annotated[
     str | None,
@@ -108,7 +108,7 @@ def crr(
     paper's final-evaluation prompt; a judge equal to the strong or target
     model is refused unless --self-judged is given.
     """
-    from codeclm_dspy.cli import check_cache
+    from codeclm_dspy.cli_support import check_cache
     from codeclm_dspy.config import load_config
     from codeclm_dspy.out_paths import check_dir
     from codeclm_dspy.progress import NullProgress, RichProgress

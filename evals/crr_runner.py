@@ -29,16 +29,17 @@ from typing import Any
 import dspy
 
 from codeclm_dspy.config import Config
+from codeclm_dspy.engine.parallel import pmap
+from codeclm_dspy.engine.routing import build_lms, check_role
+from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.engine.usage import UsageMeter, usage_report
 from codeclm_dspy.errors import status_of
 from codeclm_dspy.generate import package_versions, utc_now
+from codeclm_dspy.pipeline.quality import Gates
+from codeclm_dspy.pipeline.sinks import failure
 from codeclm_dspy.progress import NullProgress, Progress
-from codeclm_dspy.quality import Gates
-from codeclm_dspy.routing import build_lms, check_role
-from codeclm_dspy.run_dir import RunDir
-from codeclm_dspy.runner import failure, pmap
-from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.runs.run_dir import RunDir
 from codeclm_dspy.secrets import scrub
-from codeclm_dspy.usage import UsageMeter, usage_report
 from evals.benchmarks import Item, load_benchmark
 from evals.crr import CRRReport, report
 from evals.evaluator import Evaluator, judge_item, self_judged_check

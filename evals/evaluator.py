@@ -18,10 +18,10 @@ from typing import Any
 import dspy
 
 from codeclm_dspy.config import Config
+from codeclm_dspy.engine.runtime import Runtime
 from codeclm_dspy.errors import CodecLMError
-from codeclm_dspy.quality import Gates
-from codeclm_dspy.records import rejected_row
-from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.pipeline.quality import Gates
+from codeclm_dspy.pipeline.records import rejected_row
 from evals.benchmarks import Item
 from evals.crr import verdict
 from signatures.evaluate import EvaluatePair

@@ -2,7 +2,7 @@
 
     from optimizers import compile_program, load_program
 
-- which optimizer compiles which step: ``codeclm_dspy/compile_config.py``
+- which optimizer compiles which step: ``codeclm_dspy/config/compile.py``
   (the ``compile:`` section of a config); how each is driven: ``registry.py``
 - the metric of each step: ``metrics.py``; its data: ``examples.py`` and
   ``metadata_examples.py``; each step as a compilable module: ``students.py``
@@ -14,6 +14,7 @@
   charts ``sweep_plots.py``
 """
 
+from codeclm_dspy.runs.program_dir import load_program
 from optimizers.compile import compile_program
 from optimizers.metrics import (
     Assessment,
@@ -25,7 +26,6 @@ from optimizers.metrics import (
     judge_agreement,
     judge_metric,
 )
-from optimizers.program_dir import load_program
 from optimizers.space import SearchSpace, load_space
 from optimizers.sweep import run_sweep
 

@@ -22,7 +22,7 @@ def compile_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Compile CodecLM's step prompts on the seeds; score each step on held-out seeds before and after."""
-    from codeclm_dspy.cli import check_cache, cli_errors
+    from codeclm_dspy.cli_support import check_cache, cli_errors
     from codeclm_dspy.config import load_config
     from codeclm_dspy.out_paths import check_dir
     from codeclm_dspy.progress import NullProgress, RichProgress
@@ -49,7 +49,7 @@ def _quiet_dspy() -> None:
 
     import optuna  # noqa: F401  (its handler, made now)
 
-    from codeclm_dspy.cli import safe_logging
+    from codeclm_dspy.cli_support import safe_logging
 
     for name in ("dspy", "optuna", "gepa"):
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -118,7 +118,7 @@ def sweep_command(
     """Run (or resume) a sweep; `codeclm sweep best` exports the chosen config."""
     if ctx.invoked_subcommand is not None:
         return
-    from codeclm_dspy.cli import check_cache, cli_errors
+    from codeclm_dspy.cli_support import check_cache, cli_errors
     from codeclm_dspy.config import load_config
     from codeclm_dspy.errors import ConfigError
     from codeclm_dspy.out_paths import check_dir
@@ -190,7 +190,7 @@ def best_command(
     trial: Annotated[int | None, typer.Option(help="Export this trial instead.")] = None,
 ) -> None:
     """Export the best config (per objective, or a chosen trial) as YAML for `codeclm generate`."""
-    from codeclm_dspy.cli import cli_errors
+    from codeclm_dspy.cli_support import cli_errors
     from codeclm_dspy.errors import ConfigError
     from codeclm_dspy.out_paths import shown
     from optimizers.sweep import open_study

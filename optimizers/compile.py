@@ -25,24 +25,24 @@ from typing import Any
 
 import dspy
 
-from codeclm_dspy.calls import step as calls_for
-from codeclm_dspy.compile_config import STEPS
 from codeclm_dspy.config import Config
-from codeclm_dspy.decoder import Decoder
+from codeclm_dspy.config.compile import STEPS
+from codeclm_dspy.engine.calls import step as calls_for
+from codeclm_dspy.engine.routing import build_lms, check_role
+from codeclm_dspy.engine.runtime import ADAPTER, Runtime
+from codeclm_dspy.engine.usage import UsageMeter, usage_report
 from codeclm_dspy.errors import CodecLMError, ConfigError, first_line, status_of
 from codeclm_dspy.generate import package_versions, utc_now
-from codeclm_dspy.program import CodecLM
+from codeclm_dspy.pipeline.decoder import Decoder
+from codeclm_dspy.pipeline.program import CodecLM
 from codeclm_dspy.progress import NullProgress, Progress
-from codeclm_dspy.routing import build_lms, check_role
-from codeclm_dspy.run_dir import RunDir
-from codeclm_dspy.runtime import ADAPTER, Runtime
+from codeclm_dspy.runs.program_dir import PROGRAM
+from codeclm_dspy.runs.run_dir import RunDir
 from codeclm_dspy.secrets import scrub
-from codeclm_dspy.usage import UsageMeter, usage_report
 from optimizers import registry
 from optimizers.examples import encode_examples, judge_examples, load_records, split_records
 from optimizers.metadata_examples import decode_and_improve_examples
 from optimizers.metrics import decode_metric, encode_metric, improve_metric, judge_metric
-from optimizers.program_dir import PROGRAM
 from optimizers.scoring import score_examples
 from optimizers.students import STUDENTS, adopt, step_predictor
 

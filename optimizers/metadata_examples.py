@@ -14,11 +14,11 @@ import random
 import dspy
 
 from codeclm_dspy.config import Config
+from codeclm_dspy.engine.parallel import pmap
+from codeclm_dspy.engine.runtime import Runtime
 from codeclm_dspy.errors import first_line
-from codeclm_dspy.program import CodecLM
-from codeclm_dspy.records import Metadata
-from codeclm_dspy.runner import pmap
-from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.pipeline.program import CodecLM
+from codeclm_dspy.pipeline.records import Metadata
 from codeclm_dspy.secrets import scrub
 from optimizers.examples import SeedRecord
 

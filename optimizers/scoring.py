@@ -15,7 +15,7 @@ from typing import Any
 
 import dspy
 
-from codeclm_dspy.runner import pmap
+from codeclm_dspy.engine.parallel import pmap
 from codeclm_dspy.secrets import scrub
 
 

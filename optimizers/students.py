@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import dspy
 
-from codeclm_dspy.encoder import _unusable
-from codeclm_dspy.program import CodecLM
-from codeclm_dspy.records import Metadata
-from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.pipeline.encoder import _unusable
+from codeclm_dspy.pipeline.program import CodecLM
+from codeclm_dspy.pipeline.records import Metadata
 
 # step -> (the program attribute holding the step module, its predictor's name)
 PREDICTORS = {

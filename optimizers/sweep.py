@@ -192,7 +192,7 @@ def _check(base: dict[str, Any], space: SearchSpace, seeds, heldout) -> Config:
     A misspelt path or a value the config refuses (a float bound on an
     integer knob) fails here too, with both ends of each range tried.
     """
-    from codeclm_dspy.routing import check_role
+    from codeclm_dspy.engine.routing import check_role
     from codeclm_dspy.seeds import load_seeds
     from evals.benchmarks import load_benchmark
 
@@ -219,8 +219,8 @@ def _measure(
     import optuna
 
     from codeclm_dspy.generate import generate
+    from codeclm_dspy.runs.program_dir import load_program
     from optimizers.compile import compile_program
-    from optimizers.program_dir import load_program
 
     home.mkdir(parents=True, exist_ok=True)
     (home / "config.yaml").write_text(yaml.safe_dump(config.public_dict(), sort_keys=False), encoding="utf-8")

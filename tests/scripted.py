@@ -21,7 +21,7 @@ from litellm import CustomLLM, ModelResponse
 from litellm.utils import custom_llm_setup
 
 from codeclm_dspy.config import Config, parse_config
-from codeclm_dspy.routing import LMRoles, build_lms
+from codeclm_dspy.engine.routing import LMRoles, build_lms
 
 STEP_BY_FIELDS = {
     frozenset({"use_case", "skills"}): "encode",

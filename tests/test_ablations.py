@@ -6,8 +6,8 @@ import pytest
 
 import codeclm_dspy as cc
 from codeclm_dspy.errors import ConfigError
-from codeclm_dspy.methods import apply_preset, method_name
-from codeclm_dspy.records import Seed
+from codeclm_dspy.pipeline.methods import apply_preset, method_name
+from codeclm_dspy.pipeline.records import Seed
 
 SEEDS = [Seed(f"s{i}", f"Seed instruction number {i}") for i in range(2)]
 

@@ -16,10 +16,10 @@ import pytest
 
 import codeclm_dspy as cc
 from codeclm_dspy.errors import BudgetExhausted
-from codeclm_dspy.methods import apply_preset, make_program
-from codeclm_dspy.records import Seed
-from codeclm_dspy.run_dir import kept_features
-from codeclm_dspy.runner import MemorySink
+from codeclm_dspy.pipeline.methods import apply_preset, make_program
+from codeclm_dspy.pipeline.records import Seed
+from codeclm_dspy.pipeline.sinks import MemorySink
+from codeclm_dspy.runs.run_dir import kept_features
 from evals.baselines.evol_instruct import GUIDANCE
 from tests import scripted
 

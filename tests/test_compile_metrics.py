@@ -3,8 +3,8 @@
 import dspy
 import pytest
 
-from codeclm_dspy.program import CodecLM
-from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.pipeline.program import CodecLM
 from optimizers import batch_diversity, encode_format, judge_agreement
 from optimizers.examples import REFUSAL, degrade, judge_examples, load_records, split_records
 from optimizers.metrics import decode_metric, encode_metric, improve_metric, judge_metric

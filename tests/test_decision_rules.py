@@ -6,9 +6,9 @@ import pytest
 
 from codeclm_dspy import CodecLM, Runtime
 from codeclm_dspy.config import PipelineConfig
-from codeclm_dspy.contrastive_filtering import average_scores, decide
-from codeclm_dspy.records import Metadata, RubricAction, Trajectory
-from codeclm_dspy.self_rubrics import sample_action
+from codeclm_dspy.pipeline.contrastive_filtering import average_scores, decide
+from codeclm_dspy.pipeline.records import Metadata, RubricAction, Trajectory
+from codeclm_dspy.pipeline.self_rubrics import sample_action
 
 META = Metadata("m00000", "question answering", ("cooking",), ("seed-1",))
 ACTIONS = [RubricAction(f"rubric {k}", f"action {k}") for k in range(4)]

@@ -6,7 +6,7 @@ import json
 import pytest
 
 import codeclm_dspy as cc
-from codeclm_dspy.methods import apply_preset
+from codeclm_dspy.pipeline.methods import apply_preset
 from evals.compare import compare
 from tests import scripted
 from tests.test_baselines import SEEDS, fresh_tasks, needs_rouge, script_baselines

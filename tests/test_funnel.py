@@ -1,7 +1,7 @@
 """The per-iteration funnel counts every filter round once."""
 
-from codeclm_dspy.funnel import Funnel
-from codeclm_dspy.records import Attempt, Metadata, Trajectory
+from codeclm_dspy.pipeline.funnel import Funnel
+from codeclm_dspy.pipeline.records import Attempt, Metadata, Trajectory
 
 META = Metadata("m0", "qa", ("x",), ("s0",))
 

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from codeclm_dspy.budget import Budget, BudgetConfig
+from codeclm_dspy.engine.budget import Budget, BudgetConfig
+from codeclm_dspy.engine.limits import RoleLimiter
+from codeclm_dspy.engine.routing import build_lms
 from codeclm_dspy.errors import BudgetExhausted
-from codeclm_dspy.rate_limits import RoleLimiter
-from codeclm_dspy.routing import build_lms
 
 
 def hammer(limiter: RoleLimiter, n: int, hold_s: float = 0.0, tokens: int = 0) -> tuple[int, list[float]]:

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 import codeclm_dspy as cc
 from codeclm_dspy.cli import app
 from codeclm_dspy.errors import ConfigError
-from codeclm_dspy.records import Seed
+from codeclm_dspy.pipeline.records import Seed
 from tests import scripted
 
 

@@ -188,8 +188,8 @@ def test_an_unusable_cache_dir_is_one_line_naming_it(inputs, tmp_path, name, cas
 
 
 def test_the_request_cache_opened_by_the_library_is_checked_too(tmp_path):
+    from codeclm_dspy.engine.cache import RequestCache
     from codeclm_dspy.errors import RunDirError
-    from codeclm_dspy.request_cache import RequestCache
 
     (tmp_path / "requests.sqlite").write_text("not a database")
     with pytest.raises(RunDirError, match="requests.sqlite is not a SQLite database"):

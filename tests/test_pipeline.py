@@ -6,10 +6,10 @@ import random
 
 import codeclm_dspy as cc
 from codeclm_dspy.config import PipelineConfig
-from codeclm_dspy.lm import RoutedLM
-from codeclm_dspy.metadata_pool import mix_and_match
-from codeclm_dspy.records import Metadata, Seed
-from codeclm_dspy.runner import split_evenly
+from codeclm_dspy.engine.lm import RoutedLM
+from codeclm_dspy.pipeline.metadata_pool import mix_and_match
+from codeclm_dspy.pipeline.records import Metadata, Seed
+from codeclm_dspy.pipeline.stages import split_evenly
 
 SEEDS = [Seed(f"s{i}", f"Seed instruction number {i}") for i in range(3)]
 ENCODED = [
@@ -207,7 +207,7 @@ def test_scripted_calls_really_pass_through_litellm(script, lms, monkeypatch):
 def test_every_array_in_a_step_schema_needs_an_item():
     from pydantic import BaseModel
 
-    from codeclm_dspy.lm import response_format_for
+    from codeclm_dspy.engine.lm import response_format_for
     from signatures import RubricAction
 
     class Out(BaseModel):
@@ -222,8 +222,8 @@ def test_every_array_in_a_step_schema_needs_an_item():
 
 
 def test_decoder_skips_answers_that_are_not_instructions(script, lms):
-    from codeclm_dspy.decoder import Decoder
-    from codeclm_dspy.runtime import Runtime
+    from codeclm_dspy.engine.runtime import Runtime
+    from codeclm_dspy.pipeline.decoder import Decoder
 
     script.handlers["decode"] = lambda r, i, p: {
         "new_instructions": [

@@ -19,7 +19,7 @@ import codeclm_dspy as cc
 from benchmarks.stub_server import StubServer
 from codeclm_dspy.config import parse_config
 from codeclm_dspy.errors import ProviderUnreachable
-from codeclm_dspy.records import Seed
+from codeclm_dspy.pipeline.records import Seed
 from tests.engine_helpers import SEEDS, command, env, manifest, rows, run_cli, stub_config, write_inputs
 
 KEY = "sk-stub-test"

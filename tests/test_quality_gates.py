@@ -6,9 +6,9 @@ import pytest
 
 import codeclm_dspy as cc
 from codeclm_dspy.errors import ConfigError
-from codeclm_dspy.program import CodecLM
-from codeclm_dspy.quality import Answer, Gates, QualityConfig
-from codeclm_dspy.records import Seed
+from codeclm_dspy.pipeline.program import CodecLM
+from codeclm_dspy.pipeline.quality import Answer, Gates, QualityConfig
+from codeclm_dspy.pipeline.records import Seed
 from signatures import ImproveInstruction
 
 IMPROVE_PROMPT = ImproveInstruction.instructions  # what the Improve step asks, word for word

@@ -143,8 +143,8 @@ def test_items_a_resumed_run_no_longer_reaches_leave_the_dataset(script, tmp_pat
     import litellm
 
     import codeclm_dspy as cc
-    from codeclm_dspy.methods import apply_preset
-    from codeclm_dspy.records import Seed
+    from codeclm_dspy.pipeline.methods import apply_preset
+    from codeclm_dspy.pipeline.records import Seed
     from tests import scripted
 
     failing = {"on": True}

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from codeclm_dspy import embedded
+from codeclm_dspy.engine import embedded
 from tests.test_embedded import check_run, generate, small_config
 
 

@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 from codeclm_dspy.cli import app
 from codeclm_dspy.config import parse_config
+from codeclm_dspy.engine.routing import build_lms
 from codeclm_dspy.errors import ProviderError
-from codeclm_dspy.routing import build_lms
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,11 @@
 """The generators CodecLM is compared with: Self-Instruct and Evol-Instruct.
 
 Each is a ``dspy.Module`` with CodecLM's generator surface (see
-``codeclm_dspy.methods``), so a comparison holds everything else constant:
+``codeclm_dspy.pipeline.methods``), so a comparison holds everything else constant:
 the same LMs through the same call engine, the same budget, journal and
 resume, and the same run directory, whose kept rows have CodecLM's schema.
 The helpers here are what both baselines share, among them the quality
-gates (``codeclm_dspy.quality``): a baseline keeps no pair CodecLM's gates
+gates (``codeclm_dspy.pipeline.quality``): a baseline keeps no pair CodecLM's gates
 would refuse, so a comparison is between usable training data on both sides.
 
 ``num_instructions`` means kept pairs for every method. A baseline that
@@ -20,8 +20,15 @@ from typing import Any
 
 import dspy
 
-from codeclm_dspy.quality import Answer, Gates, Problem, QualityConfig
-from codeclm_dspy.records import Attempt, Metadata, Trajectory, kept_row, rejected_row, trajectory_details
+from codeclm_dspy.pipeline.quality import Answer, Gates, Problem, QualityConfig
+from codeclm_dspy.pipeline.records import (
+    Attempt,
+    Metadata,
+    Trajectory,
+    kept_row,
+    rejected_row,
+    trajectory_details,
+)
 
 # Calls that must be distinct requests (the k-th brainstorm, the r-th attempt
 # to evolve one instruction) start at rollout k * ROLLOUT_STRIDE, so their
@@ -202,7 +209,7 @@ class Baseline(dspy.Module):
 
     def forward(self, rt, seeds, random_seed: int = 0, workers: int = 1) -> dspy.Prediction:
         """Run in memory: ``dspy.Prediction`` with ``kept``, ``rejected`` and ``counts``."""
-        from codeclm_dspy.runner import MemorySink
+        from codeclm_dspy.pipeline.sinks import MemorySink
 
         sink = MemorySink()
         counts = self.run(rt, seeds, sink, random_seed=random_seed, workers=workers)

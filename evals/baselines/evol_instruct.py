@@ -29,12 +29,14 @@ from dataclasses import dataclass, field
 import dspy
 
 from codeclm_dspy.config import EVOL_OPERATIONS, EvolInstructConfig, PipelineConfig
-from codeclm_dspy.decoder import clean_instruction, normalize
+from codeclm_dspy.engine.parallel import pmap
+from codeclm_dspy.engine.retries import as_stop
 from codeclm_dspy.errors import StepParseError
+from codeclm_dspy.pipeline.decoder import clean_instruction, normalize
+from codeclm_dspy.pipeline.quality import Problem
+from codeclm_dspy.pipeline.records import Seed
+from codeclm_dspy.pipeline.sinks import failure
 from codeclm_dspy.progress import NullProgress
-from codeclm_dspy.quality import Problem
-from codeclm_dspy.records import Seed
-from codeclm_dspy.runner import as_stop, failure, pmap
 from evals.baselines import (
     ANSWER_REASONS,
     Baseline,

@@ -23,10 +23,11 @@ from collections import Counter
 import dspy
 
 from codeclm_dspy.config import PipelineConfig, SelfInstructConfig
-from codeclm_dspy.decoder import clean_instruction, normalize
+from codeclm_dspy.engine.parallel import pmap
 from codeclm_dspy.errors import CodecLMError, StepParseError
+from codeclm_dspy.pipeline.decoder import clean_instruction, normalize
+from codeclm_dspy.pipeline.sinks import failure
 from codeclm_dspy.progress import NullProgress
-from codeclm_dspy.runner import failure, pmap
 from evals.baselines import (
     ANSWER_REASONS,
     Baseline,

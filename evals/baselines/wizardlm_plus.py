@@ -18,12 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from codeclm_dspy.funnel import Funnel
-from codeclm_dspy.metadata_pool import merge_identical
-from codeclm_dspy.program import CodecLM
-from codeclm_dspy.records import Metadata, Seed
-from codeclm_dspy.runner import split_evenly
-from codeclm_dspy.stages import MetaState, build_pool, decode_round, encode, given
+from codeclm_dspy.pipeline.funnel import Funnel
+from codeclm_dspy.pipeline.metadata_pool import merge_identical
+from codeclm_dspy.pipeline.program import CodecLM
+from codeclm_dspy.pipeline.records import Metadata, Seed
+from codeclm_dspy.pipeline.stages import MetaState, build_pool, decode_round, encode, given, split_evenly
 from evals.baselines import Baseline
 from evals.baselines.evol_instruct import EvolInstruct
 

@@ -32,7 +32,7 @@ from typing import Any
 
 from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.out_paths import shown
-from codeclm_dspy.request_cache import connect
+from codeclm_dspy.engine.cache import connect
 from codeclm_dspy.secrets import scrub
 
 SCHEMA = """

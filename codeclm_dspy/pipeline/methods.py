@@ -18,6 +18,7 @@ instructions.
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
 from typing import Any
 
 from codeclm_dspy.config import Config
@@ -57,19 +58,34 @@ def method_name(config: Config) -> str:
     return "self-rubrics" if p.self_rubrics else "metadata-only"
 
 
+def generator_class(method: str):
+    """The generator class registered for ``method``.
+
+    CodecLM is the core's own; the baselines are plug-ins in ``evals``,
+    found under the ``codeclm_dspy.generators`` entry-point group (see
+    pyproject.toml), so the core never imports the package that measures it.
+    """
+    if method == "codeclm":
+        from codeclm_dspy.pipeline.program import CodecLM
+
+        return CodecLM
+    found = [e for e in entry_points(group="codeclm_dspy.generators") if e.name == method]
+    if not found:
+        raise ConfigError(
+            f"no generator is installed for method '{method}' (the baselines come with the evals package; "
+            "reinstall with `bash scripts/setup.sh`)"
+        )
+    return found[0].load()
+
+
 def check_program(config: Config, program) -> None:
     """Refuse a program that is not the generator ``config.method`` names.
 
     The manifest's method label comes from the config, so a mismatch would
     label one generator's data as another's in every comparison.
     """
-    expected = {
-        "codeclm": "CodecLM",
-        "self-instruct": "SelfInstruct",
-        "evol-instruct": "EvolInstruct",
-        "wizardlm-plus": "WizardLMPlus",
-    }
-    if type(program).__name__ != expected[config.method]:
+    expected = generator_class(config.method)
+    if type(program) is not expected:
         raise ConfigError(
             f"the program is a {type(program).__name__} but the config's method is '{config.method}'; "
             "set method (or --method) to match"
@@ -78,21 +94,6 @@ def check_program(config: Config, program) -> None:
 
 def make_program(config: Config):
     """A fresh generator for ``config.method``, configured."""
-    if config.method == "codeclm":
-        from codeclm_dspy.program import CodecLM
-
-        program = CodecLM()
-    elif config.method == "self-instruct":
-        from evals.baselines.self_instruct import SelfInstruct
-
-        program = SelfInstruct()
-    elif config.method == "evol-instruct":
-        from evals.baselines.evol_instruct import EvolInstruct
-
-        program = EvolInstruct()
-    else:
-        from evals.baselines.wizardlm_plus import WizardLMPlus
-
-        program = WizardLMPlus()
+    program = generator_class(config.method)()
     program.configure(config)
     return program

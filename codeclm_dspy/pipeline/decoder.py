@@ -6,8 +6,8 @@ import re
 
 import dspy
 
-from codeclm_dspy.records import Metadata
-from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.pipeline.records import Metadata
 from signatures import DecodeInstructions
 
 TOP_UP_ROUNDS = 3

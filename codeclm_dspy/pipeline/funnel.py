@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from codeclm_dspy.records import Trajectory
+from codeclm_dspy.pipeline.records import Trajectory
 
 
 class Funnel:

@@ -25,8 +25,8 @@ from typing import Any
 
 from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.out_paths import claim_dir, kind_of_identity
-from codeclm_dspy.records import Trajectory, trajectory_details
-from codeclm_dspy.run_state import RunState
+from codeclm_dspy.pipeline.records import Trajectory, trajectory_details
+from codeclm_dspy.runs.run_state import RunState
 from codeclm_dspy.secrets import scrub
 
 KEPT, REJECTED, MANIFEST, DATASET, STATE = (

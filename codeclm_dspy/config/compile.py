@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from codeclm_dspy.budget import BudgetConfig
+from codeclm_dspy.config.engine import BudgetConfig
 
 STEPS = ("encode", "decode", "improve", "judge")
 OPTIMIZER_NAMES = ("MIPROv2", "GEPA", "BootstrapFewShotWithRandomSearch", "COPRO", "LabeledFewShot")

@@ -12,8 +12,8 @@ import random
 
 import dspy
 
-from codeclm_dspy.records import Metadata
-from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.pipeline.records import Metadata
 from signatures import CheckMetadata
 
 

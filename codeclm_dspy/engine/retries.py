@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import socket
 import ssl
 from collections.abc import Iterator
@@ -37,7 +38,8 @@ from urllib.parse import urlsplit
 import tenacity
 
 from codeclm_dspy.config import RoleConfig
-from codeclm_dspy.errors import ProviderUnreachable
+from codeclm_dspy.errors import ProviderStopped, ProviderUnreachable, RunStopped, first_line
+from codeclm_dspy.secrets import scrub
 
 
 def deployment(role: RoleConfig, key: str | None) -> dict[str, Any]:
@@ -108,6 +110,28 @@ def complete_with_retries(connection: dict[str, Any], messages: list[dict], para
         reraise=True,
     )
     return retrying(litellm.completion, messages=messages, num_retries=0, **connection, **params)
+
+
+def as_stop(exc: BaseException) -> RunStopped | None:
+    """The run-stopping form of an error, or None if it fails only its item."""
+    if isinstance(exc, RunStopped):
+        return exc
+    if stops_the_run(exc):
+        return ProviderStopped(
+            f"the provider stopped the run ({provider_message(exc)}); "
+            "everything so far is saved; fix the cause and run the same command again to resume"
+        )
+    return None
+
+
+def provider_message(exc: BaseException, limit: int = 400) -> str:
+    """A provider error in one short line: its first line, links without their query, capped.
+
+    LiteLLM appends a bug-report link whose query string carries a whole
+    URL-encoded traceback; the user needs the error, not that.
+    """
+    text = re.sub(r"(https?://[^\s?]+)\?\S*", r"\1", scrub(first_line(exc)))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def stops_the_run(exc: BaseException) -> bool:

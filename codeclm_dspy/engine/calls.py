@@ -23,15 +23,26 @@ import threading
 import time
 from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext
-from typing import Any
+from typing import Any, Protocol
 
-from codeclm_dspy.budget import Budget
+from codeclm_dspy.engine.budget import Budget
+from codeclm_dspy.engine.cache import RequestCache, request_key
+from codeclm_dspy.engine.limits import RoleLimiter
+from codeclm_dspy.engine.retries import as_stop, complete_with_retries, unreachable
+from codeclm_dspy.engine.usage import UsageMeter, usd_of
 from codeclm_dspy.errors import RunStopped
-from codeclm_dspy.rate_limits import RoleLimiter
-from codeclm_dspy.request_cache import RequestCache, request_key
-from codeclm_dspy.retries import complete_with_retries, unreachable
-from codeclm_dspy.run_state import RunState
-from codeclm_dspy.usage import UsageMeter, usd_of
+
+class Journal(Protocol):
+    """What the engine needs of a run's journal (``runs/run_state.py`` keeps one).
+
+    The engine looks an answer up before sending a request and records every
+    answer before it is used; where and how is the run's business.
+    """
+
+    def recorded_call(self, key: str) -> dict[str, Any] | None: ...
+    def record_call(self, key: str, **details: Any) -> None: ...
+    def spent(self) -> dict[str, Any]: ...
+
 
 CURRENT_STEP: contextvars.ContextVar[str] = contextvars.ContextVar("codeclm_step", default="unknown")
 
@@ -62,7 +73,7 @@ class CallEngine:
     """
 
     def __init__(self, connections: dict[str, dict], limiters: dict[str, RoleLimiter],
-                 num_retries: dict[str, int], state: RunState | None = None, cache: RequestCache | None = None,
+                 num_retries: dict[str, int], state: Journal | None = None, cache: RequestCache | None = None,
                  budget: Budget | None = None, meter: UsageMeter | None = None,
                  max_in_flight: int | None = None):  # fmt: skip
         self._connections, self.limiters = connections, limiters
@@ -102,7 +113,6 @@ class CallEngine:
         try:
             answer = self._fetch(key, role, name, model, messages, params)
         except BaseException as exc:
-            from codeclm_dspy.runner import as_stop  # the runner imports the steps, which import this
 
             stop = as_stop(exc)
             if stop is not None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dspy
 
-from codeclm_dspy.records import Attempt
-from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.pipeline.records import Attempt
 from signatures import JudgePair
 
 

@@ -15,24 +15,8 @@ from __future__ import annotations
 
 import threading
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from codeclm_dspy.config.engine import BudgetConfig
 from codeclm_dspy.errors import BudgetExhausted
-
-
-class BudgetConfig(BaseModel):
-    """Caps for the whole run (across resumes); None means no cap.
-
-    Only calls that reach a provider count: answers replayed from the run's
-    own journal or served by the request cache are free.
-    """
-
-    # strict: `max_calls: true` is not one call; NaN and infinity are not caps
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
-
-    max_calls: int | None = Field(default=None, ge=1, le=1_000_000_000)
-    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000_000_000)
-    max_usd: float | None = Field(default=None, gt=0, le=10_000_000)
 
 
 class Budget:

@@ -12,9 +12,9 @@ import random
 
 import dspy
 
-from codeclm_dspy.decoder import looks_like_instruction
-from codeclm_dspy.records import Metadata, RubricAction
-from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.pipeline.decoder import looks_like_instruction
+from codeclm_dspy.pipeline.records import Metadata, RubricAction
 from signatures import ImproveInstruction, WriteRubrics
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from codeclm_dspy.errors import ConfigError
 from codeclm_dspy.files import parse_json, read_text
-from codeclm_dspy.program import CodecLM
+from codeclm_dspy.pipeline.program import CodecLM
 
 PROGRAM = "program.json"
 

@@ -30,7 +30,7 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from codeclm_dspy.json_schema import bound_arrays
+from codeclm_dspy.engine.json_schema import bound_arrays
 
 PROVIDER = "embedded"
 MAX_ARRAY_ITEMS = 12

@@ -26,11 +26,10 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
-from codeclm_dspy.calls import step as calls_for
+from codeclm_dspy.engine.calls import step as calls_for
+from codeclm_dspy.engine.routing import LMRoles
+from codeclm_dspy.engine.usage import UsageMeter
 from codeclm_dspy.errors import StepParseError
-from codeclm_dspy.quality import Answer
-from codeclm_dspy.routing import LMRoles
-from codeclm_dspy.usage import UsageMeter
 
 ADAPTER = dspy.JSONAdapter()
 # DSPy keeps every LM call in a global history and every predictor call in a
@@ -39,6 +38,21 @@ ADAPTER = dspy.JSONAdapter()
 # so in a run both are only memory that grows with its length; runs switch
 # them off (compiling, which needs the trace, runs outside this context).
 QUIET = {"disable_history": True, "trace": None}
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A model's plain answer and why the provider stopped writing it."""
+
+    text: str
+    finish_reason: str | None = None
+
+    @property
+    def truncated(self) -> bool:
+        return self.finish_reason == "length"
+
+    def __str__(self) -> str:
+        return self.text
 
 
 def fresh_rollout(lm: dspy.BaseLM, attempt: int) -> dict:

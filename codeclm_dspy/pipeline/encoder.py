@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dspy
 
-from codeclm_dspy.runtime import Runtime
+from codeclm_dspy.engine.runtime import Runtime
 from signatures import EncodeInstruction
 
 MAX_SKILLS = 3

@@ -13,14 +13,14 @@ import random
 import dspy
 
 from codeclm_dspy.config import PipelineConfig
-from codeclm_dspy.contrastive_filtering import ContrastiveFilter
-from codeclm_dspy.decoder import ROLLOUT_STRIDE, Decoder
-from codeclm_dspy.encoder import Encoder
-from codeclm_dspy.metadata_pool import MetadataChecker
-from codeclm_dspy.quality import Answer, Gates, QualityConfig, QualityRejected
-from codeclm_dspy.records import Attempt, Metadata, RubricAction, Seed, Trajectory
-from codeclm_dspy.runtime import Runtime
-from codeclm_dspy.self_rubrics import Improver, RubricWriter, sample_action
+from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.pipeline.contrastive_filtering import ContrastiveFilter
+from codeclm_dspy.pipeline.decoder import ROLLOUT_STRIDE, Decoder
+from codeclm_dspy.pipeline.encoder import Encoder
+from codeclm_dspy.pipeline.metadata_pool import MetadataChecker
+from codeclm_dspy.pipeline.quality import Answer, Gates, QualityConfig, QualityRejected
+from codeclm_dspy.pipeline.records import Attempt, Metadata, RubricAction, Seed, Trajectory
+from codeclm_dspy.pipeline.self_rubrics import Improver, RubricWriter, sample_action
 
 # Fresh samples of a rewrite that leaked prompt text, before the instruction is rejected.
 LEAK_RESAMPLES = 2
@@ -164,7 +164,7 @@ class CodecLM(dspy.Module):
             metadata: user-written metadata to start from instead of encoding
                 ``seeds`` (the paper's seedless entry).
         """
-        from codeclm_dspy.stages import run_pipeline
+        from codeclm_dspy.pipeline.stages import run_pipeline
 
         return run_pipeline(
             self,
@@ -179,7 +179,7 @@ class CodecLM(dspy.Module):
 
     def accounting(self, counts: dict, n_seeds: int) -> dict:
         """Check that every seed, metadata and instruction is accounted for once."""
-        from codeclm_dspy.funnel import accounting
+        from codeclm_dspy.pipeline.funnel import accounting
 
         return accounting(counts, n_seeds)
 
@@ -189,8 +189,8 @@ class CodecLM(dspy.Module):
         Returns:
             dspy.Prediction with ``kept`` rows, ``rejected`` rows and ``counts``.
         """
-        from codeclm_dspy.runner import MemorySink
-        from codeclm_dspy.stages import run_pipeline
+        from codeclm_dspy.pipeline.sinks import MemorySink
+        from codeclm_dspy.pipeline.stages import run_pipeline
 
         sink = MemorySink()
         counts = run_pipeline(self, rt, seeds, sink, random_seed=random_seed, workers=workers)

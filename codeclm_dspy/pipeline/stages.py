@@ -22,14 +22,23 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from codeclm_dspy.decoder import normalize
+from codeclm_dspy.engine.parallel import pmap, ticked
+from codeclm_dspy.engine.retries import as_stop
 from codeclm_dspy.errors import StepParseError, first_line
-from codeclm_dspy.funnel import Funnel
-from codeclm_dspy.metadata_pool import merge_identical, mix_and_match
+from codeclm_dspy.pipeline.decoder import normalize
+from codeclm_dspy.pipeline.funnel import Funnel
+from codeclm_dspy.pipeline.metadata_pool import merge_identical, mix_and_match
+from codeclm_dspy.pipeline.quality import Gates, QualityRejected
+from codeclm_dspy.pipeline.records import (
+    Metadata,
+    Seed,
+    Trajectory,
+    kept_row,
+    rejected_row,
+    trajectory_details,
+)
+from codeclm_dspy.pipeline.sinks import Sink, failure
 from codeclm_dspy.progress import NullProgress, Progress
-from codeclm_dspy.quality import Gates, QualityRejected
-from codeclm_dspy.records import Metadata, Seed, Trajectory, kept_row, rejected_row, trajectory_details
-from codeclm_dspy.runner import Sink, as_stop, failure, pmap, split_evenly, ticked
 from codeclm_dspy.secrets import scrub
 
 # Later decode rounds ask for (missing pairs / observed keep rate) new
@@ -388,6 +397,12 @@ def evolve_wave(
         for _job, result in pmap(lambda j: ticked(tick, evolve, j), wave, workers):
             if isinstance(result, Exception):  # only a bug in our own code lands here
                 raise result
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """``total`` as ``parts`` near-equal shares, larger shares first."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]
 
 
 def _meta(meta: Metadata) -> dict[str, Any]:

@@ -22,17 +22,17 @@ from urllib.parse import urlsplit
 
 import dspy
 
-from codeclm_dspy import embedded, secrets
-from codeclm_dspy.budget import Budget
-from codeclm_dspy.calls import CallEngine
+from codeclm_dspy import secrets
 from codeclm_dspy.config import Config, RoleConfig
+from codeclm_dspy.engine import embedded
+from codeclm_dspy.engine.budget import Budget
+from codeclm_dspy.engine.cache import RequestCache
+from codeclm_dspy.engine.calls import CallEngine, Journal
+from codeclm_dspy.engine.limits import RoleLimiter
+from codeclm_dspy.engine.lm import RoutedLM
+from codeclm_dspy.engine.retries import deployment
+from codeclm_dspy.engine.usage import UsageMeter
 from codeclm_dspy.errors import ProviderError
-from codeclm_dspy.lm import RoutedLM
-from codeclm_dspy.rate_limits import RoleLimiter
-from codeclm_dspy.request_cache import RequestCache
-from codeclm_dspy.retries import deployment
-from codeclm_dspy.run_state import RunState
-from codeclm_dspy.usage import UsageMeter
 
 
 @dataclass(frozen=True)
@@ -185,7 +185,7 @@ def _schema_support(role: RoleConfig) -> tuple[bool, set[str]]:
 def build_lms(
     config: Config,
     *,
-    state: RunState | None = None,
+    state: Journal | None = None,
     meter: UsageMeter | None = None,
     check: bool = True,
 ) -> LMRoles:

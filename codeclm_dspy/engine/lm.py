@@ -16,8 +16,8 @@ from typing import Any
 
 import dspy
 
-from codeclm_dspy.calls import CallEngine
-from codeclm_dspy.json_schema import bound_arrays
+from codeclm_dspy.engine.calls import CallEngine
+from codeclm_dspy.engine.json_schema import bound_arrays
 
 warnings.filterwarnings("ignore", message="Implementing custom LMs through BaseLM.forward")
 

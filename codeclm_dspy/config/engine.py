@@ -1,0 +1,59 @@
+"""The ``engine:`` section: how a run executes (none of it changes what the method produces)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from codeclm_dspy.config.base import _Strict
+
+
+class BudgetConfig(BaseModel):
+    """Caps for the whole run (across resumes); None means no cap.
+
+    Only calls that reach a provider count: answers replayed from the run's
+    own journal or served by the request cache are free.
+    """
+
+    # strict: `max_calls: true` is not one call; NaN and infinity are not caps
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, strict=True, allow_inf_nan=False)
+
+    max_calls: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    max_tokens: int | None = Field(default=None, ge=1, le=1_000_000_000_000)
+    max_usd: float | None = Field(default=None, gt=0, le=10_000_000)
+
+
+class EngineConfig(_Strict):
+    """How the run executes; none of this changes what the method produces.
+
+    Attributes:
+        workers: items (seeds, metadata, instructions) worked on at once.
+            Each item makes its calls one after another, so to keep a role
+            with ``concurrency: N`` busy, use at least N workers.
+        parse_retries: fresh attempts when an answer does not parse.
+        cache: share answers across runs through the request cache.
+        cache_dir: where the request cache lives (default: the
+            ``CODECLM_CACHE_DIR`` environment variable, else
+            ``~/.cache/codeclm-dspy``).
+        budget: caps on calls, tokens and USD.
+        max_in_flight: requests in flight across all roles at once (None: only
+            the per-role ``concurrency`` limits). Set it when the roles share
+            one server, whose capacity no single role's limit describes.
+    """
+
+    workers: int = Field(default=16, ge=1, le=1024)
+    max_in_flight: int | None = Field(default=None, ge=1, le=10_000)
+    parse_retries: int = Field(default=2, ge=0, le=100)
+    cache: bool = True
+    cache_dir: str | None = None
+    budget: BudgetConfig = Field(default_factory=BudgetConfig)
+
+    def cache_path(self) -> Path:
+        """The request cache's SQLite file."""
+
+        root = (
+            self.cache_dir or os.environ.get("CODECLM_CACHE_DIR") or Path.home() / ".cache" / "codeclm-dspy"
+        )
+        return Path(root).expanduser() / "requests.sqlite"
