@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
-import importlib.metadata
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +11,18 @@ import datasets
 import dspy
 
 from codeclm_dspy.config import Config
-from codeclm_dspy.engine.routing import build_lms, check_role
+from codeclm_dspy.engine.routing import build_lms
 from codeclm_dspy.engine.runtime import Runtime
-from codeclm_dspy.engine.usage import UsageMeter, usage_report
-from codeclm_dspy.errors import ConfigError, status_of
+from codeclm_dspy.engine.usage import usage_report
+from codeclm_dspy.errors import ConfigError
 from codeclm_dspy.pipeline.methods import check_program, make_program, method_name
 from codeclm_dspy.pipeline.records import Metadata, Seed
 from codeclm_dspy.pipeline.sinks import MemorySink
 from codeclm_dspy.progress import NullProgress, Progress
-from codeclm_dspy.runs.run_dir import RunDir, kept_features
-from codeclm_dspy.secrets import scrub
+from codeclm_dspy.runs.manifest import cost_funnel
+from codeclm_dspy.runs.run_dir import kept_features
+from codeclm_dspy.runs.session import RunSession
 from codeclm_dspy.seeds import load_metadata, load_seeds
-
-PACKAGES = ("codeclm-dspy", "dspy", "litellm", "llama_cpp_python", "datasets", "pydantic")
 
 
 def generate(
@@ -95,68 +91,33 @@ def generate(
         features = kept_features()
         return datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features)
 
-    for name, role in config.models.roles().items():
-        check_role(name, role)  # before the directory exists
-    run_dir = RunDir(out, identity(config, seeds, program, metadata), kind="run")
-    meter = UsageMeter()
-    lms = build_lms(config, state=run_dir.state, meter=meter, check=False)
-    rt = Runtime(lms, config.engine.parse_retries, config.engine.workers)
-    if hasattr(progress, "status"):
-        progress.status = lambda: f"kept {run_dir.kept_live} | {meter.status()}"
-    clock = time.monotonic()
-    manifest: dict[str, Any] = {
-        "status": "running",
-        "started_at": run_dir.state.get_meta("started_at") or utc_now(),
-        "sessions": run_dir.sessions,
-        "method": method_name(config),
-        "random_seed": config.random_seed,
-        "program": {"sha256": run_dir.state.get_meta("identity")["program"], **(program_source or {})},
-        "config": config.public_dict(),
-        "models": {n: {"model": r.model, "api_base": r.api_base} for n, r in config.models.roles().items()},
-        "packages": package_versions(),
-    }
-    run_dir.state.set_meta("started_at", manifest["started_at"])
-    session_started = time.time()
-    try:
-        counts = program.run(
-            rt,
-            seeds,
-            run_dir,
-            random_seed=config.random_seed,
-            workers=config.engine.workers,
-            progress=progress,
-            **given,
-        )
-    except BaseException as exc:
-        status = status_of(exc)
-        run_dir.export()
-        tail = _tail(rt, run_dir, clock)
-        run_dir.write_manifest(
-            {**manifest, **tail, "status": status, "error": scrub(f"{type(exc).__name__}: {exc}")}
-        )
-        run_dir.close()
-        rt.close()
-        raise
-    stale = run_dir.state.drop_items_before(session_started)
-    run_dir.export()
-    dataset = run_dir.save_dataset()
-    tail = _tail(rt, run_dir, clock)
-    checks = program.accounting(counts, len(seeds))
-    checks["rows"] = run_dir.kept_count == counts["instructions"]["kept"]  # kept.jsonl agrees
-    checks["balanced"] = checks["balanced"] and checks["rows"]
-    run_dir.write_manifest(
-        {
-            **manifest,
-            **tail,
-            "status": "complete",
-            "counts": counts,
-            "accounting": checks,
-            "stale_items_dropped": stale,
-            "cost_funnel": cost_funnel(counts, tail["usage"], program.STAGES),
+    def closing(session: RunSession) -> dict[str, Any]:
+        session.run_dir.export()
+        return {
+            "kept": session.run_dir.kept_count,
+            "rejected_rows": session.run_dir.rejected_count,
+            "items": session.state.counts(),
+            "parse_failures": session.meter.parse_report(),
         }
-    )
-    run_dir.close()
-    rt.close()
+
+    base = {"method": method_name(config), "random_seed": config.random_seed}
+    with RunSession(config, out, identity(config, seeds, program, metadata), kind="run", manifest=base,
+                    closing=closing) as session:
+        run_dir = session.run_dir
+        session.manifest["program"] = {"sha256": session.state.get_meta("identity")["program"], **(program_source or {})}
+        if hasattr(progress, "status"):
+            progress.status = lambda: f"kept {run_dir.kept_live} | {session.meter.status()}"
+        counts = program.run(session.rt, seeds, run_dir, random_seed=config.random_seed,
+                             workers=config.engine.workers, progress=progress, **given)
+        stale = session.state.drop_items_before(session.started)
+        run_dir.export()
+        dataset = run_dir.save_dataset()
+        checks = program.accounting(counts, len(seeds))
+        checks["rows"] = run_dir.kept_count == counts["instructions"]["kept"]  # kept.jsonl agrees
+        checks["balanced"] = checks["balanced"] and checks["rows"]
+        usage = usage_report(session.state.usage_rows())
+        session.end("complete", counts=counts, accounting=checks, stale_items_dropped=stale,
+                    cost_funnel=cost_funnel(counts, usage, program.STAGES))
     return dataset
 
 
@@ -175,71 +136,3 @@ def identity(
         blob = json.dumps([[m.id, m.use_case, list(m.skills)] for m in metadata], ensure_ascii=False)
         found["metadata"] = hashlib.sha256(blob.encode()).hexdigest()
     return found
-
-
-def cost_funnel(counts: dict[str, Any], usage: dict[str, Any], stages_of: dict[str, tuple]) -> dict[str, Any]:
-    """Items and spend per stage, and spend per kept pair.
-
-    Args:
-        stages_of: the generator's ``STAGES`` (stage name -> step labels).
-    """
-    kept = counts["instructions"]["kept"]
-    stages = {}
-    for stage, steps in stages_of.items():
-        rows = [usage["steps"][s] for s in steps if s in usage["steps"]]
-        usd = None if any(r["usd"] is None for r in rows) else sum(r["usd"] for r in rows)
-        stages[stage] = {"calls": sum(r["calls"] for r in rows), "tokens": sum(r["tokens"] for r in rows),
-                         "usd": usd}  # fmt: skip
-
-    def per_kept(total: dict[str, Any]) -> dict[str, Any] | None:
-        if not kept:
-            return None
-        usd = None if total["usd"] is None else total["usd"] / kept
-        return {"calls": total["calls"] / kept, "tokens": total["tokens"] / kept, "usd": usd}
-
-    return {
-        "seeds": counts["seeds"]["total"],
-        "metadata": counts.get("metadata", {}).get("pool"),
-        "basic_instructions": counts["instructions"]["generated"],
-        "iterations": counts.get("iterations", []),
-        "kept": kept,
-        "asked": counts["instructions"].get("planned"),
-        "shortfall": counts["instructions"].get("shortfall", 0),
-        "shortfall_reason": counts["instructions"].get("shortfall_reason") or counts.get("shortfall_reason"),
-        "dropped": counts["instructions"]["dropped"],
-        "failed": counts["instructions"]["failed"],
-        "not_kept_by_reason": dict(
-            sorted((counts.get("not_kept_by_reason") or counts.get("dropped_by_reason") or {}).items())
-        ),
-        "stages": stages,
-        "per_kept_pair": per_kept(usage),  # what this run paid
-        "per_kept_pair_standalone": per_kept(usage["standalone"]),  # cache hits counted too
-    }
-
-
-def _tail(rt: Runtime, run_dir: RunDir, clock: float) -> dict[str, Any]:
-    meter = rt.meter
-    return {
-        "finished_at": utc_now(),
-        "wall_time_s": round(time.monotonic() - clock, 3),
-        "kept": run_dir.kept_count,
-        "rejected_rows": run_dir.rejected_count,
-        "items": run_dir.state.counts(),
-        "parse_failures": meter.parse_report(),
-        "usage": usage_report(run_dir.state.usage_rows()),
-        "this_session": meter.session(),
-    }  # fmt: skip
-
-
-def utc_now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def package_versions() -> dict[str, str | None]:
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    return versions

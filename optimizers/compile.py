@@ -28,16 +28,13 @@ import dspy
 from codeclm_dspy.config import Config
 from codeclm_dspy.config.compile import STEPS
 from codeclm_dspy.engine.calls import step as calls_for
-from codeclm_dspy.engine.routing import build_lms, check_role
-from codeclm_dspy.engine.runtime import ADAPTER, Runtime
-from codeclm_dspy.engine.usage import UsageMeter, usage_report
-from codeclm_dspy.errors import CodecLMError, ConfigError, first_line, status_of
-from codeclm_dspy.generate import package_versions, utc_now
+from codeclm_dspy.engine.runtime import ADAPTER
+from codeclm_dspy.errors import CodecLMError, ConfigError, first_line
 from codeclm_dspy.pipeline.decoder import Decoder
 from codeclm_dspy.pipeline.program import CodecLM
 from codeclm_dspy.progress import NullProgress, Progress
 from codeclm_dspy.runs.program_dir import PROGRAM
-from codeclm_dspy.runs.run_dir import RunDir
+from codeclm_dspy.runs.session import RunSession
 from codeclm_dspy.secrets import scrub
 from optimizers import registry
 from optimizers.examples import encode_examples, judge_examples, load_records, split_records
@@ -80,51 +77,38 @@ def compile_program(config: Config, seeds: str | Path, out: str | Path, *,
                 + (" (give every training seed 'use_case' and 'skills' fields)" if step == "encode" else "")
                 + "; choose an optimizer that bootstraps, such as BootstrapFewShotWithRandomSearch"
             )
-    for name, role in config.models.roles().items():
-        check_role(name, role)
     threads = spec.num_threads or config.engine.workers
     budgeted = config.model_copy(update={"engine": config.engine.model_copy(update={"budget": spec.budget})})
     seed_blob = json.dumps([[r.id, r.instruction, r.reference, r.use_case, r.skills] for r in records],
-                           ensure_ascii=False)  # fmt: skip
+                           ensure_ascii=False)
     # how much to spend and on how many threads may change on resume; what to compile may not
     what = spec.model_dump(mode="json", exclude={"budget", "num_threads"})
     identity = {"config": {**config.result_dict(), "compile": what},
-                "seeds": hashlib.sha256(seed_blob.encode()).hexdigest()}  # fmt: skip
+                "seeds": hashlib.sha256(seed_blob.encode()).hexdigest()}
     out = Path(out)
-    run_dir = RunDir(out, identity, kind="program")
-    meter = UsageMeter()
-    rt = Runtime(build_lms(budgeted, state=run_dir.state, meter=meter, check=False),
-                 config.engine.parse_retries, threads, keep_trace=True)  # fmt: skip
-    progress = progress or NullProgress()
-    if hasattr(progress, "status"):
-        progress.status = meter.status
-    program = CodecLM()
-    program.configure(config)
-    clock, started = time.monotonic(), run_dir.state.get_meta("started_at") or utc_now()
-    run_dir.state.set_meta("started_at", started)
-    manifest: dict[str, Any] = {
-        "status": "running", "kind": "compiled-program", "started_at": started, "sessions": run_dir.sessions,
-        "seeds": {"file": str(seeds), "total": len(records), "train": [r.id for r in train],
-                  "dev": [r.id for r in dev]},
-        "models": {n: {"model": r.model, "api_base": r.api_base} for n, r in config.models.roles().items()},
-        "config": config.public_dict(), "packages": package_versions(), "steps": {},
-    }  # fmt: skip
-    embed = None
-    try:
+    base = {"kind": "compiled-program", "steps": {},
+            "seeds": {"file": str(seeds), "total": len(records), "train": [r.id for r in train],
+                      "dev": [r.id for r in dev]}}
+    with RunSession(config, out, identity, kind="program", manifest=base, lm_config=budgeted, workers=threads,
+                    keep_trace=True, closing=lambda s: {"parse_failures": s.meter.parse_report()}) as session:
+        rt, state, manifest = session.rt, session.state, session.manifest
+        progress = progress or NullProgress()
+        if hasattr(progress, "status"):
+            progress.status = session.meter.status
+        program = CodecLM()
+        program.configure(config)
+        embed = None
         for step in (s for s in STEPS if s in spec.steps):  # pipeline order
-            done = run_dir.state.get_meta(f"step:{step}")
+            done = state.get_meta(f"step:{step}")
             if done is None:
                 if step in ("encode", "decode") and embed is None:
                     embed = _embedder(spec.embedder)
                 done = _compile_step(step, config, rt, program, train, dev, embed, threads, out, progress)
-                run_dir.state.set_meta(f"step:{step}", done)
+                state.set_meta(f"step:{step}", done)
             step_predictor(program, step).load_state(done.pop("state"))
             manifest["steps"][step] = done
-    except BaseException as exc:
-        _finish(run_dir, manifest, rt, clock, status_of(exc), scrub(f"{type(exc).__name__}: {exc}"))
-        raise
-    program.save(str(out / PROGRAM))
-    return _finish(run_dir, manifest, rt, clock, "complete")
+        program.save(str(out / PROGRAM))
+        return session.end("complete")
 
 
 def _compile_step(step, config, rt, program, train, dev, embed, threads, out, progress) -> dict[str, Any]:
@@ -215,15 +199,3 @@ def _embedder(name: str):
     embedder = Embedder(name)
     embedder.encode(["load the model"])
     return embedder.encode
-
-
-def _finish(run_dir, manifest, rt, clock, status, error=None) -> dict[str, Any]:
-    manifest.update(
-        status=status, finished_at=utc_now(), wall_time_s=round(time.monotonic() - clock, 3),
-        usage=usage_report(run_dir.state.usage_rows()), this_session=rt.meter.session(),
-        parse_failures=rt.meter.parse_report(), **({"error": error} if error else {}),
-    )  # fmt: skip
-    run_dir.write_manifest(manifest)
-    run_dir.close()
-    rt.close()
-    return manifest

@@ -22,8 +22,8 @@ import numpy as np
 
 from codeclm_dspy.engine.runtime import Runtime
 from codeclm_dspy.errors import StepParseError
-from codeclm_dspy.pipeline.decoder import clean_instruction, normalize
 from codeclm_dspy.pipeline.encoder import MAX_SKILLS, clean_skills
+from codeclm_dspy.pipeline.text import clean_instruction, normalize
 from signatures import CheckAdherence, CompareDifficulty
 
 Embed = Callable[[list[str]], np.ndarray]  # texts -> unit-length rows

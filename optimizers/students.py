@@ -15,14 +15,10 @@ from codeclm_dspy.engine.runtime import Runtime
 from codeclm_dspy.pipeline.encoder import _unusable
 from codeclm_dspy.pipeline.program import CodecLM
 from codeclm_dspy.pipeline.records import Metadata
+from codeclm_dspy.steps import STEPS
 
-# step -> (the program attribute holding the step module, its predictor's name)
-PREDICTORS = {
-    "encode": ("encoder", "encode"),
-    "decode": ("decoder", "decode"),
-    "improve": ("improver", "improve"),
-    "judge": ("contrastive_filter", "judge"),
-}
+# step -> (the program attribute holding the step module, its predictor's name), from the step table
+PREDICTORS = {step.name: tuple(step.predictor.split(".")) for step in STEPS if step.compilable}
 
 
 class EncodeStudent(dspy.Module):

@@ -20,20 +20,23 @@ import litellm
 from litellm import CustomLLM, ModelResponse
 from litellm.utils import custom_llm_setup
 
+import signatures
 from codeclm_dspy.config import Config, parse_config
 from codeclm_dspy.engine.routing import LMRoles, build_lms
+from codeclm_dspy.steps import STEPS
 
+# A schema's output fields name the step: CodecLM's from the step table, then
+# the compile metrics' and CRR's own signatures.
 STEP_BY_FIELDS = {
-    frozenset({"use_case", "skills"}): "encode",
-    frozenset({"plausible"}): "check_metadata",
-    frozenset({"new_instructions"}): "decode",
-    frozenset({"rubrics"}): "rubrics",
-    frozenset({"improved_instruction"}): "improve",
-    frozenset({"score_1", "score_2"}): "judge",
-    frozenset({"score_1", "score_2", "explanation"}): "evaluate",
-    frozenset({"fits_use_case", "uses_skills"}): "adherence",
-    frozenset({"harder", "same_use_case", "same_skills"}): "difficulty",
+    frozenset(getattr(signatures, step.signature).output_fields): step.name for step in STEPS if step.signature
 }
+STEP_BY_FIELDS.update(
+    {
+        frozenset({"fits_use_case", "uses_skills"}): "adherence",
+        frozenset({"harder", "same_use_case", "same_skills"}): "difficulty",
+        frozenset({"score_1", "score_2", "explanation"}): "evaluate",
+    }
+)
 OPTIMIZER_TEXT = "Read the request closely and answer with care."
 
 _FIELD = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond with|\Z)", re.S)

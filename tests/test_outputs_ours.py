@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from codeclm_dspy.cli import app
-from tests.test_compare import BagOfWords, heldout, make_run  # noqa: F401
+from tests.evals.test_compare import BagOfWords, heldout, make_run  # noqa: F401
 from tests.test_outputs_paths import CONFIG, refused, snapshot
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,8 +12,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from codeclm_dspy.config.engine import BudgetConfig
+from codeclm_dspy.steps import COMPILABLE
 
-STEPS = ("encode", "decode", "improve", "judge")
+STEPS = COMPILABLE  # the step table's compilable steps, in pipeline order
 OPTIMIZER_NAMES = ("MIPROv2", "GEPA", "BootstrapFewShotWithRandomSearch", "COPRO", "LabeledFewShot")
 
 

@@ -32,6 +32,7 @@ from codeclm_dspy.engine.retries import as_stop, complete_with_retries, unreacha
 from codeclm_dspy.engine.usage import UsageMeter, usd_of
 from codeclm_dspy.errors import RunStopped
 
+
 class Journal(Protocol):
     """What the engine needs of a run's journal (``runs/run_state.py`` keeps one).
 

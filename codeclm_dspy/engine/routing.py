@@ -13,6 +13,8 @@ reported up front, once.
 
 from __future__ import annotations
 
+import logging
+
 import os
 import re
 import socket
@@ -33,6 +35,9 @@ from codeclm_dspy.engine.lm import RoutedLM
 from codeclm_dspy.engine.retries import deployment
 from codeclm_dspy.engine.usage import UsageMeter
 from codeclm_dspy.errors import ProviderError
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -172,11 +177,15 @@ def _schema_support(role: RoleConfig) -> tuple[bool, set[str]]:
             litellm.get_supported_openai_params(model=role.model, custom_llm_provider=provider) or ()
         )
     except Exception:
+        logger.debug("LiteLLM does not know the parameters of %s; sending none it would drop", role.model,
+                     exc_info=True)
         params = set()
     if role.structured_output == "auto":
         try:
             schema = litellm.supports_response_schema(model=role.model, custom_llm_provider=provider)
         except Exception:
+            logger.debug("LiteLLM has no schema support on record for %s; asking for JSON without one",
+                         role.model, exc_info=True)
             schema = False
         return bool(schema), params | ({"response_format"} if schema else set())
     return role.structured_output != "off", params | {"response_format"}

@@ -9,11 +9,16 @@ has no price for is reported as unknown (None), never as free.
 
 from __future__ import annotations
 
+import logging
+
 import functools
 import threading
 import time
 from collections import defaultdict
 from typing import Any
+
+
+logger = logging.getLogger(__name__)
 
 SOURCES = ("provider", "cache", "journal")
 
@@ -32,7 +37,8 @@ def _unit_prices(model: str) -> tuple[float, float] | None:
         per_prompt, _ = litellm.cost_per_token(model=model, prompt_tokens=1_000_000, completion_tokens=0)
         _, per_completion = litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1_000_000)
     except Exception:
-        return None  # no price known for this model (e.g. a self-hosted server)
+        logger.debug("no price known for %s (a self-hosted server?); its USD is unknown", model, exc_info=True)
+        return None
     return per_prompt / 1_000_000, per_completion / 1_000_000
 
 

@@ -14,6 +14,7 @@ import dspy
 
 from codeclm_dspy.engine.runtime import Runtime
 from codeclm_dspy.pipeline.records import Attempt
+from codeclm_dspy.steps import JUDGE, RESPOND_STRONG, RESPOND_TARGET
 from signatures import JudgePair
 
 
@@ -46,10 +47,10 @@ class ContrastiveFilter(dspy.Module):
         """The judge's scores for both orders, keyed by which answer came first."""
         first, second = rt.both(
             lambda: rt.structured(
-                self.judge, "judge", "judge", instruction=instruction, answer_1=strong, answer_2=target
+                self.judge, JUDGE.name, JUDGE.role, instruction=instruction, answer_1=strong, answer_2=target
             ),
             lambda: rt.structured(
-                self.judge, "judge", "judge", instruction=instruction, answer_1=target, answer_2=strong
+                self.judge, JUDGE.name, JUDGE.role, instruction=instruction, answer_1=target, answer_2=strong
             ),
         )
         return {
@@ -61,8 +62,8 @@ class ContrastiveFilter(dspy.Module):
         self, rt: Runtime, instruction: str, iteration: int, threshold: float
     ) -> tuple[Attempt, str | None]:
         strong, target = rt.both(
-            lambda: rt.plain("strong", "respond_strong", instruction),
-            lambda: rt.plain("target", "respond_target", instruction),
+            lambda: rt.plain(RESPOND_STRONG.role, RESPOND_STRONG.name, instruction),
+            lambda: rt.plain(RESPOND_TARGET.role, RESPOND_TARGET.name, instruction),
         )
         scores = self.score(rt, instruction, strong.text, target.text)
         strong_score, target_score = average_scores(scores)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import dspy
 
 from codeclm_dspy.engine.runtime import Runtime
 from codeclm_dspy.pipeline.records import Metadata
+from codeclm_dspy.pipeline.text import clean_instruction, looks_like_instruction, normalize
+from codeclm_dspy.steps import DECODE
 from signatures import DecodeInstructions
 
 TOP_UP_ROUNDS = 3
@@ -16,27 +16,6 @@ TOP_UP_ROUNDS = 3
 # engine.parse_retries) so a resume with other engine settings sends the same
 # requests.
 ROLLOUT_STRIDE = 16
-_NUMBERING = re.compile(r"^\s*(?:[-*•]|\(?\d+[.)]|#\d+)\s*")
-
-
-def normalize(text: str) -> str:
-    """The form two instructions are compared in for exact duplicates."""
-    return " ".join(text.lower().split())
-
-
-def looks_like_instruction(text: str) -> bool:
-    """At least three words with letters in them.
-
-    Small models sometimes answer with a schema field name
-    ("new_instructions"), stray brackets or a lone word; none is a request
-    a user would make, and keeping one would put junk in the dataset.
-    """
-    return sum(any(c.isalpha() for c in word) for word in text.split()) >= 3
-
-
-def clean_instruction(text: str) -> str:
-    """Strip list numbering and surrounding whitespace a model may add."""
-    return _NUMBERING.sub("", str(text)).strip()
 
 
 class Decoder(dspy.Module):
@@ -73,8 +52,8 @@ class Decoder(dspy.Module):
                 break
             out = rt.structured(
                 self.decode,
-                "decode",
-                "strong",
+                DECODE.name,
+                DECODE.role,
                 rollout=(call * TOP_UP_ROUNDS + round_) * max(ROLLOUT_STRIDE, rt.parse_retries + 1),
                 use_case=meta.use_case,
                 skills=list(meta.skills),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dspy
 
 from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.steps import ENCODE
 from signatures import EncodeInstruction
 
 MAX_SKILLS = 3
@@ -44,7 +45,7 @@ class Encoder(dspy.Module):
         self.encode.demos = list(DEMOS)
 
     def forward(self, rt: Runtime, instruction: str) -> tuple[str, tuple[str, ...]]:
-        out = rt.structured(self.encode, "encode", "strong", check=_unusable, instruction=instruction)
+        out = rt.structured(self.encode, ENCODE.name, ENCODE.role, check=_unusable, instruction=instruction)
         return _clean_use_case(out.use_case), clean_skills(out.skills)
 
 

@@ -14,6 +14,7 @@ import dspy
 
 from codeclm_dspy.engine.runtime import Runtime
 from codeclm_dspy.pipeline.records import Metadata
+from codeclm_dspy.steps import CHECK_METADATA
 from signatures import CheckMetadata
 
 
@@ -106,6 +107,6 @@ class MetadataChecker(dspy.Module):
 
     def forward(self, rt: Runtime, meta: Metadata) -> bool:
         out = rt.structured(
-            self.check, "check_metadata", "strong", use_case=meta.use_case, skills=list(meta.skills)
+            self.check, CHECK_METADATA.name, CHECK_METADATA.role, use_case=meta.use_case, skills=list(meta.skills)
         )
         return bool(out.plausible)

@@ -21,6 +21,7 @@ from codeclm_dspy.pipeline.metadata_pool import MetadataChecker
 from codeclm_dspy.pipeline.quality import Answer, Gates, QualityConfig, QualityRejected
 from codeclm_dspy.pipeline.records import Attempt, Metadata, RubricAction, Seed, Trajectory
 from codeclm_dspy.pipeline.self_rubrics import Improver, RubricWriter, sample_action
+from codeclm_dspy.steps import IMPROVE, RESPOND_STRONG, stages
 
 # Fresh samples of a rewrite that leaked prompt text, before the instruction is rejected.
 LEAK_RESAMPLES = 2
@@ -33,12 +34,7 @@ class CodecLM(dspy.Module):
         pipeline: the method's knobs (paper defaults when omitted).
     """
 
-    STAGES = {
-        "encode": ("encode",),
-        "metadata pool": ("check_metadata",),
-        "decode + rubrics": ("decode", "rubrics"),
-        "self-rubrics + filtering": ("improve", "respond_strong", "respond_target", "judge"),
-    }
+    STAGES = stages()  # cost-funnel stage -> its steps, from the step table
 
     def __init__(self, pipeline: PipelineConfig | None = None):
         super().__init__()
@@ -113,7 +109,7 @@ class CodecLM(dspy.Module):
             if problem is None:
                 return improved
             traj.rewrites.append(improved)
-        raise QualityRejected(problem, "improve")
+        raise QualityRejected(problem, IMPROVE.name)
 
     def _unfiltered(
         self, rt: Runtime, traj: Trajectory, actions: list[RubricAction], rng, gates: Gates
@@ -128,14 +124,14 @@ class CodecLM(dspy.Module):
         improvements = self.pipeline.max_iterations - 1 if self.pipeline.self_rubrics and actions else 0
         for _ in range(improvements):
             instruction = self._improve(rt, traj, instruction, actions, rng, gates)
-        strong = rt.plain("strong", "respond_strong", instruction)
+        strong = rt.plain(RESPOND_STRONG.role, RESPOND_STRONG.name, instruction)
         traj.attempts.append(
             Attempt(
                 improvements + 1, instruction, strong.text, "", None, None, None, None, strong.finish_reason
             )
         )
         if problem := gates.answer(strong):
-            raise QualityRejected(problem, "respond_strong")
+            raise QualityRejected(problem, RESPOND_STRONG.name)
         return "strong"
 
     def gates(self) -> Gates:

@@ -129,3 +129,14 @@ def trajectory_details(traj: Trajectory) -> dict[str, Any]:
         "attempts": [asdict(a) for a in traj.attempts],
         **({"refused_rewrites": list(traj.rewrites)} if traj.rewrites else {}),
     }
+
+
+def metadata_details(meta: Metadata) -> dict[str, Any]:
+    """A metadata's fields for a rejected row (and the id it had in the pool)."""
+    return {
+        "use_case": meta.use_case,
+        "skills": list(meta.skills),
+        "seed_ids": list(meta.seed_ids),
+        "mixed": meta.mixed,
+        "metadata_id": meta.id,
+    }

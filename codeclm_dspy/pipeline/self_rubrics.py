@@ -13,8 +13,9 @@ import random
 import dspy
 
 from codeclm_dspy.engine.runtime import Runtime
-from codeclm_dspy.pipeline.decoder import looks_like_instruction
 from codeclm_dspy.pipeline.records import Metadata, RubricAction
+from codeclm_dspy.pipeline.text import looks_like_instruction
+from codeclm_dspy.steps import IMPROVE, RUBRICS
 from signatures import ImproveInstruction, WriteRubrics
 
 
@@ -28,8 +29,8 @@ class RubricWriter(dspy.Module):
     def forward(self, rt: Runtime, meta: Metadata, count: int) -> list[RubricAction]:
         out = rt.structured(
             self.write,
-            "rubrics",
-            "strong",
+            RUBRICS.name,
+            RUBRICS.role,
             check=lambda o: None if _pairs(o) else "no usable actions",
             use_case=meta.use_case,
             skills=list(meta.skills),
@@ -64,8 +65,8 @@ class Improver(dspy.Module):
         """The rewritten instruction; ``rollout`` > 0 asks for a fresh sample of the same rewrite."""
         out = rt.structured(
             self.improve,
-            "improve",
-            "strong",
+            IMPROVE.name,
+            IMPROVE.role,
             rollout=rollout,
             check=lambda o: (
                 None if looks_like_instruction(str(o.improved_instruction)) else "not an instruction"

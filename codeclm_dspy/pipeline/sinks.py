@@ -50,3 +50,8 @@ def failure(kind: str, item_id: str, stage: str, exc: Exception, **details) -> d
     reason = "parse_error" if isinstance(exc, StepParseError) else "error"
     error = scrub(f"{type(exc).__name__}: {exc}")
     return rejected_row(kind, item_id, "failed", reason, stage, error=error, raw=raw, **details)
+
+
+def stage_of(exc: Exception, default: str) -> str:
+    """The step a failure happened in: a parse error names its own."""
+    return exc.step if isinstance(exc, StepParseError) else default

@@ -1,4 +1,4 @@
-"""The stage-by-stage orchestration of one CodecLM run (CodecLM §4, Algorithm 1).
+"""The stages of one CodecLM run (CodecLM §4, Algorithm 1): encode, pool, then the quota.
 
 ``run_pipeline`` encodes the seeds (or takes user-written metadata), builds
 the metadata pool, and then fills the quota: ``num_instructions`` is the
@@ -17,45 +17,22 @@ timing, so a resumed run replays its journal to the same state.
 
 from __future__ import annotations
 
-import math
 import random
-from dataclasses import dataclass
 from typing import Any
 
 from codeclm_dspy.engine.parallel import pmap, ticked
-from codeclm_dspy.engine.retries import as_stop
-from codeclm_dspy.errors import StepParseError, first_line
-from codeclm_dspy.pipeline.decoder import normalize
 from codeclm_dspy.pipeline.funnel import Funnel
 from codeclm_dspy.pipeline.metadata_pool import merge_identical, mix_and_match
-from codeclm_dspy.pipeline.quality import Gates, QualityRejected
+from codeclm_dspy.pipeline.quality import Gates
+from codeclm_dspy.pipeline.quota import fill_quota
 from codeclm_dspy.pipeline.records import (
     Metadata,
     Seed,
-    Trajectory,
-    kept_row,
+    metadata_details,
     rejected_row,
-    trajectory_details,
 )
 from codeclm_dspy.pipeline.sinks import Sink, failure
 from codeclm_dspy.progress import NullProgress, Progress
-from codeclm_dspy.secrets import scrub
-
-# Later decode rounds ask for (missing pairs / observed keep rate) new
-# instructions; the rate is floored so one round never asks for more than
-# this many times the missing pairs (pipeline.max_overdraw bounds the total).
-MAX_OVERDRAW = 10
-
-
-@dataclass
-class MetaState:
-    """One pool metadata across decode rounds: its calls, ids and rubrics."""
-
-    meta: Metadata
-    calls: int = 0  # decode calls so far (each later one is a fresh request)
-    next_index: int = 0  # the next instruction id's number
-    actions: list | None = None  # None: rubrics not written yet
-    rubrics_error: str | None = None
 
 
 def run_pipeline(
@@ -131,7 +108,7 @@ def given(metadata: list[Metadata], sink, funnel, gates: Gates) -> list[Metadata
                     problem.reason,
                     "given",
                     gate_detail=problem.detail,
-                    **_meta(meta),
+                    **metadata_details(meta),
                 )
             )
             funnel.add("metadata", "given_rejected")
@@ -151,7 +128,7 @@ def build_pool(program, rt, unique, sink, funnel, random_seed, workers, progress
             if k not in chosen:
                 funnel.add("metadata", "over_pool_size")
                 sink.reject(
-                    rejected_row("metadata", meta.id, "rejected", "over_pool_size", "pool", **_meta(meta))
+                    rejected_row("metadata", meta.id, "rejected", "over_pool_size", "pool", **metadata_details(meta))
                 )
         unique = [m for k, m in enumerate(unique) if k in chosen]
     funnel.add("metadata", "from_seeds", len(unique))
@@ -177,12 +154,12 @@ def build_pool(program, rt, unique, sink, funnel, random_seed, workers, progress
             for meta, ok in pmap(lambda m: ticked(tick, program.metadata_checker, rt, m), mixed, workers):
                 if isinstance(ok, Exception):
                     funnel.add("metadata", "check_failed")
-                    sink.reject(failure("metadata", meta.id, "check_metadata", ok, **_meta(meta)))
+                    sink.reject(failure("metadata", meta.id, "check_metadata", ok, **metadata_details(meta)))
                 elif not ok:
                     funnel.add("metadata", "implausible")
                     sink.reject(
                         rejected_row(
-                            "metadata", meta.id, "rejected", "implausible", "check_metadata", **_meta(meta)
+                            "metadata", meta.id, "rejected", "implausible", "check_metadata", **metadata_details(meta)
                         )
                     )
                 else:
@@ -192,228 +169,3 @@ def build_pool(program, rt, unique, sink, funnel, random_seed, workers, progress
     return pool
 
 
-def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_seed, workers, progress) -> None:
-    """Decode, improve and filter until ``num_instructions`` pairs are kept or a cap is reached."""
-    p = program.pipeline
-    quota = p.num_instructions
-    funnel.add("instructions", "planned", quota)
-    states = [MetaState(meta) for meta in pool]
-    buffer: list[tuple[str, MetaState, str]] = []  # decoded, not yet improved and filtered
-    seen: set[str] = set()
-    cursor, evolved, reason = 0, 0, None
-    limit = math.floor(p.max_overdraw * quota)  # instructions improved and filtered, at most
-    while funnel.get("instructions", "kept") < quota:
-        missing = min(quota - funnel.get("instructions", "kept"), limit - evolved)
-        if missing <= 0:
-            reason = f"max_overdraw reached ({limit} instructions filtered for {quota} pairs)"
-            break
-        if not buffer:
-            if not states:
-                reason = "the metadata pool is empty"
-                break
-            rounds = funnel.get("decode", "rounds")
-            if rounds >= p.max_decode_rounds:
-                reason = f"max_decode_rounds reached ({p.max_decode_rounds})"
-                break
-            if rounds == 0:
-                want = quota  # the paper: an equal share per metadata
-            else:
-                rate = max(funnel.get("instructions", "kept") / max(evolved, 1), 1 / MAX_OVERDRAW)
-                want = min(math.ceil(missing / rate), limit - evolved)
-            shares = split_evenly(want, len(states))
-            plan = [(states[(cursor + k) % len(states)], n) for k, n in enumerate(shares) if n]
-            cursor = (cursor + want) % len(states)
-            funnel.add("decode", "rounds")
-            buffer = decode_round(program, rt, plan, sink, funnel, gates, seen, workers, progress, rounds + 1)
-            continue
-        wave, buffer = buffer[:missing], buffer[missing:]
-        evolved += len(wave)
-        evolve_wave(program, rt, wave, sink, funnel, gates, random_seed, workers, progress)
-    for traj_id, state, text in buffer:
-        funnel.instruction_out("over_quota", "over_quota")
-        sink.reject(
-            rejected_row(
-                "instruction",
-                traj_id,
-                "rejected",
-                "over_quota",
-                "quota",
-                instruction=text,
-                basic_instruction=text,
-                **_meta(state.meta),
-            )
-        )
-    for state in states:
-        if state.calls == 0:
-            funnel.add("metadata", "unused")
-            sink.reject(
-                rejected_row("metadata", state.meta.id, "rejected", "no_quota", "decode", **_meta(state.meta))
-            )
-    shortfall = quota - funnel.get("instructions", "kept")
-    funnel.add("instructions", "shortfall", shortfall)
-    funnel.set("instructions", "shortfall_reason", reason if shortfall else None)
-
-
-def decode_round(program, rt, plan, sink, funnel, gates: Gates, seen, workers, progress, number):
-    """One decode call per planned metadata (and its rubrics, once); return the new instructions."""
-    p = program.pipeline
-    improves = p.self_rubrics and p.max_iterations > 1
-
-    def prepare(job):
-        state, count = job
-        call = state.calls
-        needs_rubrics = improves and state.actions is None
-        return rt.both(
-            lambda: program.decoder.write(rt, state.meta, count, call=call),
-            (lambda: _rubrics(program, rt, state.meta)) if needs_rubrics else (lambda: None),
-        )
-
-    added = []
-    with progress.stage(f"decode + rubrics (round {number})", len(plan)) as tick:
-        results = pmap(lambda j: ticked(tick, prepare, j), plan, workers)
-    for (state, count), result in results:
-        funnel.add("decode", "calls")
-        call, state.calls = state.calls, state.calls + 1
-        if isinstance(result, Exception):
-            funnel.add("decode", "failed")
-            row = failure(
-                "decode",
-                f"{state.meta.id}-d{call:02d}",
-                _stage_of(result, "decode"),
-                result,
-                requested=count,
-                **_meta(state.meta),
-            )
-            sink.reject(row)
-            continue
-        (texts, discarded), rubrics = result
-        if rubrics is not None:
-            state.actions, state.rubrics_error = rubrics
-            if state.rubrics_error:
-                funnel.add("metadata", "rubrics_failed")
-        outputs = [(t, None) for t in texts] + list(discarded)
-        funnel.add("instructions", "generated", len(outputs))
-        for text, why in outputs:
-            traj_id = f"{state.meta.id}-{state.next_index:03d}"
-            state.next_index += 1
-            problem = gates.instruction(text) if why is None else None
-            if why is None and normalize(text) in seen:
-                why = "duplicate"
-            if why == "duplicate":
-                funnel.instruction_out("duplicates", "duplicate")
-            elif why is not None or problem is not None:
-                funnel.instruction_out("rejected", why or problem.reason)
-            else:
-                seen.add(normalize(text))
-                added.append((traj_id, state, text))
-                continue
-            detail = {"gate_detail": problem.detail} if problem else {}
-            sink.reject(
-                rejected_row(
-                    "instruction",
-                    traj_id,
-                    "rejected",
-                    why or problem.reason,
-                    "decode",
-                    instruction=text,
-                    basic_instruction=text,
-                    **detail,
-                    **_meta(state.meta),
-                )
-            )
-    return added
-
-
-def _rubrics(program, rt, meta: Metadata) -> tuple[list, str | None]:
-    """The metadata's actions, or none and why: a rubric failure keeps its instructions."""
-    try:
-        return program.rubric_writer(rt, meta, program.pipeline.num_rubrics), None
-    except Exception as exc:
-        if as_stop(exc) is not None:
-            raise
-        return [], scrub(first_line(exc))
-
-
-def evolve_wave(
-    program, rt, wave, sink, funnel: Funnel, gates: Gates, random_seed, workers, progress
-) -> None:
-    """Self-Rubrics + Contrastive Filtering for each instruction of the wave."""
-    p = program.pipeline
-
-    def evolve(job):
-        traj_id, state, text = job
-        traj = Trajectory(traj_id, state.meta, text)
-        note = {"rubrics_error": state.rubrics_error} if state.rubrics_error else {}
-        try:
-            rng = random.Random(f"{random_seed}:{traj.id}")
-            source = program.evolve(rt, traj, state.actions or [], rng, gates=gates, on_attempt=sink.progress)
-        except QualityRejected as exc:
-            funnel.trajectory(traj, None, "refused_rewrite" if exc.stage == "improve" else "rejected")
-            funnel.instruction_out("rejected", exc.problem.reason)
-            sink.reject(
-                rejected_row(
-                    "instruction",
-                    traj.id,
-                    "rejected",
-                    exc.problem.reason,
-                    exc.stage,
-                    gate_detail=exc.problem.detail,
-                    **note,
-                    **trajectory_details(traj),
-                )
-            )
-            return None
-        except Exception as exc:
-            if as_stop(exc) is not None:
-                raise
-            funnel.trajectory(traj, None, "failed")
-            funnel.instruction_out("failed", "parse_error" if isinstance(exc, StepParseError) else "error")
-            stage = _stage_of(exc, "contrastive_filtering")
-            sink.reject(failure("instruction", traj.id, stage, exc, **note, **trajectory_details(traj)))
-            return None
-        if source is None:
-            funnel.trajectory(traj, None, "dropped")
-            funnel.instruction_out("dropped", "within_threshold")
-            sink.reject(
-                rejected_row(
-                    "instruction",
-                    traj.id,
-                    "rejected",
-                    "within_threshold",
-                    "contrastive_filtering",
-                    threshold=p.threshold,
-                    **note,
-                    **trajectory_details(traj),
-                )
-            )
-            return None
-        funnel.trajectory(traj, source, "kept")
-        funnel.add("instructions", "kept")
-        funnel.add("instructions", f"kept_{source}")
-        sink.keep(kept_row(traj, source))
-        return source
-
-    with progress.stage("self-rubrics + filtering", len(wave)) as tick:
-        for _job, result in pmap(lambda j: ticked(tick, evolve, j), wave, workers):
-            if isinstance(result, Exception):  # only a bug in our own code lands here
-                raise result
-
-
-def split_evenly(total: int, parts: int) -> list[int]:
-    """``total`` as ``parts`` near-equal shares, larger shares first."""
-    base, extra = divmod(total, parts)
-    return [base + (1 if i < extra else 0) for i in range(parts)]
-
-
-def _meta(meta: Metadata) -> dict[str, Any]:
-    return {
-        "use_case": meta.use_case,
-        "skills": list(meta.skills),
-        "seed_ids": list(meta.seed_ids),
-        "mixed": meta.mixed,
-        "metadata_id": meta.id,
-    }
-
-
-def _stage_of(exc: Exception, default: str) -> str:
-    return exc.step if isinstance(exc, StepParseError) else default

@@ -6,7 +6,7 @@
                     models, package versions, cost (no secrets)
     state.sqlite    the compile's call journal and finished steps (resume)
     optimizer-logs/ what optimizers that keep their own logs (GEPA) wrote
-    .codeclm        the marker that says codeclm wrote it (see out_paths.py)
+    .codeclm        the marker that says codeclm wrote it (see out_paths)
 
 ``load_program`` reads it back for ``generate``; the request cache and the
 journal make a second load-and-generate cost nothing new.

@@ -6,7 +6,7 @@
     rejected.jsonl  every seed, metadata or instruction not kept, with reason
     dataset/        kept.jsonl as a saved HF dataset (datasets.load_from_disk)
     manifest.json   config (no secrets), models, versions, funnel, costs
-    .codeclm        the marker that says codeclm wrote it (see out_paths.py)
+    .codeclm        the marker that says codeclm wrote it (see out_paths)
 
 Items are recorded in state.sqlite as they move; kept.jsonl, rejected.jsonl
 and dataset/ are exported from it when the run ends or stops, and

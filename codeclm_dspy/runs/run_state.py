@@ -30,9 +30,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from codeclm_dspy.engine.cache import connect
 from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.out_paths import shown
-from codeclm_dspy.engine.cache import connect
 from codeclm_dspy.secrets import scrub
 
 SCHEMA = """

@@ -32,10 +32,10 @@ from codeclm_dspy.config import EVOL_OPERATIONS, EvolInstructConfig, PipelineCon
 from codeclm_dspy.engine.parallel import pmap
 from codeclm_dspy.engine.retries import as_stop
 from codeclm_dspy.errors import StepParseError
-from codeclm_dspy.pipeline.decoder import clean_instruction, normalize
 from codeclm_dspy.pipeline.quality import Problem
 from codeclm_dspy.pipeline.records import Seed
 from codeclm_dspy.pipeline.sinks import failure
+from codeclm_dspy.pipeline.text import clean_instruction, normalize
 from codeclm_dspy.progress import NullProgress
 from evals.baselines import (
     ANSWER_REASONS,

@@ -25,8 +25,8 @@ import dspy
 from codeclm_dspy.config import PipelineConfig, SelfInstructConfig
 from codeclm_dspy.engine.parallel import pmap
 from codeclm_dspy.errors import CodecLMError, StepParseError
-from codeclm_dspy.pipeline.decoder import clean_instruction, normalize
 from codeclm_dspy.pipeline.sinks import failure
+from codeclm_dspy.pipeline.text import clean_instruction, normalize
 from codeclm_dspy.progress import NullProgress
 from evals.baselines import (
     ANSWER_REASONS,

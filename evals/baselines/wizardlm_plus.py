@@ -21,8 +21,9 @@ from typing import Any
 from codeclm_dspy.pipeline.funnel import Funnel
 from codeclm_dspy.pipeline.metadata_pool import merge_identical
 from codeclm_dspy.pipeline.program import CodecLM
+from codeclm_dspy.pipeline.quota import MetaState, decode_round, split_evenly
 from codeclm_dspy.pipeline.records import Metadata, Seed
-from codeclm_dspy.pipeline.stages import MetaState, build_pool, decode_round, encode, given, split_evenly
+from codeclm_dspy.pipeline.stages import build_pool, encode, given
 from evals.baselines import Baseline
 from evals.baselines.evol_instruct import EvolInstruct
 

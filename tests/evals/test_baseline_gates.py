@@ -15,7 +15,15 @@ import pytest
 
 import codeclm_dspy as cc
 from evals.baselines.evol_instruct import GUIDANCE, too_hard
-from tests.test_baselines import SEEDS, configured, evolve_ok, fresh_tasks, needs_rouge, run, script_baselines
+from tests.evals.test_baselines import (
+    SEEDS,
+    configured,
+    evolve_ok,
+    fresh_tasks,
+    needs_rouge,
+    run,
+    script_baselines,
+)
 
 REFUSAL = "I'm sorry, but I can't help with that."
 CUT = ("The water cycle begins when the sun warms the", "length")  # the provider stopped at max_tokens
@@ -44,7 +52,7 @@ GOOD = "Write a haiku about autumn rain."
 
 @pytest.fixture
 def steps(script, monkeypatch):
-    """The script answering the baselines' steps, as in tests/test_baselines.py."""
+    """The script answering the baselines' steps, as in tests/evals/test_baselines.py."""
     return script_baselines(script, monkeypatch)
 
 

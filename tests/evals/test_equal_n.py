@@ -9,8 +9,8 @@ import codeclm_dspy as cc
 from codeclm_dspy.pipeline.methods import apply_preset
 from evals.compare import compare
 from tests import scripted
-from tests.test_baselines import SEEDS, fresh_tasks, needs_rouge, script_baselines
-from tests.test_compare import BagOfWords
+from tests.evals.test_baselines import SEEDS, fresh_tasks, needs_rouge, script_baselines
+from tests.evals.test_compare import BagOfWords
 
 METHODS = ("codeclm", "self-rubrics", "metadata-only", "self-instruct", "evol-instruct", "wizardlm-plus")
 QUOTA = 5

@@ -11,9 +11,9 @@ from codeclm_dspy.generate import generate
 from codeclm_dspy.seeds import load_seeds
 from evals.benchmarks import BenchmarkError, load_benchmark
 from tests import scripted
-from tests.test_compare import BagOfWords, make_run
+from tests.evals.test_compare import BagOfWords, make_run
 
-FIXTURES = Path(__file__).parent / "fixtures" / "eval_fields"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "eval_fields"
 PROMPTS, TURNS = FIXTURES / "prompts.jsonl", FIXTURES / "turns.jsonl"
 TURN_FIELDS = ["--instruction-field", "turns", "--id-field", "question_id"]
 

@@ -8,8 +8,8 @@ import codeclm_dspy as cc
 from codeclm_dspy.config import PipelineConfig
 from codeclm_dspy.engine.lm import RoutedLM
 from codeclm_dspy.pipeline.metadata_pool import mix_and_match
+from codeclm_dspy.pipeline.quota import split_evenly
 from codeclm_dspy.pipeline.records import Metadata, Seed
-from codeclm_dspy.pipeline.stages import split_evenly
 
 SEEDS = [Seed(f"s{i}", f"Seed instruction number {i}") for i in range(3)]
 ENCODED = [

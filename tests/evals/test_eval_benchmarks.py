@@ -7,7 +7,7 @@ import pytest
 
 from evals.benchmarks import BenchmarkError, as_seeds, load_benchmark, split
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def write_jsonl(path: Path, rows: list[dict]) -> Path:

@@ -7,7 +7,7 @@ import pytest
 import codeclm_dspy as cc
 from codeclm_dspy.errors import ConfigError
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "configs"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "configs"
 MODELS = {"strong": {"model": "openai/gpt-4o"}, "target": {"model": "embedded/gemma3-270m"}}
 
 

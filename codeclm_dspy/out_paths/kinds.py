@@ -1,0 +1,63 @@
+"""The kinds of directory codeclm writes, and the names each may hold at its top level.
+
+A directory is judged ours only when everything in it is a name its kind
+writes (see ``rule``), so each kind lists them all here, with its SQLite file
+and the tables that file may hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MARKER = ".codeclm"
+STATE = "state.sqlite"
+RUN_TABLES = frozenset({"meta", "calls", "items"})
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def _sqlite(name: str) -> tuple[str, ...]:
+    return (name, f"{name}-wal", f"{name}-shm", f"{name}-journal")
+
+
+def _atomic(*names: str) -> tuple[str, ...]:
+    """Files written through a temp file: ``name`` and ``name.tmp``."""
+    return tuple(n for name in names for n in (name, f"{name}.tmp"))
+
+
+@dataclass(frozen=True)
+class Kind:
+    noun: str  # "run directory": what the messages call it
+    names: tuple[str, ...]  # everything that kind writes at its top level
+    database: str | None = None  # its SQLite file, checked whenever present
+    tables: frozenset[str] = frozenset()  # the tables that file may hold (empty: any)
+
+
+# what each kind writes at its top level (compare --remove-contaminated adds its two files to a run)
+RUN = _atomic(
+    "kept.jsonl", "rejected.jsonl", "manifest.json", "kept.decontaminated.jsonl", "contamination.json"
+)
+CRR = _atomic("verdicts.jsonl", "failed.jsonl", "manifest.json")
+KINDS = {
+    "run": Kind("run directory", (*_sqlite(STATE), *RUN, "dataset"), STATE, RUN_TABLES),
+    "crr": Kind("CRR evaluation directory", (*_sqlite(STATE), *CRR), STATE, RUN_TABLES),
+    "program": Kind(
+        "program directory",
+        (*_sqlite(STATE), *_atomic("program.json", "manifest.json"), "optimizer-logs"),
+        STATE,
+        RUN_TABLES,
+    ),
+    "split": Kind("split directory", _atomic("seeds.jsonl", "heldout.jsonl")),
+    "comparison": Kind("comparison directory", ("comparison.json", "comparison.md", "comparison.png")),
+    "sweep": Kind("sweep directory", (*_sqlite("study.db"), "trials", "plots"), "study.db"),
+    "cache": Kind(
+        "request cache directory", _sqlite("requests.sqlite"), "requests.sqlite", frozenset({"answers"})
+    ),
+}
+
+
+def kind_of_identity(identity: dict[str, Any]) -> str:
+    """The kind of a run-like directory from the identity its state keeps."""
+    if identity.get("kind") == "crr":
+        return "crr"
+    return "program" if "compile" in (identity.get("config") or {}) else "run"

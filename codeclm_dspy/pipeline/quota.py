@@ -1,0 +1,264 @@
+"""Filling the quota: ``num_instructions`` kept pairs (CodecLM §4.1-4.3, §5.3).
+
+The paper compares methods at the same number of pairs, so the quota counts
+kept pairs, not planned instructions. The first round decodes an equal share
+of basic instructions per metadata (§5.3); while pairs are missing, later
+rounds decode more, round-robin over the pool with fresh rollouts, and
+instructions go through Self-Rubrics and Contrastive Filtering only as many
+at a time as the quota still needs, so the run never pays for pairs beyond
+it. ``pipeline.max_decode_rounds`` and ``max_overdraw`` bound the tries; a
+shortfall is reported with its reason.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+from codeclm_dspy.engine.parallel import pmap, ticked
+from codeclm_dspy.engine.retries import as_stop
+from codeclm_dspy.errors import StepParseError, first_line
+from codeclm_dspy.pipeline.funnel import Funnel
+from codeclm_dspy.pipeline.quality import Gates, QualityRejected
+from codeclm_dspy.pipeline.records import (
+    Metadata,
+    Trajectory,
+    kept_row,
+    metadata_details,
+    rejected_row,
+    trajectory_details,
+)
+from codeclm_dspy.pipeline.sinks import failure, stage_of
+from codeclm_dspy.pipeline.text import normalize
+from codeclm_dspy.secrets import scrub
+
+# Later decode rounds ask for (missing pairs / observed keep rate) new
+# instructions; the rate is floored so one round never asks for more than
+# this many times the missing pairs (pipeline.max_overdraw bounds the total).
+MAX_OVERDRAW = 10
+
+
+@dataclass
+class MetaState:
+    """One pool metadata across decode rounds: its calls, ids and rubrics."""
+
+    meta: Metadata
+    calls: int = 0  # decode calls so far (each later one is a fresh request)
+    next_index: int = 0  # the next instruction id's number
+    actions: list | None = None  # None: rubrics not written yet
+    rubrics_error: str | None = None
+
+
+
+def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_seed, workers, progress) -> None:
+    """Decode, improve and filter until ``num_instructions`` pairs are kept or a cap is reached."""
+    p = program.pipeline
+    quota = p.num_instructions
+    funnel.add("instructions", "planned", quota)
+    states = [MetaState(meta) for meta in pool]
+    buffer: list[tuple[str, MetaState, str]] = []  # decoded, not yet improved and filtered
+    seen: set[str] = set()
+    cursor, evolved, reason = 0, 0, None
+    limit = math.floor(p.max_overdraw * quota)  # instructions improved and filtered, at most
+    while funnel.get("instructions", "kept") < quota:
+        missing = min(quota - funnel.get("instructions", "kept"), limit - evolved)
+        if missing <= 0:
+            reason = f"max_overdraw reached ({limit} instructions filtered for {quota} pairs)"
+            break
+        if not buffer:
+            if not states:
+                reason = "the metadata pool is empty"
+                break
+            rounds = funnel.get("decode", "rounds")
+            if rounds >= p.max_decode_rounds:
+                reason = f"max_decode_rounds reached ({p.max_decode_rounds})"
+                break
+            if rounds == 0:
+                want = quota  # the paper: an equal share per metadata
+            else:
+                rate = max(funnel.get("instructions", "kept") / max(evolved, 1), 1 / MAX_OVERDRAW)
+                want = min(math.ceil(missing / rate), limit - evolved)
+            shares = split_evenly(want, len(states))
+            plan = [(states[(cursor + k) % len(states)], n) for k, n in enumerate(shares) if n]
+            cursor = (cursor + want) % len(states)
+            funnel.add("decode", "rounds")
+            buffer = decode_round(program, rt, plan, sink, funnel, gates, seen, workers, progress, rounds + 1)
+            continue
+        wave, buffer = buffer[:missing], buffer[missing:]
+        evolved += len(wave)
+        evolve_wave(program, rt, wave, sink, funnel, gates, random_seed, workers, progress)
+    for traj_id, state, text in buffer:
+        funnel.instruction_out("over_quota", "over_quota")
+        sink.reject(
+            rejected_row(
+                "instruction",
+                traj_id,
+                "rejected",
+                "over_quota",
+                "quota",
+                instruction=text,
+                basic_instruction=text,
+                **metadata_details(state.meta),
+            )
+        )
+    for state in states:
+        if state.calls == 0:
+            funnel.add("metadata", "unused")
+            sink.reject(
+                rejected_row("metadata", state.meta.id, "rejected", "no_quota", "decode", **metadata_details(state.meta))
+            )
+    shortfall = quota - funnel.get("instructions", "kept")
+    funnel.add("instructions", "shortfall", shortfall)
+    funnel.set("instructions", "shortfall_reason", reason if shortfall else None)
+
+
+def decode_round(program, rt, plan, sink, funnel, gates: Gates, seen, workers, progress, number):
+    """One decode call per planned metadata (and its rubrics, once); return the new instructions."""
+    p = program.pipeline
+    improves = p.self_rubrics and p.max_iterations > 1
+
+    def prepare(job):
+        state, count = job
+        call = state.calls
+        needs_rubrics = improves and state.actions is None
+        return rt.both(
+            lambda: program.decoder.write(rt, state.meta, count, call=call),
+            (lambda: _rubrics(program, rt, state.meta)) if needs_rubrics else (lambda: None),
+        )
+
+    added = []
+    with progress.stage(f"decode + rubrics (round {number})", len(plan)) as tick:
+        results = pmap(lambda j: ticked(tick, prepare, j), plan, workers)
+    for (state, count), result in results:
+        funnel.add("decode", "calls")
+        call, state.calls = state.calls, state.calls + 1
+        if isinstance(result, Exception):
+            funnel.add("decode", "failed")
+            row = failure(
+                "decode",
+                f"{state.meta.id}-d{call:02d}",
+                stage_of(result, "decode"),
+                result,
+                requested=count,
+                **metadata_details(state.meta),
+            )
+            sink.reject(row)
+            continue
+        (texts, discarded), rubrics = result
+        if rubrics is not None:
+            state.actions, state.rubrics_error = rubrics
+            if state.rubrics_error:
+                funnel.add("metadata", "rubrics_failed")
+        outputs = [(t, None) for t in texts] + list(discarded)
+        funnel.add("instructions", "generated", len(outputs))
+        for text, why in outputs:
+            traj_id = f"{state.meta.id}-{state.next_index:03d}"
+            state.next_index += 1
+            problem = gates.instruction(text) if why is None else None
+            if why is None and normalize(text) in seen:
+                why = "duplicate"
+            if why == "duplicate":
+                funnel.instruction_out("duplicates", "duplicate")
+            elif why is not None or problem is not None:
+                funnel.instruction_out("rejected", why or problem.reason)
+            else:
+                seen.add(normalize(text))
+                added.append((traj_id, state, text))
+                continue
+            detail = {"gate_detail": problem.detail} if problem else {}
+            sink.reject(
+                rejected_row(
+                    "instruction",
+                    traj_id,
+                    "rejected",
+                    why or problem.reason,
+                    "decode",
+                    instruction=text,
+                    basic_instruction=text,
+                    **detail,
+                    **metadata_details(state.meta),
+                )
+            )
+    return added
+
+
+def _rubrics(program, rt, meta: Metadata) -> tuple[list, str | None]:
+    """The metadata's actions, or none and why: a rubric failure keeps its instructions."""
+    try:
+        return program.rubric_writer(rt, meta, program.pipeline.num_rubrics), None
+    except Exception as exc:
+        if as_stop(exc) is not None:
+            raise
+        return [], scrub(first_line(exc))
+
+
+def evolve_wave(
+    program, rt, wave, sink, funnel: Funnel, gates: Gates, random_seed, workers, progress
+) -> None:
+    """Self-Rubrics + Contrastive Filtering for each instruction of the wave."""
+    p = program.pipeline
+
+    def evolve(job):
+        traj_id, state, text = job
+        traj = Trajectory(traj_id, state.meta, text)
+        note = {"rubrics_error": state.rubrics_error} if state.rubrics_error else {}
+        try:
+            rng = random.Random(f"{random_seed}:{traj.id}")
+            source = program.evolve(rt, traj, state.actions or [], rng, gates=gates, on_attempt=sink.progress)
+        except QualityRejected as exc:
+            funnel.trajectory(traj, None, "refused_rewrite" if exc.stage == "improve" else "rejected")
+            funnel.instruction_out("rejected", exc.problem.reason)
+            sink.reject(
+                rejected_row(
+                    "instruction",
+                    traj.id,
+                    "rejected",
+                    exc.problem.reason,
+                    exc.stage,
+                    gate_detail=exc.problem.detail,
+                    **note,
+                    **trajectory_details(traj),
+                )
+            )
+            return None
+        except Exception as exc:
+            if as_stop(exc) is not None:
+                raise
+            funnel.trajectory(traj, None, "failed")
+            funnel.instruction_out("failed", "parse_error" if isinstance(exc, StepParseError) else "error")
+            stage = stage_of(exc, "contrastive_filtering")
+            sink.reject(failure("instruction", traj.id, stage, exc, **note, **trajectory_details(traj)))
+            return None
+        if source is None:
+            funnel.trajectory(traj, None, "dropped")
+            funnel.instruction_out("dropped", "within_threshold")
+            sink.reject(
+                rejected_row(
+                    "instruction",
+                    traj.id,
+                    "rejected",
+                    "within_threshold",
+                    "contrastive_filtering",
+                    threshold=p.threshold,
+                    **note,
+                    **trajectory_details(traj),
+                )
+            )
+            return None
+        funnel.trajectory(traj, source, "kept")
+        funnel.add("instructions", "kept")
+        funnel.add("instructions", f"kept_{source}")
+        sink.keep(kept_row(traj, source))
+        return source
+
+    with progress.stage("self-rubrics + filtering", len(wave)) as tick:
+        for _job, result in pmap(lambda j: ticked(tick, evolve, j), wave, workers):
+            if isinstance(result, Exception):  # only a bug in our own code lands here
+                raise result
+
+
+def split_evenly(total: int, parts: int) -> list[int]:
+    """``total`` as ``parts`` near-equal shares, larger shares first."""
+    base, extra = divmod(total, parts)
+    return [base + (1 if i < extra else 0) for i in range(parts)]

@@ -1,0 +1,70 @@
+"""What every run's manifest.json says besides its results: versions, times, models, the cost funnel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+from typing import Any
+
+PACKAGES = ("codeclm-dspy", "dspy", "litellm", "llama_cpp_python", "datasets", "pydantic")
+
+
+def utc_now() -> str:
+    """Now, in UTC, to the second (ISO 8601)."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def package_versions() -> dict[str, str | None]:
+    """The installed versions of the packages a run's output depends on."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def models_of(config) -> dict[str, dict[str, Any]]:
+    """Each role's model string and endpoint (never a key)."""
+    return {n: {"model": r.model, "api_base": r.api_base} for n, r in config.models.roles().items()}
+
+
+def cost_funnel(counts: dict[str, Any], usage: dict[str, Any], stages_of: dict[str, tuple]) -> dict[str, Any]:
+    """Items and spend per stage, and spend per kept pair.
+
+    Args:
+        stages_of: the generator's ``STAGES`` (stage name -> step labels).
+    """
+    kept = counts["instructions"]["kept"]
+    stages = {}
+    for stage, steps in stages_of.items():
+        rows = [usage["steps"][s] for s in steps if s in usage["steps"]]
+        usd = None if any(r["usd"] is None for r in rows) else sum(r["usd"] for r in rows)
+        stages[stage] = {"calls": sum(r["calls"] for r in rows), "tokens": sum(r["tokens"] for r in rows),
+                         "usd": usd}  # fmt: skip
+
+    def per_kept(total: dict[str, Any]) -> dict[str, Any] | None:
+        if not kept:
+            return None
+        usd = None if total["usd"] is None else total["usd"] / kept
+        return {"calls": total["calls"] / kept, "tokens": total["tokens"] / kept, "usd": usd}
+
+    return {
+        "seeds": counts["seeds"]["total"],
+        "metadata": counts.get("metadata", {}).get("pool"),
+        "basic_instructions": counts["instructions"]["generated"],
+        "iterations": counts.get("iterations", []),
+        "kept": kept,
+        "asked": counts["instructions"].get("planned"),
+        "shortfall": counts["instructions"].get("shortfall", 0),
+        "shortfall_reason": counts["instructions"].get("shortfall_reason") or counts.get("shortfall_reason"),
+        "dropped": counts["instructions"]["dropped"],
+        "failed": counts["instructions"]["failed"],
+        "not_kept_by_reason": dict(
+            sorted((counts.get("not_kept_by_reason") or counts.get("dropped_by_reason") or {}).items())
+        ),
+        "stages": stages,
+        "per_kept_pair": per_kept(usage),  # what this run paid
+        "per_kept_pair_standalone": per_kept(usage["standalone"]),  # cache hits counted too
+    }

@@ -1,0 +1,120 @@
+"""``CallEngine`` on its own: identical requests in flight are sent once, and the
+run's journal answers what it already holds and records every answer before
+it is used (what makes a resume exact and a run independent of thread timing).
+"""
+
+import threading
+
+import litellm
+import pytest
+
+from codeclm_dspy.engine import calls
+from codeclm_dspy.engine.calls import step
+from codeclm_dspy.runs.run_state import RunState
+from tests.engine.fake_provider import (
+    MODEL,
+    WAIT_S,
+    FakeProvider,
+    MemoryJournal,
+    ask,
+    engine,
+    in_threads,
+    install,
+)
+
+
+def parked_followers(monkeypatch) -> threading.Semaphore:
+    """A semaphore released each time a request starts waiting for an identical one in flight.
+
+    The engine parks a follower on the leader's ``Future``; counting those
+    waits lets the test release the provider only once every follower is
+    parked, so "at the same time" is certain rather than likely.
+    """
+    parked = threading.Semaphore(0)
+
+    class Watched(calls.Future):
+        def result(self, timeout=None):
+            parked.release()
+            return super().result(timeout)
+
+    monkeypatch.setattr(calls, "Future", Watched)
+    return parked
+
+
+@pytest.mark.parametrize("fails", [False, True], ids=["answer", "error"])
+def test_identical_requests_in_flight_together_are_sent_once(monkeypatch, fails):
+    hold = threading.Event()
+    error = litellm.BadRequestError("the provider refused it", model=MODEL, llm_provider="openai")
+    provider = install(monkeypatch, FakeProvider(hold=hold, fail=error if fails else None))
+    parked = parked_followers(monkeypatch)
+    eng, n = engine(), 6
+
+    def when_all_are_waiting():
+        provider.wait_until(lambda p: p.calls == 1, "the first request reached the provider")
+        for _ in range(n - 1):
+            assert parked.acquire(timeout=WAIT_S), "a follower never started waiting"
+        hold.set()
+
+    results = in_threads(
+        eng.complete, [("strong", ask("same"), {"temperature": 0.7})] * n, when_all_are_waiting
+    )
+    assert provider.calls == 1
+    if fails:  # the leader's error is every follower's error: none retries it behind its back
+        assert all(r is error for r in results)
+    else:
+        assert all(r == results[0] for r in results)
+        assert results[0]["content"] == "answer to same" and results[0]["finish_reason"] == "stop"
+        assert results[0]["usage"] == {"prompt_tokens": 7, "completion_tokens": 5}
+        assert eng.meter.calls["provider"] == 1
+
+
+def test_different_rollouts_are_different_requests_and_the_rollout_is_never_sent(monkeypatch):
+    hold = threading.Event()
+    provider = install(monkeypatch, FakeProvider(hold=hold))
+    eng = engine(state=MemoryJournal())
+
+    def both_in_flight():  # not merged into one: both reach the provider before either answers
+        provider.wait_until(lambda p: p.in_flight == 2, "two rollouts in flight together")
+        hold.set()
+
+    first, second = in_threads(
+        eng.complete, [("strong", ask("q"), {}, 1), ("strong", ask("q"), {}, 2)], both_in_flight
+    )
+    assert provider.calls == 2 and first == second  # same prompt, two separately paid answers
+    eng.complete("strong", ask("q"), {})  # no rollout: a third request
+    assert provider.calls == 3
+    assert all("rollout" not in params for _, params in provider.requests)
+    eng.complete("strong", ask("q"), {}, 2)  # a rollout asked again is the same request
+    assert provider.calls == 3
+
+
+def test_a_recorded_answer_is_replayed_without_a_provider_call(monkeypatch, tmp_path):
+    provider = install(monkeypatch, FakeProvider())
+    state = RunState(tmp_path / "state.sqlite")
+    with step("decode"):
+        first = engine(state=state).complete("strong", ask("hello"), {"temperature": 0.7})
+    state.close()
+
+    resumed = engine(state=RunState(tmp_path / "state.sqlite"))  # a new session of the same run
+    again = resumed.complete("strong", ask("hello"), {"temperature": 0.7})
+    assert provider.calls == 1 and again == first
+    assert resumed.meter.calls["journal"] == 1 and resumed.meter.calls["provider"] == 0
+    # what the budget of a resumed run starts from: the first session's provider call
+    assert resumed.state.spent()["calls"] == 1 and resumed.state.spent()["tokens"] == 12
+    resumed.complete("strong", ask("hello"), {"temperature": 0.2})  # another request is sent
+    assert provider.calls == 2
+
+
+def test_every_provider_answer_is_recorded_before_it_is_returned(monkeypatch):
+    provider = install(monkeypatch, FakeProvider())
+    journal = MemoryJournal()
+    with step("judge"):
+        answer = engine(state=journal).complete("strong", ask("rate these"), {"temperature": 0.0})
+    (row,) = journal.rows.values()
+    assert row["response"] == answer
+    assert (row["role"], row["step"], row["model"], row["source"]) == ("strong", "judge", MODEL, "provider")
+    assert provider.calls == 1
+
+    # an answer that cannot be recorded is not used: the caller sees the failure
+    with pytest.raises(OSError, match="disk full"):
+        engine(state=MemoryJournal(broken=True)).complete("strong", ask("rate these"), {})
