@@ -168,7 +168,7 @@ def test_a_codeclm_directory_of_another_kind_is_refused(inputs, tmp_path, name):
 CACHE_DIRS = {
     "a file": (lambda t: _file(t / "afile"), "it is a file, not a directory"),
     "a path under a file": (lambda t: _file(t / "afile") / "cache", "afile is a file, not a directory"),
-    "a NUL byte": (lambda t: f"{t}/ca\0che", "holds a NUL byte"),
+    "a NUL byte": (lambda t: f"{t}/ca\0che", "holds a control character (U+0000)"),
     "a user's folder": (lambda t: users_folder(t), "holds notes.txt"),
     "a junk requests.sqlite": (lambda t: _folder(t, {"requests.sqlite": "junk"}), "is not a codeclm"),
 }
