@@ -37,8 +37,13 @@ def scenario(url: str, concurrency: int, instructions: int, iterations: int) -> 
 
     n_seeds = max(8, min(concurrency, 64))
     seeds = [cc.Seed(f"s{i:04d}", f"Benchmark seed request number {i}") for i in range(n_seeds)]
-    role = {"api_base": url, "api_key_env": "STUB_API_KEY", "structured_output": "json_schema",
-            "concurrency": concurrency, "num_retries": 0}  # fmt: skip
+    role = {
+        "api_base": url,
+        "api_key_env": "STUB_API_KEY",
+        "structured_output": "json_schema",
+        "concurrency": concurrency,
+        "num_retries": 0,
+    }
     config = cc.parse_config(
         {
             "models": {r: {"model": f"openai/bench-{r}", **role} for r in ("strong", "target", "judge")},
@@ -47,7 +52,7 @@ def scenario(url: str, concurrency: int, instructions: int, iterations: int) -> 
                 "num_instructions": instructions,
                 "max_iterations": iterations,
                 "threshold": 3.0,
-            },  # fmt: skip
+            },
             # All roles share the one server: max_in_flight caps the total, so
             # "ideal = calls x latency / concurrency" is a true upper bound.
             "engine": {"workers": concurrency, "max_in_flight": concurrency, "cache": False},
@@ -91,8 +96,13 @@ def minimum_calls(counts: dict, pipeline) -> int:
 
 def in_subprocess(url: str, concurrency: int, instructions: int, iterations: int) -> dict:
     args = json.dumps([url, concurrency, instructions, iterations])
-    done = subprocess.run([sys.executable, "-m", "benchmarks.engine", "--one", args], cwd=ROOT,
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.engine", "--one", args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         raise SystemExit(f"scenario {args} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -119,8 +129,11 @@ def main() -> None:
             row["ideal_s"] = round(row["calls"] * 0.2 / c, 2)
             row["efficiency"] = round(row["ideal_s"] / row["wall_s"], 3)
             rows.append(row)
-            print(f"latency 200 ms, concurrency {c:>3}: {row['calls']} calls in {row['wall_s']} s, "
-                  f"ideal {row['ideal_s']} s -> {row['efficiency']:.0%} of ideal", flush=True)  # fmt: skip
+            print(
+                f"latency 200 ms, concurrency {c:>3}: {row['calls']} calls in {row['wall_s']} s, "
+                f"ideal {row['ideal_s']} s -> {row['efficiency']:.0%} of ideal",
+                flush=True,
+            )
         results["throughput_200ms"] = rows
     with StubServer(delay_ms=0) as fast:
         row = in_subprocess(fast.url, 32, int(2000 * scale), 4)
@@ -130,8 +143,11 @@ def main() -> None:
         for n in (1000, 10000):
             row = in_subprocess(fast.url, 32, int(n * scale), 1)
             memory.append(row)
-            print(f"{row['instructions']} instructions: peak RSS {row['peak_rss_mb']} MB "
-                  f"({row['calls']} calls, {row['wall_s']} s)", flush=True)  # fmt: skip
+            print(
+                f"{row['instructions']} instructions: peak RSS {row['peak_rss_mb']} MB "
+                f"({row['calls']} calls, {row['wall_s']} s)",
+                flush=True,
+            )
         results["memory"] = memory
     per_kept = [r for r in results["throughput_200ms"] if r["kept"]]
     results["calls_per_kept_pair"] = [
@@ -139,12 +155,14 @@ def main() -> None:
             "concurrency": r["concurrency"],
             "actual": round(r["calls"] / r["kept"], 2),
             "method_minimum": round(r["minimum_calls"] / r["kept"], 2),
-        }  # fmt: skip
+        }
         for r in per_kept
     ]
     for r in results["calls_per_kept_pair"]:
-        print(f"calls per kept pair (concurrency {r['concurrency']}): {r['actual']} "
-              f"(method minimum {r['method_minimum']})")  # fmt: skip
+        print(
+            f"calls per kept pair (concurrency {r['concurrency']}): {r['actual']} "
+            f"(method minimum {r['method_minimum']})"
+        )
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")

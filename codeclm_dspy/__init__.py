@@ -14,15 +14,15 @@ import os
 # reproducible costs); this has to be set before litellm is first imported.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from codeclm_dspy.config import Config, load_config, parse_config  # noqa: E402
-from codeclm_dspy.engine.routing import LMRoles, build_lms  # noqa: E402
-from codeclm_dspy.engine.runtime import Runtime  # noqa: E402
-from codeclm_dspy.errors import CodecLMError  # noqa: E402
-from codeclm_dspy.generate import generate  # noqa: E402
-from codeclm_dspy.pipeline.methods import apply_preset, make_program  # noqa: E402
-from codeclm_dspy.pipeline.program import CodecLM  # noqa: E402
-from codeclm_dspy.pipeline.records import Seed  # noqa: E402
-from codeclm_dspy.seeds import load_seeds  # noqa: E402
+from codeclm_dspy.config import Config, load_config, parse_config
+from codeclm_dspy.engine.routing import LMRoles, build_lms
+from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.errors import CodecLMError
+from codeclm_dspy.generate import generate
+from codeclm_dspy.pipeline.methods import apply_preset, make_program
+from codeclm_dspy.pipeline.program import CodecLM
+from codeclm_dspy.pipeline.records import Seed
+from codeclm_dspy.seeds import load_seeds
 
 __version__ = "0.1.0"
 

@@ -101,14 +101,25 @@ def generate(
         }
 
     base = {"method": method_name(config), "random_seed": config.random_seed}
-    with RunSession(config, out, identity(config, seeds, program, metadata), kind="run", manifest=base,
-                    closing=closing) as session:
+    with RunSession(
+        config, out, identity(config, seeds, program, metadata), kind="run", manifest=base, closing=closing
+    ) as session:
         run_dir = session.run_dir
-        session.manifest["program"] = {"sha256": session.state.get_meta("identity")["program"], **(program_source or {})}
+        session.manifest["program"] = {
+            "sha256": session.state.get_meta("identity")["program"],
+            **(program_source or {}),
+        }
         if hasattr(progress, "status"):
             progress.status = lambda: f"kept {run_dir.kept_live} | {session.meter.status()}"
-        counts = program.run(session.rt, seeds, run_dir, random_seed=config.random_seed,
-                             workers=config.engine.workers, progress=progress, **given)
+        counts = program.run(
+            session.rt,
+            seeds,
+            run_dir,
+            random_seed=config.random_seed,
+            workers=config.engine.workers,
+            progress=progress,
+            **given,
+        )
         stale = session.state.drop_items_before(session.started)
         run_dir.export()
         dataset = run_dir.save_dataset()
@@ -116,8 +127,13 @@ def generate(
         checks["rows"] = run_dir.kept_count == counts["instructions"]["kept"]  # kept.jsonl agrees
         checks["balanced"] = checks["balanced"] and checks["rows"]
         usage = usage_report(session.state.usage_rows())
-        session.end("complete", counts=counts, accounting=checks, stale_items_dropped=stale,
-                    cost_funnel=cost_funnel(counts, usage, program.STAGES))
+        session.end(
+            "complete",
+            counts=counts,
+            accounting=checks,
+            stale_items_dropped=stale,
+            cost_funnel=cost_funnel(counts, usage, program.STAGES),
+        )
     return dataset
 
 

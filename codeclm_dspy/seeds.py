@@ -35,8 +35,9 @@ def load_seeds(path: str | Path, instruction_field: str = "instruction", id_fiel
     return [seed for seed, _, _ in seed_records(path, instruction_field, id_field)]
 
 
-def seed_records(path: str | Path, instruction_field: str = "instruction",
-                 id_field: str = "id") -> list[tuple[Seed, dict, str]]:  # fmt: skip
+def seed_records(
+    path: str | Path, instruction_field: str = "instruction", id_field: str = "id"
+) -> list[tuple[Seed, dict, str]]:
     """``(seed, raw record, where)`` for every record: ``load_seeds`` with the
     fields it does not use kept, for readers that need more (compile's
     reference answers and labels)."""

@@ -48,7 +48,9 @@ IMPROVE = Step(
 )
 RESPOND_STRONG = Step("respond_strong", "strong", "self-rubrics + filtering")
 RESPOND_TARGET = Step("respond_target", "target", "self-rubrics + filtering")
-JUDGE = Step("judge", "judge", "self-rubrics + filtering", "contrastive_filter.judge", "JudgePair", compilable=True)
+JUDGE = Step(
+    "judge", "judge", "self-rubrics + filtering", "contrastive_filter.judge", "JudgePair", compilable=True
+)
 
 STEPS = (ENCODE, CHECK_METADATA, DECODE, RUBRICS, IMPROVE, RESPOND_STRONG, RESPOND_TARGET, JUDGE)
 COMPILABLE = tuple(step.name for step in STEPS if step.compilable)

@@ -70,8 +70,14 @@ def _read(source: str, split: str) -> tuple[list[str], list[tuple[str, dict]]]:
     ]
 
 
-def load_benchmark(source: str | Path, *, instruction_field: str = "instruction", id_field: str = "id",
-                   input_field: str = "input", split: str = "test") -> list[Item]:  # fmt: skip
+def load_benchmark(
+    source: str | Path,
+    *,
+    instruction_field: str = "instruction",
+    id_field: str = "id",
+    input_field: str = "input",
+    split: str = "test",
+) -> list[Item]:
     """Read a benchmark's instructions, whatever its records call their fields.
 
     Args:

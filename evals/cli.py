@@ -71,8 +71,10 @@ def split(
                 with contextlib.suppress(OSError):
                     (real / f"{name}.tmp").unlink(missing_ok=True)
             raise _unwritable(out, exc) from None
-    typer.echo(f"{benchmark}: {len(seeds)} seeds -> {out / 'seeds.jsonl'}, {len(heldout)} held out -> "
-               f"{out / 'heldout.jsonl'} (seed {seed})")  # fmt: skip
+    typer.echo(
+        f"{benchmark}: {len(seeds)} seeds -> {out / 'seeds.jsonl'}, {len(heldout)} held out -> "
+        f"{out / 'heldout.jsonl'} (seed {seed})"
+    )
 
 
 @eval_app.command()

@@ -92,13 +92,26 @@ def _name(embedder: Any) -> str:
 
 
 def _metrics(texts: list[str], emb: np.ndarray, held: np.ndarray, s: dict[str, Any]) -> dict[str, Any]:
-    names = ("coverage", "precision", "mean_nn_similarity", "distinct_1", "distinct_2",
-             "mean_pairwise_distance", "near_duplicate_rate")  # fmt: skip
+    names = (
+        "coverage",
+        "precision",
+        "mean_nn_similarity",
+        "distinct_1",
+        "distinct_2",
+        "mean_pairwise_distance",
+        "near_duplicate_rate",
+    )
     if not texts:  # nothing to measure: say so rather than report a misleading 0
         return dict.fromkeys(names)
-    values = (coverage(held, emb, s["coverage_threshold"]), precision(held, emb, s["coverage_threshold"]),
-              mean_nn_similarity(held, emb), distinct_n(texts, 1), distinct_n(texts, 2),
-              mean_pairwise_distance(emb), near_duplicate_rate(emb, s["duplicate_threshold"]))  # fmt: skip
+    values = (
+        coverage(held, emb, s["coverage_threshold"]),
+        precision(held, emb, s["coverage_threshold"]),
+        mean_nn_similarity(held, emb),
+        distinct_n(texts, 1),
+        distinct_n(texts, 2),
+        mean_pairwise_distance(emb),
+        near_duplicate_rate(emb, s["duplicate_threshold"]),
+    )
     return {k: round(float(v), 4) for k, v in zip(names, values, strict=True)}
 
 
@@ -174,14 +187,22 @@ def compare(
     def embed(batch: list[str]) -> np.ndarray:
         return vectors[[where[t] for t in batch]]  # an empty batch gives a (0, dim) array
 
-    eval_data = {name: ([i.id for i in items], [i.text for i in items], embed([i.text for i in items]))
-                 for name, items in sets.items()}  # fmt: skip
-    settings = {"coverage_threshold": coverage_threshold, "duplicate_threshold": duplicate_threshold,
-                "contamination_threshold": contamination_threshold, "remove_contaminated": remove_contaminated,
-                "embedder": _name(embedder),
-                "heldout": {"path": str(heldout), "size": len(sets[HELDOUT])},
-                "eval_sets": {name: {"path": str(heldout if name == HELDOUT else extra[name]), "size": len(items)}
-                              for name, items in sets.items()}}  # fmt: skip
+    eval_data = {
+        name: ([i.id for i in items], [i.text for i in items], embed([i.text for i in items]))
+        for name, items in sets.items()
+    }
+    settings = {
+        "coverage_threshold": coverage_threshold,
+        "duplicate_threshold": duplicate_threshold,
+        "contamination_threshold": contamination_threshold,
+        "remove_contaminated": remove_contaminated,
+        "embedder": _name(embedder),
+        "heldout": {"path": str(heldout), "size": len(sets[HELDOUT])},
+        "eval_sets": {
+            name: {"path": str(heldout if name == HELDOUT else extra[name]), "size": len(items)}
+            for name, items in sets.items()
+        },
+    }
     measured = []
     for label, run in zip(_labels(loaded), loaded, strict=True):
         emb = embed(run.instructions)
@@ -205,15 +226,27 @@ def compare(
         flagged = {f["index"] for f in flags}
         exact = {f["index"] for f in flags if f["kind"] == "exact"}
         texts = [run.instructions[i] for i in sample]
-        row = {"method": label, "path": str(run.path), "status": run.status, "kept": run.kept,
-               "removed": len(flagged) if remove_contaminated else None, "evaluated": len(keep),
-               "measured": len(sample), **_metrics(texts, emb[sample], eval_data[HELDOUT][2], settings),
-               "contaminated": len(flagged), "contaminated_exact": len(exact),
-               "contaminated_near": len(flagged - exact),
-               "contamination_rate": round(len(flagged) / run.kept, 4) if run.kept else None,
-               "contaminated_by_set": {s: len({f["index"] for f in flags if f["eval_set"] == s}) for s in sets},
-               "calls": run.calls, "tokens": run.tokens, "usd": run.usd, "calls_per_kept": run.calls_per_kept,
-               "tokens_per_kept": run.tokens_per_kept, "usd_per_kept": run.usd_per_kept}  # fmt: skip
+        row = {
+            "method": label,
+            "path": str(run.path),
+            "status": run.status,
+            "kept": run.kept,
+            "removed": len(flagged) if remove_contaminated else None,
+            "evaluated": len(keep),
+            "measured": len(sample),
+            **_metrics(texts, emb[sample], eval_data[HELDOUT][2], settings),
+            "contaminated": len(flagged),
+            "contaminated_exact": len(exact),
+            "contaminated_near": len(flagged - exact),
+            "contamination_rate": round(len(flagged) / run.kept, 4) if run.kept else None,
+            "contaminated_by_set": {s: len({f["index"] for f in flags if f["eval_set"] == s}) for s in sets},
+            "calls": run.calls,
+            "tokens": run.tokens,
+            "usd": run.usd,
+            "calls_per_kept": run.calls_per_kept,
+            "tokens_per_kept": run.tokens_per_kept,
+            "usd_per_kept": run.usd_per_kept,
+        }
         rows.append(row)
         all_flags[label] = flags
     return Comparison(rows, settings, all_flags, samples)

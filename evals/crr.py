@@ -73,8 +73,9 @@ class CRRResult:
         )
 
 
-def crr(verdicts: Iterable[Verdict], *, confidence: float = 0.95, resamples: int = 10_000,
-        seed: int = 0) -> CRRResult:  # fmt: skip
+def crr(
+    verdicts: Iterable[Verdict], *, confidence: float = 0.95, resamples: int = 10_000, seed: int = 0
+) -> CRRResult:
     """CRR of a list of verdicts, with a percentile bootstrap interval.
 
     Raises:
@@ -92,8 +93,9 @@ def crr(verdicts: Iterable[Verdict], *, confidence: float = 0.95, resamples: int
     draws = np.random.default_rng(seed).binomial(n, rate, size=resamples) / n
     tail = (1 - confidence) / 2
     low, high = np.quantile(draws, [tail, 1 - tail])
-    return CRRResult(counts["win"], counts["tie"], counts["loss"], rate, float(low), float(high),
-                     confidence, resamples)  # fmt: skip
+    return CRRResult(
+        counts["win"], counts["tie"], counts["loss"], rate, float(low), float(high), confidence, resamples
+    )
 
 
 @dataclass(frozen=True)

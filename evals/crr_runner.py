@@ -97,8 +97,9 @@ def run_crr(
             "failed_rows": session.state.export(path / FAILED, ("failed",)),
         }
 
-    with RunSession(config, out, _identity(config, items, evaluator), kind="crr", manifest=base,
-                    closing=closing) as session:
+    with RunSession(
+        config, out, _identity(config, items, evaluator), kind="crr", manifest=base, closing=closing
+    ) as session:
         rt, state = session.rt, session.state
 
         def one(item: Item) -> tuple[str, dict[str, Any]]:

@@ -117,9 +117,23 @@ def contamination(
         where, sims = _nearest(embeddings, item_embeddings)
         for row, text in enumerate(texts):
             if _norm(text) in exact:
-                flags.append({"index": row, "eval_set": name, "eval_id": exact[_norm(text)], "kind": "exact",
-                              "similarity": 1.0})  # fmt: skip
+                flags.append(
+                    {
+                        "index": row,
+                        "eval_set": name,
+                        "eval_id": exact[_norm(text)],
+                        "kind": "exact",
+                        "similarity": 1.0,
+                    }
+                )
             elif sims[row] >= threshold:
-                flags.append({"index": row, "eval_set": name, "eval_id": ids[where[row]], "kind": "near",
-                              "similarity": round(float(sims[row]), 4)})  # fmt: skip
+                flags.append(
+                    {
+                        "index": row,
+                        "eval_set": name,
+                        "eval_id": ids[where[row]],
+                        "kind": "near",
+                        "similarity": round(float(sims[row]), 4),
+                    }
+                )
     return flags

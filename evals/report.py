@@ -69,10 +69,16 @@ COLUMNS: list[tuple[str, Callable[[dict[str, Any]], str]]] = [
 ]
 
 # the 0-1 metrics the chart shows: (row key, label)
-CHART = [("coverage", "coverage ↑"), ("precision", "precision ↑"), ("mean_nn_similarity", "NN sim ↑"),
-         ("distinct_1", "distinct-1 ↑"), ("distinct_2", "distinct-2 ↑"),
-         ("mean_pairwise_distance", "pairwise dist ↑"), ("near_duplicate_rate", "near-dup ↓"),
-         ("contamination_rate", "contaminated ↓")]  # fmt: skip
+CHART = [
+    ("coverage", "coverage ↑"),
+    ("precision", "precision ↑"),
+    ("mean_nn_similarity", "NN sim ↑"),
+    ("distinct_1", "distinct-1 ↑"),
+    ("distinct_2", "distinct-2 ↑"),
+    ("mean_pairwise_distance", "pairwise dist ↑"),
+    ("near_duplicate_rate", "near-dup ↓"),
+    ("contamination_rate", "contaminated ↓"),
+]
 
 
 def sample_note(comparison: Comparison) -> str:
@@ -91,18 +97,24 @@ def header(comparison: Comparison) -> str:
     sizes = "; Kept pairs is each run's full size" if s.get("equal_n") else ""
     sets = ", ".join(f"{name} ({v['size']})" for name, v in s["eval_sets"].items())
     removed = "; contaminated rows removed before measuring" if s["remove_contaminated"] else ""
-    return (f"Metrics {sample_note(comparison)}{sizes}. "
-            f"Held-out set `{s['heldout']['path']}` ({s['heldout']['size']} items), {len(comparison.rows)} runs; "
-            f"embedder {s['embedder']}; coverage/precision at cosine ≥ {s['coverage_threshold']}, "
-            f"near-duplicate ≥ {s['duplicate_threshold']}, contamination ≥ {s['contamination_threshold']} "
-            f"against {sets}{removed}.")  # fmt: skip
+    return (
+        f"Metrics {sample_note(comparison)}{sizes}. "
+        f"Held-out set `{s['heldout']['path']}` ({s['heldout']['size']} items), {len(comparison.rows)} runs; "
+        f"embedder {s['embedder']}; coverage/precision at cosine ≥ {s['coverage_threshold']}, "
+        f"near-duplicate ≥ {s['duplicate_threshold']}, contamination ≥ {s['contamination_threshold']} "
+        f"against {sets}{removed}."
+    )
 
 
 def to_markdown(comparison: Comparison) -> str:
     """The comparison as a header line and one Markdown table, one row per run."""
     cells = [[cell(row).replace("|", "\\|") for _, cell in COLUMNS] for row in comparison.rows]
-    lines = [header(comparison), "", "| " + " | ".join(h for h, _ in COLUMNS) + " |",
-             "|" + "|".join(":---" if i == 0 else "---:" for i in range(len(COLUMNS))) + "|"]  # fmt: skip
+    lines = [
+        header(comparison),
+        "",
+        "| " + " | ".join(h for h, _ in COLUMNS) + " |",
+        "|" + "|".join(":---" if i == 0 else "---:" for i in range(len(COLUMNS))) + "|",
+    ]
     lines += ["| " + " | ".join(row) + " |" for row in cells]
     return "\n".join(lines) + "\n"
 
@@ -171,9 +183,16 @@ def chart(comparison: Comparison, path: Path) -> Path:
         bars = ax.bar(offsets, [0 if v is None else v for v in values], width, label=_method(row))
         for bar, v in zip(bars, values, strict=True):
             text = NA if v is None else f"{v:.2f}"
-            ax.annotate(text, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
-                        va="bottom", fontsize=7, rotation=90 if len(rows) > 3 else 0,
-                        xytext=(0, 2), textcoords="offset points")  # fmt: skip
+            ax.annotate(
+                text,
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                rotation=90 if len(rows) > 3 else 0,
+                xytext=(0, 2),
+                textcoords="offset points",
+            )
     ax.set_xticks(x, [label for _, label in CHART], rotation=20, ha="right")
     ax.set_ylim(0, 1.15)
     ax.set_ylabel("score (0-1)")
@@ -205,8 +224,9 @@ def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]
     paths = {"json": out / "comparison.json", "md": out / "comparison.md", "png": out / "comparison.png"}
     try:
         out.mkdir(parents=True, exist_ok=True)
-        paths["json"].write_text(json.dumps(comparison.as_dict(), indent=2, ensure_ascii=False) + "\n",
-                                 encoding="utf-8")  # fmt: skip
+        paths["json"].write_text(
+            json.dumps(comparison.as_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         paths["md"].write_text(to_markdown(comparison), encoding="utf-8")
         chart(comparison, paths["png"])
     except OSError as exc:

@@ -101,6 +101,18 @@ def load_run(path: str | Path) -> Run:
         lines.append(line)
     cost = _cost(manifest.get("usage") or {})
     per = _per_kept(cost, len(lines))
-    return Run(path, str(manifest.get("method") or path.name), str(manifest.get("status") or "unknown"),
-               ids, instructions, len(lines), cost.get("calls"), cost.get("tokens"), cost.get("usd"),
-               per.get("calls"), per.get("tokens"), per.get("usd"), lines)  # fmt: skip
+    return Run(
+        path,
+        str(manifest.get("method") or path.name),
+        str(manifest.get("status") or "unknown"),
+        ids,
+        instructions,
+        len(lines),
+        cost.get("calls"),
+        cost.get("tokens"),
+        cost.get("usd"),
+        per.get("calls"),
+        per.get("tokens"),
+        per.get("usd"),
+        lines,
+    )

@@ -127,8 +127,11 @@ def sweep_command(
     from optimizers.sweep_storage import check_storage, check_study_name
 
     with cli_errors():
-        missing = [n for n, v in (("--config", config), ("--space", space), ("--seeds", seeds),
-                                  ("--heldout", heldout)) if v is None]  # fmt: skip
+        missing = [
+            n
+            for n, v in (("--config", config), ("--space", space), ("--seeds", seeds), ("--heldout", heldout))
+            if v is None
+        ]
         if missing:
             raise ConfigError(f"codeclm sweep needs {', '.join(missing)}")
         check_dir(out, "sweep")
@@ -138,15 +141,27 @@ def sweep_command(
         _quiet_dspy()
         base = _raw_config(config)
         check_cache(load_config(config).engine)
-        result = run_sweep(base, load_space(space), seeds, heldout, out, trials=trials, storage=storage,
-                           study_name=study, on_trial=lambda t: typer.echo(_trial_line(t)))  # fmt: skip
+        result = run_sweep(
+            base,
+            load_space(space),
+            seeds,
+            heldout,
+            out,
+            trials=trials,
+            storage=storage,
+            study_name=study,
+            on_trial=lambda t: typer.echo(_trial_line(t)),
+        )
         from optimizers.sweep_plots import write_plots
 
         charts = write_plots(result, out / "plots")
     typer.echo(_front(result))
     for name, outcome in charts.items():
-        typer.echo(f"  {out / 'plots' / name}.png/.html: {outcome}" if outcome != "written" else
-                   f"  wrote {out / 'plots' / name}.png and .html")  # fmt: skip
+        typer.echo(
+            f"  {out / 'plots' / name}.png/.html: {outcome}"
+            if outcome != "written"
+            else f"  wrote {out / 'plots' / name}.png and .html"
+        )
 
 
 def _trial_line(t) -> str:
@@ -193,9 +208,8 @@ def best_command(
     from codeclm_dspy.cli_support import cli_errors
     from codeclm_dspy.errors import ConfigError
     from codeclm_dspy.out_paths import shown
-    from optimizers.sweep import open_study
     from optimizers.sweep_best import check_out, pick, write_best
-    from optimizers.sweep_storage import check_storage, check_study_name
+    from optimizers.sweep_storage import check_storage, check_study_name, open_study
 
     with cli_errors():
         if objective not in ("quality", "cost"):

@@ -44,8 +44,9 @@ from optimizers.scoring import score_examples
 from optimizers.students import STUDENTS, adopt, step_predictor
 
 
-def compile_program(config: Config, seeds: str | Path, out: str | Path, *,
-                    progress: Progress | None = None) -> dict[str, Any]:  # fmt: skip
+def compile_program(
+    config: Config, seeds: str | Path, out: str | Path, *, progress: Progress | None = None
+) -> dict[str, Any]:
     """Compile the steps ``config.compile.steps`` names; write PROGRAM_DIR; return its manifest.
 
     Raises:
@@ -79,18 +80,37 @@ def compile_program(config: Config, seeds: str | Path, out: str | Path, *,
             )
     threads = spec.num_threads or config.engine.workers
     budgeted = config.model_copy(update={"engine": config.engine.model_copy(update={"budget": spec.budget})})
-    seed_blob = json.dumps([[r.id, r.instruction, r.reference, r.use_case, r.skills] for r in records],
-                           ensure_ascii=False)
+    seed_blob = json.dumps(
+        [[r.id, r.instruction, r.reference, r.use_case, r.skills] for r in records], ensure_ascii=False
+    )
     # how much to spend and on how many threads may change on resume; what to compile may not
     what = spec.model_dump(mode="json", exclude={"budget", "num_threads"})
-    identity = {"config": {**config.result_dict(), "compile": what},
-                "seeds": hashlib.sha256(seed_blob.encode()).hexdigest()}
+    identity = {
+        "config": {**config.result_dict(), "compile": what},
+        "seeds": hashlib.sha256(seed_blob.encode()).hexdigest(),
+    }
     out = Path(out)
-    base = {"kind": "compiled-program", "steps": {},
-            "seeds": {"file": str(seeds), "total": len(records), "train": [r.id for r in train],
-                      "dev": [r.id for r in dev]}}
-    with RunSession(config, out, identity, kind="program", manifest=base, lm_config=budgeted, workers=threads,
-                    keep_trace=True, closing=lambda s: {"parse_failures": s.meter.parse_report()}) as session:
+    base = {
+        "kind": "compiled-program",
+        "steps": {},
+        "seeds": {
+            "file": str(seeds),
+            "total": len(records),
+            "train": [r.id for r in train],
+            "dev": [r.id for r in dev],
+        },
+    }
+    with RunSession(
+        config,
+        out,
+        identity,
+        kind="program",
+        manifest=base,
+        lm_config=budgeted,
+        workers=threads,
+        keep_trace=True,
+        closing=lambda s: {"parse_failures": s.meter.parse_report()},
+    ) as session:
         rt, state, manifest = session.rt, session.state, session.manifest
         progress = progress or NullProgress()
         if hasattr(progress, "status"):
@@ -141,11 +161,23 @@ def _compile_step(step, config, rt, program, train, dev, embed, threads, out, pr
     # A parse failure is the step's failure (it scores 0), never a reason for the
     # optimizer to give up, as DSPy does after 10 errors by default.
     settings = {"lm": rt.lms.strong, "adapter": ADAPTER, "max_errors": 10**9}
-    with progress.stage(f"{step}: compile", None) as tick, dspy.context(**settings), calls_for(f"optimize:{step}"), \
-            open(logs / f"{step}.log", "a", encoding="utf-8") as log, redirect_stdout(log), redirect_stderr(log):  # fmt: skip
-        optimizer = registry.build(how.optimizer, how.params, metric=_ticking(metric, tick),
-                                   pass_mark=how.pass_mark, prompt_lm=rt.lms.strong, threads=threads,
-                                   seed=config.random_seed)  # fmt: skip
+    with (
+        progress.stage(f"{step}: compile", None) as tick,
+        dspy.context(**settings),
+        calls_for(f"optimize:{step}"),
+        open(logs / f"{step}.log", "a", encoding="utf-8") as log,
+        redirect_stdout(log),
+        redirect_stderr(log),
+    ):
+        optimizer = registry.build(
+            how.optimizer,
+            how.params,
+            metric=_ticking(metric, tick),
+            pass_mark=how.pass_mark,
+            prompt_lm=rt.lms.strong,
+            threads=threads,
+            seed=config.random_seed,
+        )
         try:
             compiled = registry.run(how.optimizer, optimizer, student.deepcopy(), train_ex, threads)
         except Exception as exc:
@@ -165,16 +197,24 @@ def _compile_step(step, config, rt, program, train, dev, embed, threads, out, pr
         adopt(program, compiled, step)
     kept = step_predictor(program, step)
     return {
-        "optimizer": how.optimizer, "params": how.params, "pass_mark": how.pass_mark,
-        "examples": {"train": len(train_ex), "dev": len(dev_ex),
-                     **({"unusable_seeds": unusable} if step in ("decode", "improve") else {})},  # id, side, error
-        "before": before, "after": after, "delta": round(after["mean"] - before["mean"], 4),
-        "kept": "original" if reverted else "compiled", "compile_seconds": seconds,
+        "optimizer": how.optimizer,
+        "params": how.params,
+        "pass_mark": how.pass_mark,
+        "examples": {
+            "train": len(train_ex),
+            "dev": len(dev_ex),
+            **({"unusable_seeds": unusable} if step in ("decode", "improve") else {}),
+        },  # id, side, error
+        "before": before,
+        "after": after,
+        "delta": round(after["mean"] - before["mean"], 4),
+        "kept": "original" if reverted else "compiled",
+        "compile_seconds": seconds,
         # demos the adapter shows: an optimizer may add unlabelled examples, which it drops
         "demos": sum(any(k in d for k in kept.signature.output_fields) for d in kept.demos),
         "instructions": kept.signature.instructions,
         "state": step_predictor(program, step).dump_state() | {"lm": None},
-    }  # fmt: skip
+    }
 
 
 def _ticking(metric, tick):

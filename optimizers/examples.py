@@ -52,13 +52,19 @@ def load_records(
             raise SeedError(f"{path} {where}: '{reference_field}' is not text")
         skills = raw.get("skills")
         skills = tuple(str(s) for s in skills) if isinstance(skills, list) else ()
-        records.append(SeedRecord(seed.id, seed.instruction, reference.strip(), str(raw.get("use_case") or ""),
-                                  skills))  # fmt: skip
+        records.append(
+            SeedRecord(seed.id, seed.instruction, reference.strip(), str(raw.get("use_case") or ""), skills)
+        )
     return records
 
 
-def split_records(records: list[SeedRecord], dev_fraction: float, seed: int, max_train: int | None = None,
-                  max_dev: int | None = None) -> tuple[list[SeedRecord], list[SeedRecord]]:  # fmt: skip
+def split_records(
+    records: list[SeedRecord],
+    dev_fraction: float,
+    seed: int,
+    max_train: int | None = None,
+    max_dev: int | None = None,
+) -> tuple[list[SeedRecord], list[SeedRecord]]:
     """A reproducible (train, dev) split with at least one record on each side."""
     if len(records) < 2:
         raise SeedError("compiling needs at least two seeds: one to train on, one to score on")
@@ -104,6 +110,6 @@ def judge_examples(records: list[SeedRecord], seed: int) -> list[dspy.Example]:
         examples.append(
             dspy.Example(
                 id=r.id, instruction=r.instruction, reference=r.reference, degraded=degraded, degradation=kind
-            ).with_inputs("instruction", "reference", "degraded")  # fmt: skip
+            ).with_inputs("instruction", "reference", "degraded")
         )
     return examples

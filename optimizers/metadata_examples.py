@@ -23,9 +23,15 @@ from codeclm_dspy.secrets import scrub
 from optimizers.examples import SeedRecord
 
 
-def decode_and_improve_examples(step: str, rt: Runtime, program: CodecLM, train: list[SeedRecord],
-                                dev: list[SeedRecord], config: Config,
-                                rng: random.Random) -> tuple[list[dspy.Example], list[dspy.Example], list[dict]]:  # fmt: skip
+def decode_and_improve_examples(
+    step: str,
+    rt: Runtime,
+    program: CodecLM,
+    train: list[SeedRecord],
+    dev: list[SeedRecord],
+    config: Config,
+    rng: random.Random,
+) -> tuple[list[dspy.Example], list[dspy.Example], list[dict]]:
     """(train examples, dev examples, seeds that gave no usable metadata: id, side, error)."""
 
     def prepare(record: SeedRecord):
@@ -44,13 +50,18 @@ def decode_and_improve_examples(step: str, rt: Runtime, program: CodecLM, train:
                 continue
             use_case, skills, actions = got
             if step == "decode":
-                example = dspy.Example(id=record.id, use_case=use_case, skills=list(skills),
-                                       count=config.compile.decode_count)  # fmt: skip
+                example = dspy.Example(
+                    id=record.id, use_case=use_case, skills=list(skills), count=config.compile.decode_count
+                )
                 examples.append(example.with_inputs("use_case", "skills", "count"))
             else:
-                example = dspy.Example(id=record.id, instruction=record.instruction,
-                                       action=rng.choice(actions).action, use_case=use_case,
-                                       skills=list(skills))  # fmt: skip
+                example = dspy.Example(
+                    id=record.id,
+                    instruction=record.instruction,
+                    action=rng.choice(actions).action,
+                    use_case=use_case,
+                    skills=list(skills),
+                )
                 examples.append(example.with_inputs("instruction", "action"))
         return examples
 

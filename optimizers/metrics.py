@@ -129,8 +129,9 @@ def encode_metric(rt: Runtime, embed: Embed, decoder: dspy.Predict) -> Callable:
         similarity, decoded = 0.0, ""
         if str(pred.use_case).strip() and skills:
             try:
-                out = rt.structured(decoder, "metric:encode", "strong", use_case=str(pred.use_case),
-                                    skills=skills, count=1)  # fmt: skip
+                out = rt.structured(
+                    decoder, "metric:encode", "strong", use_case=str(pred.use_case), skills=skills, count=1
+                )
                 decoded = clean_instruction(out.new_instructions[0]) if out.new_instructions else ""
             except StepParseError:
                 problems.append("no instruction could be decoded back from this metadata")
@@ -143,8 +144,11 @@ def encode_metric(rt: Runtime, embed: Embed, decoder: dspy.Predict) -> Callable:
                     f"(similarity {similarity:.2f}): name the use case and skills that make it this request"
                 )
         score = (validity + similarity) / 2
-        return Assessment(score, "; ".join(problems) or "well formed and specific",
-                          {"format": validity, "round_trip": similarity})  # fmt: skip
+        return Assessment(
+            score,
+            "; ".join(problems) or "well formed and specific",
+            {"format": validity, "round_trip": similarity},
+        )
 
     return as_metric(assess)
 
@@ -162,8 +166,14 @@ def decode_metric(rt: Runtime, embed: Embed) -> Callable:
         fits, problems = 0.0, []
         for text in texts:
             try:
-                out = rt.structured(checker, "metric:decode", "judge", use_case=gold.use_case,
-                                    skills=list(gold.skills), instruction=text)  # fmt: skip
+                out = rt.structured(
+                    checker,
+                    "metric:decode",
+                    "judge",
+                    use_case=gold.use_case,
+                    skills=list(gold.skills),
+                    instruction=text,
+                )
             except StepParseError:
                 problems.append(f"could not judge {text[:80]!r}")
                 continue
@@ -176,8 +186,11 @@ def decode_metric(rt: Runtime, embed: Embed) -> Callable:
             problems.append(f"asked for {gold.count} instructions, got {len(texts)}")
         if diversity < 0.3 and len(texts) > 1:
             problems.append(f"the instructions are too alike (diversity {diversity:.2f})")
-        return Assessment((adherence + diversity) / 2, "; ".join(problems) or "on topic and varied",
-                          {"adherence": adherence, "diversity": diversity})  # fmt: skip
+        return Assessment(
+            (adherence + diversity) / 2,
+            "; ".join(problems) or "on topic and varied",
+            {"adherence": adherence, "diversity": diversity},
+        )
 
     return as_metric(assess)
 
@@ -195,14 +208,23 @@ def improve_metric(rt: Runtime) -> Callable:
         if normalize(rewritten) == normalize(gold.instruction):
             return Assessment(0.0, "the rewrite is the original, unchanged", {"harder": 0.0})
         try:
-            out = rt.structured(comparer, "metric:improve", "judge", use_case=gold.use_case,
-                                skills=list(gold.skills), original=gold.instruction,
-                                rewritten=rewritten)  # fmt: skip
+            out = rt.structured(
+                comparer,
+                "metric:improve",
+                "judge",
+                use_case=gold.use_case,
+                skills=list(gold.skills),
+                original=gold.instruction,
+                rewritten=rewritten,
+            )
         except StepParseError:
             return Assessment(0.0, "the judge could not compare the rewrite", {})
         parts = {k: float(bool(getattr(out, k))) for k in ("harder", "same_use_case", "same_skills")}
-        problems = [f"it is not {k.replace('_', ' ')}" if k != "harder" else "it is not harder"
-                    for k, v in parts.items() if not v]  # fmt: skip
+        problems = [
+            f"it is not {k.replace('_', ' ')}" if k != "harder" else "it is not harder"
+            for k, v in parts.items()
+            if not v
+        ]
         score = parts["harder"] / 2 + parts["same_use_case"] / 4 + parts["same_skills"] / 4
         return Assessment(score, "; ".join(problems) or "harder, same use case and skills", parts)
 

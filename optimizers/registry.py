@@ -43,9 +43,10 @@ def check_params(name: str, params: dict[str, Any]) -> None:
     would silently compile with the default; every optimizer is checked alike.
     """
     accepted = {
-        p.name for p in inspect.signature(getattr(dspy, name).__init__).parameters.values()
+        p.name
+        for p in inspect.signature(getattr(dspy, name).__init__).parameters.values()
         if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"
-    }  # fmt: skip
+    }
     unknown = sorted(set(params) - accepted)
     if unknown:
         raise ConfigError(
@@ -53,8 +54,16 @@ def check_params(name: str, params: dict[str, Any]) -> None:
         )
 
 
-def build(name: str, params: dict[str, Any], *, metric, pass_mark: float, prompt_lm: dspy.BaseLM,
-          threads: int, seed: int) -> Any:  # fmt: skip
+def build(
+    name: str,
+    params: dict[str, Any],
+    *,
+    metric,
+    pass_mark: float,
+    prompt_lm: dspy.BaseLM,
+    threads: int,
+    seed: int,
+) -> Any:
     """The optimizer ``name`` with the compile's metric, models and threads.
 
     Raises:
@@ -73,8 +82,14 @@ def build(name: str, params: dict[str, Any], *, metric, pass_mark: float, prompt
             return dspy.COPRO(metric=metric, prompt_model=prompt_lm, **kwargs)
         if name == "MIPROv2":
             kwargs.setdefault("seed", seed)
-            return dspy.MIPROv2(metric=metric, prompt_model=prompt_lm, task_model=prompt_lm, num_threads=threads,
-                                metric_threshold=pass_mark, **kwargs)  # fmt: skip
+            return dspy.MIPROv2(
+                metric=metric,
+                prompt_model=prompt_lm,
+                task_model=prompt_lm,
+                num_threads=threads,
+                metric_threshold=pass_mark,
+                **kwargs,
+            )
         if not {"auto", "max_full_evals", "max_metric_calls"} & set(kwargs):
             kwargs["auto"] = "light"  # GEPA needs exactly one budget setting
         kwargs.setdefault("seed", seed)

@@ -19,8 +19,13 @@ from codeclm_dspy.engine.parallel import pmap
 from codeclm_dspy.secrets import scrub
 
 
-def score_examples(student: dspy.Module, examples: list[dspy.Example], metric: Callable, workers: int,
-                   tick: Callable[[], None] = lambda: None) -> dict[str, Any]:  # fmt: skip
+def score_examples(
+    student: dspy.Module,
+    examples: list[dspy.Example],
+    metric: Callable,
+    workers: int,
+    tick: Callable[[], None] = lambda: None,
+) -> dict[str, Any]:
     """Run ``student`` on each example and assess it with ``metric.assess``.
 
     Returns:
@@ -44,8 +49,14 @@ def score_examples(student: dspy.Module, examples: list[dspy.Example], metric: C
             error = scrub(f"{type(result).__name__}: {result}")
             items.append({"id": example.get("id"), "score": 0.0, "failed": error})
         else:
-            items.append({"id": example.get("id"), "score": round(result.score, 4),
-                          "feedback": result.feedback, "parts": result.parts})  # fmt: skip
+            items.append(
+                {
+                    "id": example.get("id"),
+                    "score": round(result.score, 4),
+                    "feedback": result.feedback,
+                    "parts": result.parts,
+                }
+            )
     return summarize(items)
 
 

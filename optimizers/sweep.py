@@ -20,79 +20,36 @@ its journal instead of paying again.
 from __future__ import annotations
 
 import os
-import random
 import socket
 import statistics
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from codeclm_dspy.config import Config, parse_config
-from codeclm_dspy.errors import CodecLMError, ConfigError, ProviderStopped, RunStopped, first_line
+from codeclm_dspy.errors import CodecLMError, ProviderStopped, RunStopped
 from codeclm_dspy.out_paths import check_dir, claim_dir
-from codeclm_dspy.secrets import scrub
 from optimizers.space import SearchSpace, apply
-from optimizers.sweep_storage import check_storage, check_study_name, shown_url
+from optimizers.sweep_storage import check_storage, check_study_name, open_study
 
 STUDY = "codeclm-sweep"
 
 
-def _retry_callback():
-    import optuna.storages
-
-    # renamed in Optuna 4.9; the old name still works there but warns
-    return (
-        getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
-        or optuna.storages.RetryFailedTrialCallback
-    )
-
-
-HEARTBEAT_S, GRACE_S = 20, 60
-
-
-def open_study(storage: str, name: str, *, seed: int | None = None, create: bool = True):
-    """The study ``name`` in ``storage`` (created when missing and ``create``).
-
-    Workers started together on an empty database race to create Optuna's
-    tables and the study; the loser of that race tries again.
-
-    Raises:
-        ConfigError: no such study, or a storage that cannot be opened.
-    """
-    import optuna
-    import sqlalchemy.exc
-
-    # ERROR: Optuna logs every failed trial with its traceback; the trial keeps its reason instead
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    # heartbeats and retried_trial_number are marked experimental; they are what resume rests on
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module=r"optimizers\.")
-    for attempt in range(4):
-        try:
-            rdb = optuna.storages.RDBStorage(
-                storage, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=_retry_callback()(max_retry=2),
-            )  # fmt: skip
-            if not create:
-                return optuna.load_study(study_name=name, storage=rdb)
-            return optuna.create_study(storage=rdb, study_name=name, directions=["maximize", "minimize"],
-                                       sampler=optuna.samplers.TPESampler(seed=seed), load_if_exists=True)  # fmt: skip
-        except KeyError:
-            raise ConfigError(f"no study named '{name}' in {shown_url(storage)}") from None
-        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.DuplicatedStudyError) as exc:
-            if attempt == 3 or isinstance(exc, sqlalchemy.exc.ArgumentError):
-                raise ConfigError(
-                    f"cannot open the study storage {shown_url(storage)}: {scrub(first_line(exc))}"
-                ) from None
-            time.sleep(0.5 + random.random())
-    raise AssertionError("unreachable")
-
-
-def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldout: str | Path, out: str | Path,
-              *, trials: int, storage: str | None = None, study_name: str = STUDY, embedder=None,
-              on_trial=None):  # fmt: skip
+def run_sweep(
+    base: dict[str, Any],
+    space: SearchSpace,
+    seeds: str | Path,
+    heldout: str | Path,
+    out: str | Path,
+    *,
+    trials: int,
+    storage: str | None = None,
+    study_name: str = STUDY,
+    embedder=None,
+    on_trial=None,
+):
     """Run trials until the study holds ``trials`` finished ones; return the study.
 
     Args:
@@ -124,8 +81,11 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
     # workers (on other machines, or in containers where every pid is 1) must not sample alike
     seed = hash((base_config.random_seed, socket.gethostname(), os.getpid(), time.time_ns())) % 2**32
     study = open_study(storage, study_name, seed=seed)
-    trial_dir = (lambda n: out / "trials" / f"{n:04d}") if study_name == STUDY else (
-        lambda n: out / "trials" / f"{study_name}-{n:04d}")  # fmt: skip
+    trial_dir = (
+        (lambda n: out / "trials" / f"{n:04d}")
+        if study_name == STUDY
+        else (lambda n: out / "trials" / f"{study_name}-{n:04d}")
+    )
     if embedder is None:
         from evals.embeddings import Embedder
 
@@ -135,7 +95,7 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
         values = {path: knob.sample(trial, path) for path, knob in space.params.items()}
         # a retried trial reuses the directory of the one whose worker died
         frozen = next(t for t in study.get_trials(deepcopy=False) if t.number == trial.number)
-        retried = _retry_callback().retried_trial_number(frozen)
+        retried = retry_callback().retried_trial_number(frozen)
         number = trial.user_attrs.get("resumes", trial.number if retried is None else retried)
         home = trial_dir(number)
         trial.set_user_attr("dir", str(home))
@@ -146,8 +106,7 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
         except (ProviderStopped, KeyboardInterrupt) as exc:
             # the trial fails, but its knobs wait for the next session, which resumes its directory
             trial.set_user_attr("requeued", True)
-            study.enqueue_trial(trial.params, user_attrs={"resumes": number},
-                                skip_if_exists=False)  # fmt: skip
+            study.enqueue_trial(trial.params, user_attrs={"resumes": number}, skip_if_exists=False)
             if isinstance(exc, KeyboardInterrupt):
                 raise
             raise _Stop(exc) from None  # not a CodecLMError: Optuna must not catch it as a failed trial
@@ -162,8 +121,12 @@ def run_sweep(base: dict[str, Any], space: SearchSpace, seeds: str | Path, heldo
     optuna.storages.fail_stale_trials(study)  # a dead worker's trial, if its heartbeat is old enough
     if finished(study) < trials:
         try:
-            study.optimize(objective, n_trials=trials - finished(study), catch=(CodecLMError,),
-                           callbacks=[enough, *([lambda _, t: on_trial(t)] if on_trial else [])])  # fmt: skip
+            study.optimize(
+                objective,
+                n_trials=trials - finished(study),
+                catch=(CodecLMError,),
+                callbacks=[enough, *([lambda _, t: on_trial(t)] if on_trial else [])],
+            )
         except _Stop as stop:
             raise stop.args[0] from None
     return study
@@ -179,11 +142,14 @@ def finished(study) -> int:
 
     state = optuna.trial.TrialState
     trials = study.get_trials(deepcopy=False)
-    retried = {_retry_callback().retried_trial_number(t) for t in trials} | {
+    retried = {retry_callback().retried_trial_number(t) for t in trials} | {
         t.user_attrs.get("resumes") for t in trials
     }
-    return sum(t.state in (state.COMPLETE, state.PRUNED) or (t.state == state.FAIL and t.number not in retried
-               and not t.user_attrs.get("requeued")) for t in trials)  # fmt: skip
+    return sum(
+        t.state in (state.COMPLETE, state.PRUNED)
+        or (t.state == state.FAIL and t.number not in retried and not t.user_attrs.get("requeued"))
+        for t in trials
+    )
 
 
 def _check(base: dict[str, Any], space: SearchSpace, seeds, heldout) -> Config:
@@ -199,8 +165,10 @@ def _check(base: dict[str, Any], space: SearchSpace, seeds, heldout) -> Config:
     config = parse_config(base, source="the base config")
     for end in (0, -1):
         probe = {p: k.choices[end] if k.choices else (k.low, k.high)[end] for p, k in space.params.items()}
-        parse_config(apply(base, {**space.fixed, **probe}), source="the base config with the space's "
-                     + ("first" if end == 0 else "last") + " values")  # fmt: skip
+        parse_config(
+            apply(base, {**space.fixed, **probe}),
+            source="the base config with the space's " + ("first" if end == 0 else "last") + " values",
+        )
     load_seeds(seeds, config.seeds.instruction_field, config.seeds.id_field)
     load_benchmark(heldout)
     for name, role in config.models.roles().items():
@@ -243,8 +211,11 @@ def _measure(
         small = config.pipeline.model_copy(update={"num_instructions": probe})
         early = run(config.model_copy(update={"pipeline": small}), home / "probe")[space.objectives.quality]
         trial.set_user_attr("probe_quality", early)
-        peers = [t.user_attrs["probe_quality"] for t in trial.study.get_trials(
-            deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) if t.user_attrs.get("probe_quality") is not None]  # fmt: skip
+        peers = [
+            t.user_attrs["probe_quality"]
+            for t in trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+            if t.user_attrs.get("probe_quality") is not None
+        ]
         if early is None:
             raise optuna.TrialPruned(f"its probe of {probe} instructions kept no pair")
         if len(peers) >= space.pruning.min_trials and early < statistics.median(peers):
@@ -265,6 +236,15 @@ def _score(run_dir: Path, heldout, embedder) -> dict[str, Any]:
     from evals.compare import compare
 
     row = compare([run_dir], heldout, embedder=embedder).rows[0]
-    keep = ("kept", "coverage", "precision", "mean_nn_similarity", "distinct_2", "mean_pairwise_distance",
-            "calls_per_kept", "tokens_per_kept", "usd_per_kept")  # fmt: skip
+    keep = (
+        "kept",
+        "coverage",
+        "precision",
+        "mean_nn_similarity",
+        "distinct_2",
+        "mean_pairwise_distance",
+        "calls_per_kept",
+        "tokens_per_kept",
+        "usd_per_kept",
+    )
     return {k: row.get(k) for k in keep}

@@ -10,11 +10,14 @@ file path that is ours to write. Messages hide the password.
 
 from __future__ import annotations
 
+import random
 import re
+import time
 import unicodedata
+import warnings
 from pathlib import Path
 
-from codeclm_dspy.errors import ConfigError
+from codeclm_dspy.errors import ConfigError, first_line
 from codeclm_dspy.out_paths import check_file, shown, sqlite_problem
 from codeclm_dspy.secrets import scrub
 
@@ -163,3 +166,60 @@ def _check_sqlite_storage(database: str | None, what: str, existing: bool) -> No
     if existing and not path.is_file():
         raise ConfigError(f"{what}: no sweep storage at {shown(path)}")
     check_file(path, what, lambda p: sqlite_problem(p, needs=optuna if existing else frozenset()))
+
+
+def retry_callback():
+    import optuna.storages
+
+    # renamed in Optuna 4.9; the old name still works there but warns
+    return (
+        getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None)
+        or optuna.storages.RetryFailedTrialCallback
+    )
+
+
+HEARTBEAT_S, GRACE_S = 20, 60
+
+
+def open_study(storage: str, name: str, *, seed: int | None = None, create: bool = True):
+    """The study ``name`` in ``storage`` (created when missing and ``create``).
+
+    Workers started together on an empty database race to create Optuna's
+    tables and the study; the loser of that race tries again.
+
+    Raises:
+        ConfigError: no such study, or a storage that cannot be opened.
+    """
+    import optuna
+    import sqlalchemy.exc
+
+    # ERROR: Optuna logs every failed trial with its traceback; the trial keeps its reason instead
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    # heartbeats and retried_trial_number are marked experimental; they are what resume rests on
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module=r"optimizers\.")
+    for attempt in range(4):
+        try:
+            rdb = optuna.storages.RDBStorage(
+                storage,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=retry_callback()(max_retry=2),
+            )
+            if not create:
+                return optuna.load_study(study_name=name, storage=rdb)
+            return optuna.create_study(
+                storage=rdb,
+                study_name=name,
+                directions=["maximize", "minimize"],
+                sampler=optuna.samplers.TPESampler(seed=seed),
+                load_if_exists=True,
+            )
+        except KeyError:
+            raise ConfigError(f"no study named '{name}' in {shown_url(storage)}") from None
+        except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.DuplicatedStudyError) as exc:
+            if attempt == 3 or isinstance(exc, sqlalchemy.exc.ArgumentError):
+                raise ConfigError(
+                    f"cannot open the study storage {shown_url(storage)}: {scrub(first_line(exc))}"
+                ) from None
+            time.sleep(0.5 + random.random())
+    raise AssertionError("unreachable")

@@ -4,8 +4,8 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import codeclm_dspy  # noqa: E402,F401  (sets up LiteLLM before tests import it)
-from tests import scripted  # noqa: E402
+import codeclm_dspy  # noqa: F401  (sets up LiteLLM before tests import it)
+from tests import scripted
 
 
 @pytest.fixture(autouse=True)

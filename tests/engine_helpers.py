@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import yaml
 
@@ -49,8 +50,19 @@ def write_inputs(tmp: Path, config: dict) -> tuple[Path, Path]:
 
 
 def command(config: Path, seeds: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "codeclm_dspy", "generate", "--config", str(config), "--seeds", str(seeds),
-            "--out", str(out), "--quiet"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "codeclm_dspy",
+        "generate",
+        "--config",
+        str(config),
+        "--seeds",
+        str(seeds),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
 
 
 def env(tmp: Path, key: str = "sk-stub-test") -> dict[str, str]:
@@ -64,8 +76,9 @@ def env(tmp: Path, key: str = "sk-stub-test") -> dict[str, str]:
 
 
 def run_cli(config: Path, seeds: Path, out: Path, tmp: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(command(config, seeds, out), env=env(tmp, **kw), capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    return subprocess.run(
+        command(config, seeds, out), env=env(tmp, **kw), capture_output=True, text=True, timeout=600
+    )
 
 
 def rows(path: Path) -> list[dict]:
@@ -99,7 +112,7 @@ class ForkedCLI:
     arguments, and SIGKILL ends it as abruptly.
     """
 
-    PRELOAD = [
+    PRELOAD: ClassVar[list[str]] = [
         "tests.engine_helpers",
         "codeclm_dspy.cli",
         "codeclm_dspy.generate",

@@ -53,8 +53,17 @@ def server() -> Iterator[str]:
 
     try:
         run(_bin("initdb"), "-D", data, "-U", user, "--auth=trust", "--no-sync")
-        run(_bin("pg_ctl"), "-D", data, "-w", "-l", os.path.join(root, "log"), "-o",
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off", "start")  # fmt: skip
+        run(
+            _bin("pg_ctl"),
+            "-D",
+            data,
+            "-w",
+            "-l",
+            os.path.join(root, "log"),
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        )
         yield f"postgresql+psycopg2://{user}@127.0.0.1:{port}/postgres"
     finally:
         subprocess.run([*as_user, _bin("pg_ctl"), "-D", data, "-m", "fast", "stop"], capture_output=True)

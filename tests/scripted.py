@@ -28,7 +28,9 @@ from codeclm_dspy.steps import STEPS
 # A schema's output fields name the step: CodecLM's from the step table, then
 # the compile metrics' and CRR's own signatures.
 STEP_BY_FIELDS = {
-    frozenset(getattr(signatures, step.signature).output_fields): step.name for step in STEPS if step.signature
+    frozenset(getattr(signatures, step.signature).output_fields): step.name
+    for step in STEPS
+    if step.signature
 }
 STEP_BY_FIELDS.update(
     {
@@ -71,7 +73,7 @@ class Script(CustomLLM):
         with self._lock:
             self.calls.append((role, step, inputs))
         if step == "optimizer" and step not in self.handlers:
-            answer = {name: OPTIMIZER_TEXT for name in schema["properties"]}
+            answer = dict.fromkeys(schema["properties"], OPTIMIZER_TEXT)
         else:
             answer = self.handlers[step](role, inputs, params)
         finish = "stop"

@@ -100,7 +100,9 @@ def test_an_upward_import_is_caught():
     assert violations("def f():\n    from evals.baselines import Baseline\n", "codeclm_dspy.pipeline.methods")
     assert violations("from codeclm_dspy.runs.run_dir import RunDir\n", "codeclm_dspy.config.roles")
     # downward and sideways imports are fine
-    assert not violations("from codeclm_dspy.engine.runtime import Runtime\n", "codeclm_dspy.pipeline.decoder")
+    assert not violations(
+        "from codeclm_dspy.engine.runtime import Runtime\n", "codeclm_dspy.pipeline.decoder"
+    )
     assert not violations("from codeclm_dspy.errors import ConfigError\n", "codeclm_dspy.config")
 
 

@@ -50,21 +50,69 @@ seeds: {instruction_field: instruction, id_field: id}
 engine: {workers: 1, parse_retries: 0, budget: {max_calls: 200}}
 random_seed: 0
 """
-SEEDS = [{"id": "s1", "instruction": "Explain how a bicycle gear works."},
-         {"id": "s2", "instruction": "Write a short note to a neighbour about a parcel."}]
-SEEDS_CSV = "id,instruction\ns1,Explain how a bicycle gear works.\ns2,\"Write a note, briefly.\"\n"
-BENCHMARK = [{"id": f"b{k}", "instruction": f"Question number {k} about cooking rice well", "category": "c"}
-             for k in range(6)]
+SEEDS = [
+    {"id": "s1", "instruction": "Explain how a bicycle gear works."},
+    {"id": "s2", "instruction": "Write a short note to a neighbour about a parcel."},
+]
+SEEDS_CSV = 'id,instruction\ns1,Explain how a bicycle gear works.\ns2,"Write a note, briefly."\n'
+BENCHMARK = [
+    {"id": f"b{k}", "instruction": f"Question number {k} about cooking rice well", "category": "c"}
+    for k in range(6)
+]
 SPACE = """\
 objectives: {quality: distinct_2, cost: calls_per_kept}
 params:
   pipeline.threshold: {low: 0.5, high: 2.0}
 """
-STORAGE = ["sqlite:///{dir}/study.db", "postgresql://fuzz:secret@127.0.0.1:1/db", "mysql://u:p@localhost:3306/db"]
-VALUES = ["true", "false", "null", "1e30", "-1", "0", "''", ".nan", ".inf", "99999999999999999999", "[]", "{}",
-          '"\\ud800"', '"\\x00"', "x" * 3000, "&a [*a]", "!!python/object:os.system ls", "0x1F", "'1'"]
-BYTES = [b"\x00", b"\xff\xfe", b"\x80", b"\xc3", b"\t", b"\r", b"\n\n", b"{", b"}", b"[", b"]", b'"', b":", b",",
-         b"---\n", b"\xed\xa0\x80", b"\\ud800", b"&x ", b"*x ", b"- ", b"#"]
+STORAGE = [
+    "sqlite:///{dir}/study.db",
+    "postgresql://fuzz:secret@127.0.0.1:1/db",
+    "mysql://u:p@localhost:3306/db",
+]
+VALUES = [
+    "true",
+    "false",
+    "null",
+    "1e30",
+    "-1",
+    "0",
+    "''",
+    ".nan",
+    ".inf",
+    "99999999999999999999",
+    "[]",
+    "{}",
+    '"\\ud800"',
+    '"\\x00"',
+    "x" * 3000,
+    "&a [*a]",
+    "!!python/object:os.system ls",
+    "0x1F",
+    "'1'",
+]
+BYTES = [
+    b"\x00",
+    b"\xff\xfe",
+    b"\x80",
+    b"\xc3",
+    b"\t",
+    b"\r",
+    b"\n\n",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b'"',
+    b":",
+    b",",
+    b"---\n",
+    b"\xed\xa0\x80",
+    b"\\ud800",
+    b"&x ",
+    b"*x ",
+    b"- ",
+    b"#",
+]
 
 
 @dataclass
@@ -118,8 +166,24 @@ def _mutate_records(rng: random.Random, rows: list[dict]) -> tuple[bytes, str]:
     rows = [dict(r) for r in rows]
     row = rng.choice(rows)
     key = rng.choice([*row, "input", "id"])
-    value = rng.choice([None, True, 3.5, float("nan"), [], {}, "", " \n ", "\ud800", "a\x00b", "x" * 5000,
-                        ["turn one", "turn two"], 12, {"nested": [1, 2]}])
+    value = rng.choice(
+        [
+            None,
+            True,
+            3.5,
+            float("nan"),
+            [],
+            {},
+            "",
+            " \n ",
+            "\ud800",
+            "a\x00b",
+            "x" * 5000,
+            ["turn one", "turn two"],
+            12,
+            {"nested": [1, 2]},
+        ]
+    )
     row[key] = value
     if rng.random() < 0.2:
         rows.append(dict(row))  # a duplicate id
@@ -182,10 +246,18 @@ def make_case(rng: random.Random, root: Path) -> Case:
         else:
             files["config.yaml"], note = _mutate_bytes(rng, CONFIG.encode())
     else:
-        key = {"generate": "seeds.jsonl", "generate-csv": "seeds.csv", "compile": "seeds.jsonl",
-               "split": "bench.jsonl", "crr": "bench.jsonl", "sweep-space": "space.yaml"}.get(command)
+        key = {
+            "generate": "seeds.jsonl",
+            "generate-csv": "seeds.csv",
+            "compile": "seeds.jsonl",
+            "split": "bench.jsonl",
+            "crr": "bench.jsonl",
+            "sweep-space": "space.yaml",
+        }.get(command)
         if key == "seeds.csv":
-            files[key], note = _csv_variant(rng) if rng.random() < 0.5 else _mutate_bytes(rng, SEEDS_CSV.encode())
+            files[key], note = (
+                _csv_variant(rng) if rng.random() < 0.5 else _mutate_bytes(rng, SEEDS_CSV.encode())
+            )
         elif key == "space.yaml":
             if rng.random() < 0.5:
                 text, note = _mutate_yaml_value(rng, SPACE)
@@ -194,24 +266,81 @@ def make_case(rng: random.Random, root: Path) -> Case:
                 files[key], note = _mutate_bytes(rng, SPACE.encode())
         elif key is not None:
             rows = SEEDS if key == "seeds.jsonl" else BENCHMARK
-            files[key], note = (_mutate_records(rng, rows) if rng.random() < 0.6
-                                else _mutate_bytes(rng, files[key]))
+            files[key], note = (
+                _mutate_records(rng, rows) if rng.random() < 0.6 else _mutate_bytes(rng, files[key])
+            )
     r = str(root)
     storage = rng.choice(STORAGE).format(dir=r)
     if command == "sweep-best" and target != "out":
         storage, note = _mutate_url(rng, storage)
     args = {
-        "generate": ["generate", "--config", f"{r}/config.yaml", "--seeds", f"{r}/seeds.jsonl", "--out", out, "-q"],
-        "generate-csv": ["generate", "--config", f"{r}/config.yaml", "--seeds", f"{r}/seeds.csv", "--out", out,
-                         "-q"],
+        "generate": [
+            "generate",
+            "--config",
+            f"{r}/config.yaml",
+            "--seeds",
+            f"{r}/seeds.jsonl",
+            "--out",
+            out,
+            "-q",
+        ],
+        "generate-csv": [
+            "generate",
+            "--config",
+            f"{r}/config.yaml",
+            "--seeds",
+            f"{r}/seeds.csv",
+            "--out",
+            out,
+            "-q",
+        ],
         "split": ["eval", "split", "--benchmark", f"{r}/bench.jsonl", "--out", out],
-        "crr": ["eval", "crr", "--config", f"{r}/config.yaml", "--benchmark", f"{r}/bench.jsonl", "--out", out,
-                "--limit", "2", "-q"],
-        "compile": ["compile", "--config", f"{r}/config.yaml", "--seeds", f"{r}/seeds.jsonl", "--out", out, "-q"],
-        "sweep-best": ["sweep", "best", "--storage", storage, "--out", f"{out}.yaml" if target != "out" else out],
-        "sweep-space": ["sweep", "--config", f"{r}/config.yaml", "--space", f"{r}/space.yaml", "--seeds",
-                        f"{r}/seeds.jsonl", "--heldout", f"{r}/bench.jsonl", "--trials", "1", "--out",
-                        f"{r}/sweep"],
+        "crr": [
+            "eval",
+            "crr",
+            "--config",
+            f"{r}/config.yaml",
+            "--benchmark",
+            f"{r}/bench.jsonl",
+            "--out",
+            out,
+            "--limit",
+            "2",
+            "-q",
+        ],
+        "compile": [
+            "compile",
+            "--config",
+            f"{r}/config.yaml",
+            "--seeds",
+            f"{r}/seeds.jsonl",
+            "--out",
+            out,
+            "-q",
+        ],
+        "sweep-best": [
+            "sweep",
+            "best",
+            "--storage",
+            storage,
+            "--out",
+            f"{out}.yaml" if target != "out" else out,
+        ],
+        "sweep-space": [
+            "sweep",
+            "--config",
+            f"{r}/config.yaml",
+            "--space",
+            f"{r}/space.yaml",
+            "--seeds",
+            f"{r}/seeds.jsonl",
+            "--heldout",
+            f"{r}/bench.jsonl",
+            "--trials",
+            "1",
+            "--out",
+            f"{r}/sweep",
+        ],
     }[command]
     return Case(command, files, args, f"{target}: {note}", outputs=[out])
 
@@ -331,10 +460,23 @@ def test_nesting_100000_deep_is_refused_without_a_crash(tmp_path, where):
     command = (
         ["eval", "split", "--benchmark", str(tmp_path / "bench.jsonl"), "--out", str(tmp_path / "split")]
         if where == "bench.jsonl"
-        else ["generate", "--config", str(tmp_path / "config.yaml"), "--seeds", str(tmp_path / "seeds.jsonl"),
-              "--out", str(tmp_path / "out"), "-q"]
+        else [
+            "generate",
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--seeds",
+            str(tmp_path / "seeds.jsonl"),
+            "--out",
+            str(tmp_path / "out"),
+            "-q",
+        ]
     )
-    done = subprocess.run([sys.executable, "-m", "codeclm_dspy", *command], capture_output=True, text=True,
-                          timeout=300, env={**os.environ, "CODECLM_CACHE_DIR": str(tmp_path / "cache")})
+    done = subprocess.run(
+        [sys.executable, "-m", "codeclm_dspy", *command],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "CODECLM_CACHE_DIR": str(tmp_path / "cache")},
+    )
     assert done.returncode > 0, (done.returncode, done.stderr[-500:])  # an error, not a signal
     assert "Traceback" not in done.stderr and "error" in done.stderr.lower(), done.stderr[-500:]

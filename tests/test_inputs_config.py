@@ -184,5 +184,5 @@ def test_search_space_bounds_are_strict(tmp_path):
     (tmp_path / "space.yaml").write_text(
         "pruning: {probe_instructions: 1.0e+30}\nparams:\n  x: {choices: [1]}\n"
     )
-    with pytest.raises(ConfigError, match="pruning.probe_instructions"):
+    with pytest.raises(ConfigError, match=r"pruning\.probe_instructions"):
         load_space(tmp_path / "space.yaml")

@@ -334,7 +334,7 @@ def test_what_is_valid_still_reads(tmp_path):
     assert [where for where, _ in json_records(array, "benchmark file")] == ["line 2", "line 4"]
     assert [i.id for i in load_benchmark(array)] == ["7", "item-2"]
     array.write_text('[\n  {"instruction": "a"},\n  "b"\n]\n')
-    with pytest.raises(BenchmarkError, match="outputs.json line 3: expected a JSON object, not str"):
+    with pytest.raises(BenchmarkError, match=r"outputs\.json line 3: expected a JSON object, not str"):
         load_benchmark(array)
 
 

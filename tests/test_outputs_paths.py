@@ -49,8 +49,10 @@ def command(name: str, files: Path, out: str) -> list[str]:
         "eval compare": ["eval", "compare", f["run"], "--against", f["bench"], "--out", out],
         "eval crr": ["eval", "crr", "--config", f["config"], "--benchmark", f["bench"], "--out", out, "-q"],
         "compile": ["compile", "--config", f["config"], "--seeds", f["seeds"], "--out", out, "-q"],
-        "sweep": ["sweep", "--config", f["config"], "--space", f["space"], "--seeds", f["seeds"]]
-        + ["--heldout", f["bench"], "--out", out],
+        "sweep": [
+            *["sweep", "--config", f["config"], "--space", f["space"], "--seeds", f["seeds"]],
+            *["--heldout", f["bench"], "--out", out],
+        ],
     }[name]
 
 
@@ -192,7 +194,7 @@ def test_the_request_cache_opened_by_the_library_is_checked_too(tmp_path):
     from codeclm_dspy.errors import RunDirError
 
     (tmp_path / "requests.sqlite").write_text("not a database")
-    with pytest.raises(RunDirError, match="requests.sqlite is not a SQLite database"):
+    with pytest.raises(RunDirError, match=r"requests\.sqlite is not a SQLite database"):
         RequestCache(tmp_path / "requests.sqlite")
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunDirError, match="file: it is a file, not a directory"):

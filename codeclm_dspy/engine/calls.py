@@ -73,10 +73,17 @@ class CallEngine:
         max_in_flight: requests in flight across all roles (None: no cap).
     """
 
-    def __init__(self, connections: dict[str, dict], limiters: dict[str, RoleLimiter],
-                 num_retries: dict[str, int], state: Journal | None = None, cache: RequestCache | None = None,
-                 budget: Budget | None = None, meter: UsageMeter | None = None,
-                 max_in_flight: int | None = None):  # fmt: skip
+    def __init__(
+        self,
+        connections: dict[str, dict],
+        limiters: dict[str, RoleLimiter],
+        num_retries: dict[str, int],
+        state: Journal | None = None,
+        cache: RequestCache | None = None,
+        budget: Budget | None = None,
+        meter: UsageMeter | None = None,
+        max_in_flight: int | None = None,
+    ):
         self._connections, self.limiters = connections, limiters
         self.num_retries = num_retries
         self.state, self.cache, self.budget = state, cache, budget
@@ -89,8 +96,9 @@ class CallEngine:
         # stop into a score of zero; the compiler looks here afterwards.
         self.stopped: RunStopped | None = None
 
-    def complete(self, role: str, messages: list[dict[str, Any]], params: dict[str, Any],
-                 rollout: int | None = None) -> dict[str, Any]:  # fmt: skip
+    def complete(
+        self, role: str, messages: list[dict[str, Any]], params: dict[str, Any], rollout: int | None = None
+    ) -> dict[str, Any]:
         """The answer to one request: ``{"content", "finish_reason", "usage"}``.
 
         Args:
@@ -99,8 +107,9 @@ class CallEngine:
         """
         connection = self._connections[role]
         model = connection["model"]
-        key = request_key(model, connection.get("api_base"), messages,
-                          {**params, "rollout": rollout} if rollout else params)  # fmt: skip
+        key = request_key(
+            model, connection.get("api_base"), messages, {**params, "rollout": rollout} if rollout else params
+        )
         name = CURRENT_STEP.get()
         recorded = self._replay(key)
         if recorded is not None:
@@ -114,7 +123,6 @@ class CallEngine:
         try:
             answer = self._fetch(key, role, name, model, messages, params)
         except BaseException as exc:
-
             stop = as_stop(exc)
             if stop is not None:
                 with self._lock:
@@ -177,8 +185,16 @@ class CallEngine:
 
     def _record(self, key, role, name, model, source, answer, usd, seconds) -> None:
         if self.state:
-            self.state.record_call(key, role=role, step=name, model=model, source=source, response=answer,
-                                   usd=usd, seconds=seconds)  # fmt: skip
+            self.state.record_call(
+                key,
+                role=role,
+                step=name,
+                model=model,
+                source=source,
+                response=answer,
+                usd=usd,
+                seconds=seconds,
+            )
 
 
 def _plain(raw) -> dict[str, Any]:

@@ -22,7 +22,6 @@ from codeclm_dspy.engine.calls import CallEngine
 from codeclm_dspy.engine.json_schema import bound_arrays
 
 
-
 def response_format_for(fmt: Any, mode: str) -> dict[str, Any]:
     """The ``response_format`` to send, as plain data (so it can be hashed).
 
@@ -58,8 +57,17 @@ class RoutedLM(dspy.BaseLM):
         sampling: parameters sent with every request (temperature, ...).
     """
 
-    def __init__(self, role: str, model: str, engine: CallEngine, *, structured_output: str,
-                 schema_support: bool, params: set[str], **sampling):  # fmt: skip
+    def __init__(
+        self,
+        role: str,
+        model: str,
+        engine: CallEngine,
+        *,
+        structured_output: str,
+        schema_support: bool,
+        params: set[str],
+        **sampling,
+    ):
         super().__init__(model, model_type="chat", cache=False, num_retries=0, **sampling)
         self.role, self.engine, self.structured_output = role, engine, structured_output
         self._schema_support, self._params = schema_support, set(params)

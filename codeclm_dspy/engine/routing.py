@@ -14,7 +14,6 @@ reported up front, once.
 from __future__ import annotations
 
 import logging
-
 import os
 import re
 import socket
@@ -35,7 +34,6 @@ from codeclm_dspy.engine.lm import RoutedLM
 from codeclm_dspy.engine.retries import deployment
 from codeclm_dspy.engine.usage import UsageMeter
 from codeclm_dspy.errors import ProviderError
-
 
 logger = logging.getLogger(__name__)
 
@@ -177,15 +175,21 @@ def _schema_support(role: RoleConfig) -> tuple[bool, set[str]]:
             litellm.get_supported_openai_params(model=role.model, custom_llm_provider=provider) or ()
         )
     except Exception:
-        logger.debug("LiteLLM does not know the parameters of %s; sending none it would drop", role.model,
-                     exc_info=True)
+        logger.debug(
+            "LiteLLM does not know the parameters of %s; sending none it would drop",
+            role.model,
+            exc_info=True,
+        )
         params = set()
     if role.structured_output == "auto":
         try:
             schema = litellm.supports_response_schema(model=role.model, custom_llm_provider=provider)
         except Exception:
-            logger.debug("LiteLLM has no schema support on record for %s; asking for JSON without one",
-                         role.model, exc_info=True)
+            logger.debug(
+                "LiteLLM has no schema support on record for %s; asking for JSON without one",
+                role.model,
+                exc_info=True,
+            )
             schema = False
         return bool(schema), params | ({"response_format"} if schema else set())
     return role.structured_output != "off", params | {"response_format"}
@@ -235,7 +239,12 @@ def build_lms(
         schema, params = _schema_support(role)
         sampling = {**role.sampling(), **role.extra_params}
         lms[name] = RoutedLM(
-            name, role.model, engine, structured_output=role.structured_output,
-            schema_support=schema, params=params, **sampling,
-        )  # fmt: skip
+            name,
+            role.model,
+            engine,
+            structured_output=role.structured_output,
+            schema_support=schema,
+            params=params,
+            **sampling,
+        )
     return LMRoles(**lms, engine=engine)

@@ -9,14 +9,12 @@ has no price for is reported as unknown (None), never as free.
 
 from __future__ import annotations
 
-import logging
-
 import functools
+import logging
 import threading
 import time
 from collections import defaultdict
 from typing import Any
-
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +35,9 @@ def _unit_prices(model: str) -> tuple[float, float] | None:
         per_prompt, _ = litellm.cost_per_token(model=model, prompt_tokens=1_000_000, completion_tokens=0)
         _, per_completion = litellm.cost_per_token(model=model, prompt_tokens=0, completion_tokens=1_000_000)
     except Exception:
-        logger.debug("no price known for %s (a self-hosted server?); its USD is unknown", model, exc_info=True)
+        logger.debug(
+            "no price known for %s (a self-hosted server?); its USD is unknown", model, exc_info=True
+        )
         return None
     return per_prompt / 1_000_000, per_completion / 1_000_000
 
@@ -88,8 +88,13 @@ class UsageMeter:
     def session(self) -> dict[str, Any]:
         """This session's calls by source, and what it paid (for manifests)."""
         with self._lock:
-            return {"provider_calls": self.calls["provider"], "cache_hits": self.calls["cache"],
-                    "replayed": self.calls["journal"], "tokens": self.tokens, "usd": self.usd}  # fmt: skip
+            return {
+                "provider_calls": self.calls["provider"],
+                "cache_hits": self.calls["cache"],
+                "replayed": self.calls["journal"],
+                "tokens": self.tokens,
+                "usd": self.usd,
+            }
 
     def status(self) -> str:
         """One line for the progress display: calls/s, tokens, spend."""

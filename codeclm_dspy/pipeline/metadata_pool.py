@@ -107,6 +107,10 @@ class MetadataChecker(dspy.Module):
 
     def forward(self, rt: Runtime, meta: Metadata) -> bool:
         out = rt.structured(
-            self.check, CHECK_METADATA.name, CHECK_METADATA.role, use_case=meta.use_case, skills=list(meta.skills)
+            self.check,
+            CHECK_METADATA.name,
+            CHECK_METADATA.role,
+            use_case=meta.use_case,
+            skills=list(meta.skills),
         )
         return bool(out.plausible)

@@ -50,7 +50,6 @@ class MetaState:
     rubrics_error: str | None = None
 
 
-
 def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_seed, workers, progress) -> None:
     """Decode, improve and filter until ``num_instructions`` pairs are kept or a cap is reached."""
     p = program.pipeline
@@ -106,7 +105,14 @@ def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_see
         if state.calls == 0:
             funnel.add("metadata", "unused")
             sink.reject(
-                rejected_row("metadata", state.meta.id, "rejected", "no_quota", "decode", **metadata_details(state.meta))
+                rejected_row(
+                    "metadata",
+                    state.meta.id,
+                    "rejected",
+                    "no_quota",
+                    "decode",
+                    **metadata_details(state.meta),
+                )
             )
     shortfall = quota - funnel.get("instructions", "kept")
     funnel.add("instructions", "shortfall", shortfall)

@@ -128,7 +128,9 @@ def build_pool(program, rt, unique, sink, funnel, random_seed, workers, progress
             if k not in chosen:
                 funnel.add("metadata", "over_pool_size")
                 sink.reject(
-                    rejected_row("metadata", meta.id, "rejected", "over_pool_size", "pool", **metadata_details(meta))
+                    rejected_row(
+                        "metadata", meta.id, "rejected", "over_pool_size", "pool", **metadata_details(meta)
+                    )
                 )
         unique = [m for k, m in enumerate(unique) if k in chosen]
     funnel.add("metadata", "from_seeds", len(unique))
@@ -159,7 +161,12 @@ def build_pool(program, rt, unique, sink, funnel, random_seed, workers, progress
                     funnel.add("metadata", "implausible")
                     sink.reject(
                         rejected_row(
-                            "metadata", meta.id, "rejected", "implausible", "check_metadata", **metadata_details(meta)
+                            "metadata",
+                            meta.id,
+                            "rejected",
+                            "implausible",
+                            "check_metadata",
+                            **metadata_details(meta),
                         )
                     )
                 else:
@@ -167,5 +174,3 @@ def build_pool(program, rt, unique, sink, funnel, random_seed, workers, progress
     funnel.add("metadata", "pool", len(pool))
     funnel.add("metadata", "pool_shortfall", max(0, p.metadata_pool_size - len(pool)))
     return pool
-
-

@@ -41,8 +41,11 @@ def cost_funnel(counts: dict[str, Any], usage: dict[str, Any], stages_of: dict[s
     for stage, steps in stages_of.items():
         rows = [usage["steps"][s] for s in steps if s in usage["steps"]]
         usd = None if any(r["usd"] is None for r in rows) else sum(r["usd"] for r in rows)
-        stages[stage] = {"calls": sum(r["calls"] for r in rows), "tokens": sum(r["tokens"] for r in rows),
-                         "usd": usd}  # fmt: skip
+        stages[stage] = {
+            "calls": sum(r["calls"] for r in rows),
+            "tokens": sum(r["tokens"] for r in rows),
+            "usd": usd,
+        }
 
     def per_kept(total: dict[str, Any]) -> dict[str, Any] | None:
         if not kept:

@@ -47,8 +47,10 @@ def load_program(path: str | Path) -> tuple[CodecLM, dict[str, Any]]:
     if not isinstance(manifest, dict) or not isinstance(state, dict):
         raise ConfigError(f"{path}: manifest.json and {PROGRAM} must each hold a JSON object")
     if manifest.get("status") != "complete":
-        raise ConfigError(f"the compile in {path} did not complete (status {manifest.get('status')!r}); "
-                          "run the same `codeclm compile` command again to finish it")  # fmt: skip
+        raise ConfigError(
+            f"the compile in {path} did not complete (status {manifest.get('status')!r}); "
+            "run the same `codeclm compile` command again to finish it"
+        )
     program = CodecLM()
     try:
         program.load_state(state)
@@ -67,6 +69,6 @@ def compiled_summary(manifest: dict[str, Any]) -> dict[str, Any]:
             "dev_before": s["before"]["mean"],
             "dev_after": s["after"]["mean"],
             "kept": s["kept"],
-        }  # fmt: skip
+        }
         for step, s in manifest.get("steps", {}).items()
     }

@@ -82,18 +82,35 @@ class RunState:
             row = self._conn.execute("SELECT response FROM calls WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def record_call(self, key: str, *, role: str, step: str, model: str, source: str, response: dict,
-                    usd: float | None, seconds: float) -> None:  # fmt: skip
+    def record_call(
+        self,
+        key: str,
+        *,
+        role: str,
+        step: str,
+        model: str,
+        source: str,
+        response: dict,
+        usd: float | None,
+        seconds: float,
+    ) -> None:
         usage = response.get("usage") or {}
         with self._lock:
             self._conn.execute(
                 "INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    key, role, step, model, source, scrub(json.dumps(response, ensure_ascii=False)),
-                    int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
-                    usd, seconds,
+                    key,
+                    role,
+                    step,
+                    model,
+                    source,
+                    scrub(json.dumps(response, ensure_ascii=False)),
+                    int(usage.get("prompt_tokens") or 0),
+                    int(usage.get("completion_tokens") or 0),
+                    usd,
+                    seconds,
                 ),
-            )  # fmt: skip
+            )
 
     def spent(self) -> dict[str, Any]:
         """Provider calls, tokens and USD recorded so far (for budgets)."""

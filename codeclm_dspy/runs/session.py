@@ -45,9 +45,19 @@ class RunSession:
             ours, before anything is written.
     """
 
-    def __init__(self, config, out: str | Path, identity: dict[str, Any], *, kind: str,
-                 manifest: dict[str, Any] | None = None, lm_config=None, workers: int | None = None,
-                 keep_trace: bool = False, closing: Callable[[RunSession], dict[str, Any]] | None = None):
+    def __init__(
+        self,
+        config,
+        out: str | Path,
+        identity: dict[str, Any],
+        *,
+        kind: str,
+        manifest: dict[str, Any] | None = None,
+        lm_config=None,
+        workers: int | None = None,
+        keep_trace: bool = False,
+        closing: Callable[[RunSession], dict[str, Any]] | None = None,
+    ):
         for name, role in config.models.roles().items():
             check_role(name, role)  # before the directory exists
         self.run_dir = RunDir(out, identity, kind=kind)
@@ -57,7 +67,9 @@ class RunSession:
         except BaseException:
             self.run_dir.close()
             raise
-        self.rt = Runtime(lms, config.engine.parse_retries, workers or config.engine.workers, keep_trace=keep_trace)
+        self.rt = Runtime(
+            lms, config.engine.parse_retries, workers or config.engine.workers, keep_trace=keep_trace
+        )
         self.clock, self.started = time.monotonic(), time.time()
         state = self.run_dir.state
         started_at = state.get_meta("started_at") or utc_now()

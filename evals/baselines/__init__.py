@@ -16,7 +16,7 @@ stopped it (None when the quota was met).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import dspy
 
@@ -183,7 +183,7 @@ class Baseline(dspy.Module):
     counts in ``checks``.
     """
 
-    STAGES: dict[str, tuple[str, ...]] = {}
+    STAGES: ClassVar[dict[str, tuple[str, ...]]] = {}
     PROMPT_TEXTS: tuple[str, ...] = ()
 
     def __init__(self):

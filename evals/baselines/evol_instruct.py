@@ -25,6 +25,7 @@ import math
 import random
 import re
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import dspy
 
@@ -74,8 +75,14 @@ REASONS = ("empty", "prompt_leak", "no_information_gain", *ANSWER_REASONS, "too_
 # The rewriting prompt's own words (WizardLM's rule); a rewrite that copies them is not an instruction.
 # Compared with "#", "_" and runs of spaces read as one space, so "#Rewritten Prompt#" and a
 # copied template field such as "{evolved_instruction}" count too.
-LEAKS = ("given prompt", "rewritten prompt", "given instruction", "rewritten instruction",
-         "evolved instruction", "original instruction")  # fmt: skip
+LEAKS = (
+    "given prompt",
+    "rewritten prompt",
+    "given instruction",
+    "rewritten instruction",
+    "evolved instruction",
+    "original instruction",
+)
 SORRY_WORDS = 80  # a "sorry" answer shorter than this is one the model could not give (WizardLM's rule)
 ANSWERED = "respond_strong"  # the stage of an attempt that got as far as an answer
 PASS_FACTOR = 2  # passes allowed: twice those the quota needs if every rewrite survived
@@ -143,7 +150,11 @@ def too_hard(answer: str) -> str | None:
 class EvolInstruct(Baseline):
     """Evolve every pool instruction for ``rounds`` rounds, pass after pass; keep the survivors."""
 
-    STAGES = {"evolve": ("evolve",), "elimination": ("equivalence",), "respond": ("respond_strong",)}
+    STAGES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "evolve": ("evolve",),
+        "elimination": ("equivalence",),
+        "respond": ("respond_strong",),
+    }
     PROMPT_TEXTS = tuple(GUIDANCE.values())  # sent as an input, so the gates are told
 
     def __init__(self):
@@ -172,8 +183,14 @@ class EvolInstruct(Baseline):
         """
         text = ""
         try:
-            out = rt.structured(self.rewrite, "evolve", "strong", rollout=first_rollout(rt, round_ - 1),
-                                instruction=slot.text, operation=GUIDANCE[operation])  # fmt: skip
+            out = rt.structured(
+                self.rewrite,
+                "evolve",
+                "strong",
+                rollout=first_rollout(rt, round_ - 1),
+                instruction=slot.text,
+                operation=GUIDANCE[operation],
+            )
             text = clean_instruction(out.evolved_instruction)
             if not re.search(r"\w", text):
                 return Outcome(text, "empty")
@@ -221,8 +238,10 @@ class EvolInstruct(Baseline):
                 pending = order
                 while pending and i["kept"] < quota:  # a batch never holds more than the quota still needs
                     batch, pending = pending[: quota - i["kept"]], pending[quota - i["kept"] :]
-                    jobs = [(s, random.Random(f"{random_seed}:evol-instruct:{s.index}:{round_}").choice(ops))
-                            for s in batch]  # fmt: skip
+                    jobs = [
+                        (s, random.Random(f"{random_seed}:evol-instruct:{s.index}:{round_}").choice(ops))
+                        for s in batch
+                    ]
                     before = frozenset(seen)
                     with progress.stage(f"evolve (round {round_})", len(jobs)) as tick:
                         step = lambda j, r=round_, b=before: ticked(tick, self.attempt, rt, gates, *j, r, b)  # noqa: E731
@@ -239,8 +258,9 @@ class EvolInstruct(Baseline):
         i["generated"] += 1
         stats["evolved"] += 1
         counts["operations"][op]["tried"] += 1
-        traj = lineage(f"ev-{slot.index:05d}-r{round_:02d}", slot.seed.instruction, [*slot.actions, op],
-                       [slot.seed.id])  # fmt: skip
+        traj = lineage(
+            f"ev-{slot.index:05d}-r{round_:02d}", slot.seed.instruction, [*slot.actions, op], [slot.seed.id]
+        )
         facts = {"parent": slot.text, "operation": op, "round": round_, **out.details}
         if out.response:
             facts["response"] = out.response

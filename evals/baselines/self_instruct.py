@@ -19,6 +19,7 @@ import math
 import random
 import re
 from collections import Counter
+from typing import ClassVar
 
 import dspy
 
@@ -124,7 +125,10 @@ class RougePool:
 class SelfInstruct(Baseline):
     """Grow a task pool from the seeds; keep the strong model's answers."""
 
-    STAGES = {"brainstorm": ("brainstorm",), "respond": ("respond_strong",)}
+    STAGES: ClassVar[dict[str, tuple[str, ...]]] = {
+        "brainstorm": ("brainstorm",),
+        "respond": ("respond_strong",),
+    }
 
     def __init__(self):
         super().__init__()
@@ -188,10 +192,14 @@ class SelfInstruct(Baseline):
         def brainstorm(job):
             c, shown = job
             out = rt.structured(
-                self.brainstorm, "brainstorm", "strong", rollout=first_rollout(rt, c),
+                self.brainstorm,
+                "brainstorm",
+                "strong",
+                rollout=first_rollout(rt, c),
                 check=lambda o: None if o.new_instructions else "no instructions",
-                examples=[text for text, _ in shown], count=k.instructions_per_call,
-            )  # fmt: skip
+                examples=[text for text, _ in shown],
+                count=k.instructions_per_call,
+            )
             return [clean_instruction(t) for t in out.new_instructions][: k.instructions_per_call]
 
         while counts["instructions"]["kept"] < quota and calls["made"] < calls["max"]:

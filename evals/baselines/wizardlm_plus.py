@@ -16,7 +16,7 @@ quota is kept or its rounds run out.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from codeclm_dspy.pipeline.funnel import Funnel
 from codeclm_dspy.pipeline.metadata_pool import merge_identical
@@ -31,7 +31,7 @@ from evals.baselines.evol_instruct import EvolInstruct
 class WizardLMPlus(Baseline):
     """Encode -> metadata pool -> decode (CodecLM), then Evol-Instruct on the basic instructions."""
 
-    STAGES = {
+    STAGES: ClassVar[dict[str, tuple[str, ...]]] = {
         "encode": ("encode",),
         "metadata pool": ("check_metadata",),
         "decode": ("decode",),
@@ -49,8 +49,17 @@ class WizardLMPlus(Baseline):
         self.codec.configure(config.model_copy(update={"pipeline": pipeline}))
         self.evol.configure(config)
 
-    def run(self, rt, seeds, sink, *, random_seed: int = 0, workers: int = 1, progress=None,
-            metadata: list[Metadata] | None = None) -> dict[str, Any]:  # fmt: skip
+    def run(
+        self,
+        rt,
+        seeds,
+        sink,
+        *,
+        random_seed: int = 0,
+        workers: int = 1,
+        progress=None,
+        metadata: list[Metadata] | None = None,
+    ) -> dict[str, Any]:
         """Decode ``num_instructions`` basic instructions, then evolve them into the quota."""
         from codeclm_dspy.progress import NullProgress
 

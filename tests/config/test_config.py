@@ -60,7 +60,21 @@ def test_public_dict_masks_credential_like_params():
 def test_public_config_masks_credentials_but_not_token_counts():
     from codeclm_dspy.config import redact
 
-    masked = redact({"max_tokens": 256, "tpm": 1000, "token": "t", "hf_token": "h", "api_key": "k",
-                     "extra_params": {"access_token": "a", "top_k": 5}})  # fmt: skip
-    assert masked == {"max_tokens": 256, "tpm": 1000, "token": "***", "hf_token": "***", "api_key": "***",
-                      "extra_params": {"access_token": "***", "top_k": 5}}  # fmt: skip
+    masked = redact(
+        {
+            "max_tokens": 256,
+            "tpm": 1000,
+            "token": "t",
+            "hf_token": "h",
+            "api_key": "k",
+            "extra_params": {"access_token": "a", "top_k": 5},
+        }
+    )
+    assert masked == {
+        "max_tokens": 256,
+        "tpm": 1000,
+        "token": "***",
+        "hf_token": "***",
+        "api_key": "***",
+        "extra_params": {"access_token": "***", "top_k": 5},
+    }

@@ -40,7 +40,7 @@ def test_concurrency_never_exceeds_the_role_limit():
 
 
 def test_requests_per_window_wait_instead_of_bursting():
-    peak, starts = hammer(RoleLimiter(concurrency=10, rpm=4, window_s=0.5), n=8)
+    _peak, starts = hammer(RoleLimiter(concurrency=10, rpm=4, window_s=0.5), n=8)
     assert starts[4] - starts[0] >= 0.45  # the fifth request waited for the window to move on
     assert sum(s - starts[0] < 0.45 for s in starts) == 4
 

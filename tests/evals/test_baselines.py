@@ -218,13 +218,20 @@ def test_self_instruct_shows_generated_tasks_once_there_are_some(steps):
 
     def tasks(role, inputs, params):  # round 1 (only seeds shown) writes tasks nobody answers
         first_round = set(json.loads(inputs["examples"])) <= seeds
-        return {"new_instructions": [t.replace("Describe", "Outline" if first_round else "Describe")
-                                     for t in fresh_tasks(role, inputs, params)["new_instructions"]]}  # fmt: skip
+        return {
+            "new_instructions": [
+                t.replace("Describe", "Outline" if first_round else "Describe")
+                for t in fresh_tasks(role, inputs, params)["new_instructions"]
+            ]
+        }
 
     steps.handlers["decode"] = tasks
     steps.handlers["respond"] = lambda role, i, p: "" if i["instruction"].startswith("Outline") else "Done."
-    counts, sink = run("self-instruct", pipeline={"num_instructions": 3},
-                       self_instruct={"instructions_per_call": 1, "demos_per_prompt": 3, "machine_demos": 1})  # fmt: skip
+    counts, _sink = run(
+        "self-instruct",
+        pipeline={"num_instructions": 3},
+        self_instruct={"instructions_per_call": 1, "demos_per_prompt": 3, "machine_demos": 1},
+    )
     shown = [json.loads(i["examples"]) for _, i in steps.steps("decode")]
     assert len(shown) == 6 and all(len(e) == 3 for e in shown)
     assert all(set(e) <= seeds for e in shown[:3])  # round 1: only seeds
@@ -270,7 +277,7 @@ def test_the_pruned_rouge_scan_finds_what_a_full_scan_finds():
 
 def test_self_instruct_without_rouge_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "rouge_score", None)  # import fails
-    with pytest.raises(cc.CodecLMError, match="bash scripts/setup.sh evals"):
+    with pytest.raises(cc.CodecLMError, match=r"bash scripts/setup\.sh evals"):
         make_program(configured("self-instruct"))
 
 
@@ -344,8 +351,13 @@ def test_a_failed_evolution_leaves_its_parent_to_the_next_round(steps):
         return evolve_ok(role, inputs, params)
 
     steps.handlers["evolve"] = evolve
-    counts, sink = run("evol-instruct", seeds=SEEDS[:3], pipeline={"num_instructions": 10},
-                       evol_instruct={"rounds": 2}, engine={"parse_retries": 0})  # fmt: skip
+    counts, sink = run(
+        "evol-instruct",
+        seeds=SEEDS[:3],
+        pipeline={"num_instructions": 10},
+        evol_instruct={"rounds": 2},
+        engine={"parse_retries": 0},
+    )
     kept = {r["id"]: r for r in sink.kept}
     failed = next(r for r in sink.rejected if r["outcome"] == "failed")
     assert (
@@ -374,8 +386,9 @@ def test_evol_stops_at_the_quota_without_evolving_more(steps):
 
 def test_evol_records_a_shortfall_after_all_rounds(steps):
     steps.handlers["evolve"] = lambda r, i, p: {"evolved_instruction": "the rewritten prompt is below"}
-    counts, sink = run("evol-instruct", seeds=SEEDS[:2], pipeline={"num_instructions": 5},
-                       evol_instruct={"rounds": 3})  # fmt: skip
+    counts, sink = run(
+        "evol-instruct", seeds=SEEDS[:2], pipeline={"num_instructions": 5}, evol_instruct={"rounds": 3}
+    )
     assert counts["instructions"]["kept"] == 0 and counts["instructions"]["shortfall"] == 5
     assert counts["shortfall_reason"] == "rounds_exhausted"
     # two passes of three rounds: twice the one pass 5 pairs would need from 2 seeds x 3 rounds
@@ -385,8 +398,11 @@ def test_evol_records_a_shortfall_after_all_rounds(steps):
 
 
 def test_evol_operations_come_from_the_config(steps):
-    counts, sink = run("evol-instruct", pipeline={"num_instructions": 4},
-                       evol_instruct={"operations": ["breadth"], "elimination_check": False})  # fmt: skip
+    counts, sink = run(
+        "evol-instruct",
+        pipeline={"num_instructions": 4},
+        evol_instruct={"operations": ["breadth"], "elimination_check": False},
+    )
     assert {i["operation"] for _, i in steps.steps("evolve")} == {GUIDANCE["breadth"]}
     assert all(r["actions"] == ["breadth"] for r in sink.kept)
     assert steps.steps("equivalence") == [] and counts["operations"] == {"breadth": {"tried": 4, "kept": 4}}
@@ -420,8 +436,11 @@ def test_generate_writes_a_complete_run_and_resumes_without_calls(steps, tmp_pat
 
 @pytest.mark.parametrize("method", METHODS)
 def test_a_budget_stop_resumes_to_the_uninterrupted_result(steps, tmp_path, method):
-    knobs = {"pipeline": {"num_instructions": 6}, "self_instruct": {"instructions_per_call": 2},
-             "evol_instruct": {"rounds": 2}}  # fmt: skip
+    knobs = {
+        "pipeline": {"num_instructions": 6},
+        "self_instruct": {"instructions_per_call": 2},
+        "evol_instruct": {"rounds": 2},
+    }
     cc.generate(configured(method, **knobs), SEEDS[:4], out=tmp_path / "reference")
     total = len(steps.calls)
     out = tmp_path / "stopped"
@@ -438,8 +457,11 @@ def test_a_budget_stop_resumes_to_the_uninterrupted_result(steps, tmp_path, meth
 
 @pytest.mark.parametrize("method", METHODS)
 def test_the_result_does_not_depend_on_the_number_of_workers(steps, method):
-    knobs = {"pipeline": {"num_instructions": 12}, "self_instruct": {"instructions_per_call": 5},
-             "evol_instruct": {"rounds": 2}}  # fmt: skip
+    knobs = {
+        "pipeline": {"num_instructions": 12},
+        "self_instruct": {"instructions_per_call": 5},
+        "evol_instruct": {"rounds": 2},
+    }
     one = run(method, engine={"workers": 1}, **knobs)
     many = run(method, engine={"workers": 6}, **knobs)
     assert one[0] == many[0]

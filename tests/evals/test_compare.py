@@ -49,19 +49,39 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
     return path
 
 
-def make_run(root: Path, name: str, instructions: list[str], *, method: str | None = None,
-             status: str = "complete", calls: int = 40, tokens: int = 8000, usd: float | None = 0.2) -> Path:  # fmt: skip
+def make_run(
+    root: Path,
+    name: str,
+    instructions: list[str],
+    *,
+    method: str | None = None,
+    status: str = "complete",
+    calls: int = 40,
+    tokens: int = 8000,
+    usd: float | None = 0.2,
+) -> Path:
     run = root / name
     run.mkdir()
-    write_jsonl(run / "kept.jsonl", [{"id": f"{name}-{i:03d}", "instruction": text, "response": "ok"}
-                                     for i, text in enumerate(instructions)])  # fmt: skip
+    write_jsonl(
+        run / "kept.jsonl",
+        [
+            {"id": f"{name}-{i:03d}", "instruction": text, "response": "ok"}
+            for i, text in enumerate(instructions)
+        ],
+    )
     kept = len(instructions)
     per = None
     if kept:
         per = {"calls": calls / kept, "tokens": tokens / kept, "usd": None if usd is None else usd / kept}
-    manifest = {"status": status, "method": method or name, "kept": kept, "config": {}, "models": {},
-                "usage": {"calls": calls, "cache_hits": 0, "tokens": tokens, "usd": usd, "steps": {}},
-                "cost_funnel": {"kept": kept, "per_kept_pair": per}}  # fmt: skip
+    manifest = {
+        "status": status,
+        "method": method or name,
+        "kept": kept,
+        "config": {},
+        "models": {},
+        "usage": {"calls": calls, "cache_hits": 0, "tokens": tokens, "usd": usd, "steps": {}},
+        "cost_funnel": {"kept": kept, "per_kept_pair": per},
+    }
     (run / "manifest.json").write_text(json.dumps(manifest))
     return run
 
@@ -97,8 +117,11 @@ def test_contamination_catches_exact_and_near_copies_in_every_eval_set(tmp_path,
     run = make_run(tmp_path, "leaky", texts)
     result = compare([run], heldout, embedder=BagOfWords(), eval_sets={"mtbench": other})
     flags = {(f["id"], f["eval_set"], f["eval_id"], f["kind"]) for f in result.flags["leaky"]}
-    assert flags == {("leaky-000", "heldout", "h2", "exact"), ("leaky-001", "heldout", "h3", "near"),
-                     ("leaky-002", "mtbench", "m1", "exact")}  # fmt: skip
+    assert flags == {
+        ("leaky-000", "heldout", "h2", "exact"),
+        ("leaky-001", "heldout", "h3", "near"),
+        ("leaky-002", "mtbench", "m1", "exact"),
+    }
     row = result.rows[0]
     assert (row["contaminated"], row["contaminated_exact"], row["contaminated_near"]) == (3, 2, 1)
     assert row["contaminated_by_set"] == {"heldout": 2, "mtbench": 1}
@@ -196,7 +219,7 @@ def test_write_report_writes_json_markdown_and_png(tmp_path, heldout, capsys):
 def test_write_report_without_matplotlib_says_how_to_install_it(tmp_path, heldout, monkeypatch):
     result = compare([make_run(tmp_path, "codeclm", [words("papa")])], heldout, embedder=BagOfWords())
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
-    with pytest.raises(CodecLMError, match="scripts/setup.sh evals"):
+    with pytest.raises(CodecLMError, match=r"scripts/setup\.sh evals"):
         write_report(result, tmp_path / "report")
     assert not (tmp_path / "report").exists()  # nothing half-written
 

@@ -15,8 +15,11 @@ from optimizers import compile_program, load_program
 from optimizers.students import step_predictor
 from tests.compile_helpers import bag_of_words, compile_config, learning_judge, write_seeds
 
-BOOTSTRAP = {"optimizer": "BootstrapFewShotWithRandomSearch", "params": {"num_candidate_programs": 2},
-             "pass_mark": 1.0}  # fmt: skip
+BOOTSTRAP = {
+    "optimizer": "BootstrapFewShotWithRandomSearch",
+    "params": {"num_candidate_programs": 2},
+    "pass_mark": 1.0,
+}
 
 
 @pytest.fixture
@@ -56,8 +59,19 @@ def test_save_load_round_trip_and_generate_with_the_program(compiling, tmp_path)
     steps = {"encode": {"optimizer": "LabeledFewShot", "params": {"k": 2}}, "judge": BOOTSTRAP}
     config = compile_config(steps)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    done = CliRunner().invoke(app, ["compile", "--config", str(tmp_path / "config.yaml"), "--seeds", seeds,
-                                    "--out", str(tmp_path / "prog"), "-q"])  # fmt: skip
+    done = CliRunner().invoke(
+        app,
+        [
+            "compile",
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--seeds",
+            seeds,
+            "--out",
+            str(tmp_path / "prog"),
+            "-q",
+        ],
+    )
     assert done.exit_code == 0, done.output
     assert "encode" in done.output and "LabeledFewShot" in done.output and "judge" in done.output
 
@@ -71,8 +85,21 @@ def test_save_load_round_trip_and_generate_with_the_program(compiling, tmp_path)
     assert "state" not in manifest["steps"]["encode"] and saved["encoder.encode"]["lm"] is None
 
     calls = len(compiling.calls)
-    gen = CliRunner().invoke(app, ["generate", "--config", str(tmp_path / "config.yaml"), "--seeds", seeds,
-                                   "--out", str(tmp_path / "run"), "--program", str(tmp_path / "prog"), "-q"])  # fmt: skip
+    gen = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--seeds",
+            seeds,
+            "--out",
+            str(tmp_path / "run"),
+            "--program",
+            str(tmp_path / "prog"),
+            "-q",
+        ],
+    )
     assert gen.exit_code == 0, gen.output
     run_manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
     assert run_manifest["program"]["compiled_from"] == str(tmp_path / "prog")
@@ -116,8 +143,19 @@ def test_budget_stop_then_resume_gives_the_uninterrupted_program(compiling, tmp_
 def test_bad_compile_input_is_one_line_and_exit_2(compiling, tmp_path, steps, seeds_kw, message):
     seeds = write_seeds(tmp_path / "seeds.jsonl", **seeds_kw)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(compile_config(steps)))
-    done = CliRunner().invoke(app, ["compile", "--config", str(tmp_path / "config.yaml"), "--seeds", seeds,
-                                    "--out", str(tmp_path / "prog"), "-q"])  # fmt: skip
+    done = CliRunner().invoke(
+        app,
+        [
+            "compile",
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--seeds",
+            seeds,
+            "--out",
+            str(tmp_path / "prog"),
+            "-q",
+        ],
+    )
     assert done.exit_code == 2, done.output
     assert message in done.output and "Traceback" not in done.output
     assert not (tmp_path / "prog" / "program.json").exists()
@@ -138,8 +176,19 @@ def test_an_optimizer_that_gives_up_is_one_line_with_its_log(compiling, tmp_path
     # MIPROv2 without `auto` wants num_trials, which only its compile() takes: it raises at compile time
     steps = {"judge": {"optimizer": "MIPROv2", "params": {"auto": None, "num_candidates": 2}}}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(compile_config(steps)))
-    done = CliRunner().invoke(app, ["compile", "--config", str(tmp_path / "config.yaml"), "--seeds", seeds,
-                                    "--out", str(tmp_path / "prog"), "-q"])  # fmt: skip
+    done = CliRunner().invoke(
+        app,
+        [
+            "compile",
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--seeds",
+            seeds,
+            "--out",
+            str(tmp_path / "prog"),
+            "-q",
+        ],
+    )
     assert done.exit_code == 1, done.output
     assert "MIPROv2 failed compiling judge" in done.output and "Traceback" not in done.output
     assert "Traceback" in (tmp_path / "prog" / "optimizer-logs" / "judge.log").read_text()

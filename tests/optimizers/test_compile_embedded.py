@@ -23,15 +23,28 @@ SEEDS = [
 @pytest.mark.embedded
 def test_judge_compiles_on_the_embedded_models(tmp_path):
     seeds = tmp_path / "seeds.jsonl"
-    seeds.write_text("".join(json.dumps({"id": f"q{n}", "instruction": q, "reference": a}) + "\n"
-                             for n, (q, a) in enumerate(SEEDS)))  # fmt: skip
+    seeds.write_text(
+        "".join(
+            json.dumps({"id": f"q{n}", "instruction": q, "reference": a}) + "\n"
+            for n, (q, a) in enumerate(SEEDS)
+        )
+    )
     judge = {"model": "embedded/smollm2-135m-instruct", "temperature": 0.8, "max_tokens": 32}
-    config = parse_config({
-        "models": {"strong": judge, "target": {"model": "embedded/gemma3-270m"}, "judge": judge},
-        "engine": {"workers": 2},
-        "compile": {"steps": {"judge": {"optimizer": "BootstrapFewShotWithRandomSearch", "pass_mark": 0.5,
-                                        "params": {"num_candidate_programs": 1, "max_labeled_demos": 0}}}},
-    })  # fmt: skip
+    config = parse_config(
+        {
+            "models": {"strong": judge, "target": {"model": "embedded/gemma3-270m"}, "judge": judge},
+            "engine": {"workers": 2},
+            "compile": {
+                "steps": {
+                    "judge": {
+                        "optimizer": "BootstrapFewShotWithRandomSearch",
+                        "pass_mark": 0.5,
+                        "params": {"num_candidate_programs": 1, "max_labeled_demos": 0},
+                    }
+                }
+            },
+        }
+    )
     manifest = compile_program(config, seeds, tmp_path / "prog")
     step = manifest["steps"]["judge"]
     assert manifest["status"] == "complete"

@@ -141,9 +141,14 @@ def test_seeds_read_alike_for_generate_and_compile(tmp_path):
     from codeclm_dspy.seeds import load_seeds
 
     path = tmp_path / "tasks.jsonl"
-    path.write_text('{"id": "t1", "instruction": "Summarise this.", "input": "A long memo.", "reference": "Memo."}\n'
-                    '{"id": "t2", "instruction": "Say hi.", "input": ""}\n')  # fmt: skip
+    path.write_text(
+        '{"id": "t1", "instruction": "Summarise this.", "input": "A long memo.", "reference": "Memo."}\n'
+        '{"id": "t2", "instruction": "Say hi.", "input": ""}\n'
+    )
     seeds = load_seeds(path)
     records = load_records(path, "instruction", "id", "reference")
-    assert [s.instruction for s in seeds] == [r.instruction for r in records] == ["Summarise this.\n\nA long memo.",
-                                                                               "Say hi."]  # fmt: skip
+    assert (
+        [s.instruction for s in seeds]
+        == [r.instruction for r in records]
+        == ["Summarise this.\n\nA long memo.", "Say hi."]
+    )

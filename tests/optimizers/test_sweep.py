@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from codeclm_dspy.cli import app
 from codeclm_dspy.config import load_config
 from optimizers.space import SearchSpace, apply
-from optimizers.sweep import open_study, run_sweep
+from optimizers.sweep import run_sweep
+from optimizers.sweep_storage import open_study
 from tests.compile_helpers import bag_of_words
 
 
@@ -26,9 +27,11 @@ BASE = {
 }
 SPACE = {
     "objectives": {"quality": "mean_nn_similarity", "cost": "calls_per_kept"},
-    "params": {"pipeline.threshold": {"low": 0.5, "high": 3.0, "step": 0.5},
-               "pipeline.max_iterations": {"low": 1, "high": 3}},
-}  # fmt: skip
+    "params": {
+        "pipeline.threshold": {"low": 0.5, "high": 3.0, "step": 0.5},
+        "pipeline.max_iterations": {"low": 1, "high": 3},
+    },
+}
 
 
 @pytest.fixture
@@ -55,8 +58,15 @@ def files(script, tmp_path):
 
 
 def sweep(files, trials):
-    return run_sweep(BASE, SearchSpace.model_validate(SPACE), files / "seeds.jsonl", files / "heldout.jsonl",
-                     files / "sweep", trials=trials, embedder=BagOfWords())  # fmt: skip
+    return run_sweep(
+        BASE,
+        SearchSpace.model_validate(SPACE),
+        files / "seeds.jsonl",
+        files / "heldout.jsonl",
+        files / "sweep",
+        trials=trials,
+        embedder=BagOfWords(),
+    )
 
 
 def test_trials_keep_their_directories_and_the_sweep_resumes(files):
@@ -71,13 +81,17 @@ def test_trials_keep_their_directories_and_the_sweep_resumes(files):
         assert saved["pipeline"]["max_iterations"] == t.params["pipeline.max_iterations"]
         quality, cost = t.values
         assert 0 <= quality <= 1 and cost == pytest.approx(t.user_attrs["metrics"]["calls_per_kept"])
-    before = {t.number: (files / "sweep" / "trials" / f"{t.number:04d}" / "run" / "manifest.json").read_text()
-              for t in trials}  # fmt: skip
+    before = {
+        t.number: (files / "sweep" / "trials" / f"{t.number:04d}" / "run" / "manifest.json").read_text()
+        for t in trials
+    }
 
     resumed = sweep(files, 4)  # the same command with a bigger target: one more trial, nothing redone
     assert [t.number for t in resumed.get_trials()] == [0, 1, 2, 3]
-    assert all((files / "sweep" / "trials" / f"{n:04d}" / "run" / "manifest.json").read_text() == text
-               for n, text in before.items())  # fmt: skip
+    assert all(
+        (files / "sweep" / "trials" / f"{n:04d}" / "run" / "manifest.json").read_text() == text
+        for n, text in before.items()
+    )
     assert len(sweep(files, 4).get_trials()) == 4  # already there: no trial at all
 
 
@@ -108,16 +122,41 @@ def test_best_config_runs_with_generate_as_it_is(files):
     assert f"trial {best.number}" in done.output
     config = load_config(files / "best.yaml")
     assert config.pipeline.threshold == best.params["pipeline.threshold"]
-    gen = CliRunner().invoke(app, ["generate", "--config", str(files / "best.yaml"), "--seeds", str(files / "seeds.jsonl"),
-                                   "--out", str(files / "again"), "-q"])  # fmt: skip
+    gen = CliRunner().invoke(
+        app,
+        [
+            "generate",
+            "--config",
+            str(files / "best.yaml"),
+            "--seeds",
+            str(files / "seeds.jsonl"),
+            "--out",
+            str(files / "again"),
+            "-q",
+        ],
+    )
     assert gen.exit_code == 0, gen.output
 
 
 def test_an_unreachable_storage_is_one_line_without_its_password(files):
-    done = CliRunner().invoke(app, ["sweep", "--config", str(files / "config.yaml"), "--space", str(files / "space.yaml"),
-                                    "--seeds", str(files / "seeds.jsonl"), "--heldout", str(files / "heldout.jsonl"),
-                                    "--storage", "postgresql+psycopg2://me:s3cret-pw@127.0.0.1:1/db",
-                                    "--out", str(files / "sweep")])  # fmt: skip
+    done = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            "--config",
+            str(files / "config.yaml"),
+            "--space",
+            str(files / "space.yaml"),
+            "--seeds",
+            str(files / "seeds.jsonl"),
+            "--heldout",
+            str(files / "heldout.jsonl"),
+            "--storage",
+            "postgresql+psycopg2://me:s3cret-pw@127.0.0.1:1/db",
+            "--out",
+            str(files / "sweep"),
+        ],
+    )
     assert done.exit_code == 2, done.output
     assert "cannot open the study storage" in done.output and "s3cret-pw" not in done.output
     assert "Traceback" not in done.output
@@ -143,35 +182,73 @@ def test_none_removes_a_compile_step_and_paths_must_be_sections():
 
 @pytest.mark.parametrize(
     ("space", "message"),
-    [({"params": {}}, "params"), ({"params": {"pipeline.threshold": {"low": 3, "high": 1}}}, "above high"),
-     ({"params": {"pipeline.threshold": {"low": 1}}}, "either low and high, or choices"),
-     ({"objectives": {"quality": "vibes"}, "params": {"pipeline.threshold": {"choices": [1, 2]}}}, "objectives.quality"),
-     ({"params": {"pipeline.thresold": {"low": 1, "high": 2}}}, "pipeline.thresold: unknown key"),
-     ({"params": {"pipeline.threshold": {"low": 0.0, "high": 1.0, "log": True}}}, "log-scaled knob"),
-     ({"params": {"pipeline.max_iterations": {"low": 1.0, "high": 2.5}}}, "pipeline.max_iterations: Input should be a valid integer")],
-)  # fmt: skip
+    [
+        ({"params": {}}, "params"),
+        ({"params": {"pipeline.threshold": {"low": 3, "high": 1}}}, "above high"),
+        ({"params": {"pipeline.threshold": {"low": 1}}}, "either low and high, or choices"),
+        (
+            {"objectives": {"quality": "vibes"}, "params": {"pipeline.threshold": {"choices": [1, 2]}}},
+            "objectives.quality",
+        ),
+        ({"params": {"pipeline.thresold": {"low": 1, "high": 2}}}, "pipeline.thresold: unknown key"),
+        ({"params": {"pipeline.threshold": {"low": 0.0, "high": 1.0, "log": True}}}, "log-scaled knob"),
+        (
+            {"params": {"pipeline.max_iterations": {"low": 1.0, "high": 2.5}}},
+            "pipeline.max_iterations: Input should be a valid integer",
+        ),
+    ],
+)
 def test_bad_space_is_one_line_and_exit_2(files, space, message):
     (files / "space.yaml").write_text(yaml.safe_dump(space))
-    done = CliRunner().invoke(app, ["sweep", "--config", str(files / "config.yaml"), "--space", str(files / "space.yaml"),
-                                    "--seeds", str(files / "seeds.jsonl"), "--heldout", str(files / "heldout.jsonl"),
-                                    "--out", str(files / "sweep")])  # fmt: skip
+    done = CliRunner().invoke(
+        app,
+        [
+            "sweep",
+            "--config",
+            str(files / "config.yaml"),
+            "--space",
+            str(files / "space.yaml"),
+            "--seeds",
+            str(files / "seeds.jsonl"),
+            "--heldout",
+            str(files / "heldout.jsonl"),
+            "--out",
+            str(files / "sweep"),
+        ],
+    )
     assert done.exit_code == 2, done.output
     assert message in done.output and "Traceback" not in done.output
 
 
 def test_a_hopeless_probe_stops_the_trial_before_its_full_run(files, script):
     # a cold strong model writes instructions like the held-out ones, a hot one writes off-topic ones
-    script.handlers["decode"] = lambda role, i, p: {"new_instructions": [
-        (f"Question {n} about question answering" if p["temperature"] < 0.5 else f"Unrelated chatter item {n}")
-        for n in range(int(i["count"]))]}  # fmt: skip
-    space = {"pruning": {"probe_instructions": 2, "min_trials": 2},
-             "params": {"models.strong.temperature": {"choices": [0.1, 0.9]}}}  # fmt: skip
+    script.handlers["decode"] = lambda role, i, p: {
+        "new_instructions": [
+            (
+                f"Question {n} about question answering"
+                if p["temperature"] < 0.5
+                else f"Unrelated chatter item {n}"
+            )
+            for n in range(int(i["count"]))
+        ]
+    }
+    space = {
+        "pruning": {"probe_instructions": 2, "min_trials": 2},
+        "params": {"models.strong.temperature": {"choices": [0.1, 0.9]}},
+    }
     (files / "sweep").mkdir()
     study = open_study(f"sqlite:///{(files / 'sweep').resolve() / 'study.db'}", "codeclm-sweep")
     for temperature in (0.1, 0.1, 0.9):
         study.enqueue_trial({"models.strong.temperature": temperature})
-    run_sweep(BASE, SearchSpace.model_validate(space), files / "seeds.jsonl", files / "heldout.jsonl",
-              files / "sweep", trials=3, embedder=BagOfWords())  # fmt: skip
+    run_sweep(
+        BASE,
+        SearchSpace.model_validate(space),
+        files / "seeds.jsonl",
+        files / "heldout.jsonl",
+        files / "sweep",
+        trials=3,
+        embedder=BagOfWords(),
+    )
     trials = study.get_trials()
     assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * 2 + [
         optuna.trial.TrialState.PRUNED
@@ -187,17 +264,32 @@ def test_a_trial_can_compile_a_step_before_it_generates(files, monkeypatch):
     import optimizers.compile as compile_module
 
     monkeypatch.setattr(compile_module, "_embedder", lambda name: bag_of_words)
-    (files / "seeds.jsonl").write_text("".join(
-        json.dumps({"id": f"s{k}", "instruction": f"Seed question {k} about food", "reference": f"Answer {k}."}) + "\n"
-        for k in range(4)))  # fmt: skip
-    space = {"fixed": {"compile.dev_fraction": 0.5},
-             "params": {"compile.steps.judge.optimizer": {"choices": ["none", "LabeledFewShot", "COPRO"]}}}  # fmt: skip
+    (files / "seeds.jsonl").write_text(
+        "".join(
+            json.dumps(
+                {"id": f"s{k}", "instruction": f"Seed question {k} about food", "reference": f"Answer {k}."}
+            )
+            + "\n"
+            for k in range(4)
+        )
+    )
+    space = {
+        "fixed": {"compile.dev_fraction": 0.5},
+        "params": {"compile.steps.judge.optimizer": {"choices": ["none", "LabeledFewShot", "COPRO"]}},
+    }
     (files / "sweep").mkdir()
     study = open_study(f"sqlite:///{(files / 'sweep').resolve() / 'study.db'}", "codeclm-sweep")
     for choice in ("COPRO", "none", "LabeledFewShot"):
         study.enqueue_trial({"compile.steps.judge.optimizer": choice})
-    run_sweep(BASE, SearchSpace.model_validate(space), files / "seeds.jsonl", files / "heldout.jsonl",
-              files / "sweep", trials=3, embedder=BagOfWords())  # fmt: skip
+    run_sweep(
+        BASE,
+        SearchSpace.model_validate(space),
+        files / "seeds.jsonl",
+        files / "heldout.jsonl",
+        files / "sweep",
+        trials=3,
+        embedder=BagOfWords(),
+    )
     copro, plain, labeled = study.get_trials()
     assert copro.state == optuna.trial.TrialState.COMPLETE
     home = files / "sweep" / "trials" / "0000"

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from benchmarks.stub_server import StubServer
-from optimizers.sweep import open_study
+from optimizers.sweep_storage import open_study
 from tests import postgres
 from tests.engine_helpers import env, stub_config, write_inputs
 
@@ -30,8 +30,12 @@ def test_two_workers_share_one_study_and_never_run_a_trial_twice(tmp_path):
         "max_iterations": 2,
         "threshold": 3.0,
     }
-    space = {"params": {"pipeline.threshold": {"low": 1.0, "high": 3.0, "step": 0.5},
-                        "pipeline.max_iterations": {"low": 1, "high": 2}}}  # fmt: skip
+    space = {
+        "params": {
+            "pipeline.threshold": {"low": 1.0, "high": 3.0, "step": 0.5},
+            "pipeline.max_iterations": {"low": 1, "high": 2},
+        }
+    }
     (tmp_path / "space.yaml").write_text(yaml.safe_dump(space))
     (tmp_path / "heldout.jsonl").write_text(
         "".join(
@@ -43,11 +47,32 @@ def test_two_workers_share_one_study_and_never_run_a_trial_twice(tmp_path):
         for role in config["models"].values():
             role["api_base"] = stub.url
         config_path, seeds = write_inputs(tmp_path, config)
-        command = [sys.executable, "-m", "codeclm_dspy", "sweep", "--config", str(config_path), "--space",
-                   str(tmp_path / "space.yaml"), "--seeds", str(seeds), "--heldout", str(tmp_path / "heldout.jsonl"),
-                   "--trials", "6", "--storage", url, "--out", str(tmp_path / "sweep")]  # fmt: skip
-        workers = [subprocess.Popen(command, env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True) for _ in range(2)]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "codeclm_dspy",
+            "sweep",
+            "--config",
+            str(config_path),
+            "--space",
+            str(tmp_path / "space.yaml"),
+            "--seeds",
+            str(seeds),
+            "--heldout",
+            str(tmp_path / "heldout.jsonl"),
+            "--trials",
+            "6",
+            "--storage",
+            url,
+            "--out",
+            str(tmp_path / "sweep"),
+        ]
+        workers = [
+            subprocess.Popen(
+                command, env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for _ in range(2)
+        ]
         outputs = [w.communicate(timeout=900) for w in workers]
         for w, (out, err) in zip(workers, outputs, strict=True):
             assert w.returncode == 0, f"exit {w.returncode}\nstdout: {out[-2000:]}\nstderr: {err[-4000:]}"
