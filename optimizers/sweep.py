@@ -32,7 +32,7 @@ from codeclm_dspy.config import Config, parse_config
 from codeclm_dspy.errors import CodecLMError, ProviderStopped, RunStopped
 from codeclm_dspy.out_paths import check_dir, claim_dir
 from optimizers.space import SearchSpace, apply
-from optimizers.sweep_storage import check_storage, check_study_name, open_study
+from optimizers.sweep_storage import check_storage, check_study_name, open_study, retry_callback
 
 STUDY = "codeclm-sweep"
 
