@@ -196,7 +196,7 @@ def open_study(storage: str, name: str, *, seed: int | None = None, create: bool
     # ERROR: Optuna logs every failed trial with its traceback; the trial keeps its reason instead
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     # heartbeats and retried_trial_number are marked experimental; they are what resume rests on
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module=r"optimizers\.")
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module=r"optuna\.")
     for attempt in range(4):
         try:
             rdb = optuna.storages.RDBStorage(
