@@ -44,6 +44,21 @@ ADAPTER_MARKERS = (
     "respond with the corresponding output fields",
     "respond with a json object",
 )
+# Special tokens of common chat templates (Llama/Mistral, ChatML, Gemma, Llama 3): a model
+# that writes them is echoing its template, not answering. HTML-like ones (<s>) are left
+# out: they can be real content.
+TEMPLATE_TOKENS = (
+    "[inst]",
+    "[/inst]",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|endoftext|>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<|eot_id|>",
+    "<|start_header_id|>",
+    "<<sys>>",
+)
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,9 @@ class Gates:
         marker = next((m for m in ADAPTER_MARKERS if m in lowered), None)
         if marker:
             return Problem("prompt_leak", f"adapter text {marker!r}")
+        token = next((t for t in TEMPLATE_TOKENS if t in lowered), None)
+        if token:
+            return Problem("prompt_leak", f"chat-template token {token!r}")
         if self._placeholder and (found := self._placeholder.search(text)):
             return Problem("prompt_leak", f"field placeholder {found.group(0)!r}")
         n = self.config.leak_words

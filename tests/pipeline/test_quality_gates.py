@@ -32,6 +32,10 @@ def test_answer_gates_name_their_reason():
         assert gates.answer(Answer(refusal)).reason == "refusal", refusal
     assert gates.answer(Answer("[[ ## improved_instruction ## ]] Explain it")).reason == "prompt_leak"
     assert gates.answer(Answer("Boil the pasta for nine minutes, then drain it.")) is None
+    # a model echoing its chat template is not answering (the 270M base target does this)
+    echoed = "<s>[INST]System 4.0.1: make your home look amazing [/INST]"
+    assert gates.answer(Answer(echoed)).detail == "chat-template token '[inst]'"
+    assert gates.answer(Answer("Use <s>struck</s> text for deletions in HTML.")) is None
     # an apology inside a real answer is not a refusal
     assert gates.answer(Answer("Start with: 'I am sorry for the delay in replying.'")) is None
 
