@@ -10,6 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from codeclm_dspy.cli import app
+from codeclm_dspy.pipeline.program import CodecLM
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = [json.loads(line) for line in (ROOT / "examples" / "seeds.jsonl").open()][:3]
@@ -38,7 +39,7 @@ def small_config(models: dict) -> dict:
             "max_iterations": 2,
             "threshold": 0.0,
             # bounded tries: the 135M decoder mostly writes non-instructions
-            "max_decode_rounds": 2,
+            "max_decode_rounds": 4,
             "max_overdraw": 2.0,
         },
         "engine": {"workers": 2, "cache": False},
@@ -69,15 +70,14 @@ def generate(tmp_path: Path, config: dict) -> Path:
     return out
 
 
-def check_run(out: Path, require_kept: bool = True) -> dict:
+def check_run(out: Path) -> dict:
     """The run directory of a finished run, its accounting and its rows' schema.
 
-    Args:
-        require_kept: insist on a kept pair. The embedded run samples with a
-            request-derived seed, so it is reproducible and keeps pairs; a
-            server samples as it likes, and a 135M judge scoring both orders
-            alike keeps nothing at times, so there it is enough that
-            instructions reached Contrastive Filtering.
+    On the 135M/270M models the quality gates often leave nothing to keep
+    (most decoded text is not an instruction, many answers run out of
+    tokens), so the run must reach Contrastive Filtering, account for every
+    item with a reason, and keep only rows the gates pass; a kept pair is
+    not required.
     """
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["accounting"]["balanced"]
@@ -87,7 +87,10 @@ def check_run(out: Path, require_kept: bool = True) -> dict:
     rejected = [json.loads(line) for line in (out / "rejected.jsonl").open()]
     judged = manifest["counts"]["iterations"][0]["judged"]
     assert judged > 0, f"no instruction reached Contrastive Filtering; rejected: {rejected}"
-    assert kept or not require_kept, f"nothing kept; rejected: {rejected}"
+    assert all(r["reason"] for r in rejected)
+    gates = CodecLM().gates()
+    for row in kept:  # nothing broken is kept
+        assert gates.answer(row["response"]) is None and gates.instruction(row["instruction"]) is None, row
     seed_ids = {s["id"] for s in SEEDS}
     for row in kept:
         assert set(row) >= KEPT_FIELDS

@@ -74,7 +74,6 @@ def test_same_pipeline_on_llama_cpp_server_by_config_only(tmp_path, llama_server
                 }
             ),
         ),
-        require_kept=False,
     )
     assert manifest["models"]["strong"] == {"model": "openai/smollm2", "api_base": llama_server}
     assert "unused-by-llama-cpp" not in json.dumps(manifest)

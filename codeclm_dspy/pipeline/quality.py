@@ -43,6 +43,7 @@ ADAPTER_MARKERS = (
     "in adhering to this structure",
     "respond with the corresponding output fields",
     "respond with a json object",
+    "the value you produce must adhere to the json schema",
 )
 # Special tokens of common chat templates (Llama/Mistral, ChatML, Gemma, Llama 3): a model
 # that writes them is echoing its template, not answering. HTML-like ones (<s>) are left

@@ -134,7 +134,9 @@ class RunDir:
             data = datasets.Dataset.from_json(str(self.path / KEPT), features=features)
         else:
             data = datasets.Dataset.from_dict({name: [] for name in features}, features=features)
-        data.save_to_disk(str(self.path / DATASET))
+        # one shard even when empty: datasets writes none for 0 rows, and then
+        # load_from_disk cannot read the directory back
+        data.save_to_disk(str(self.path / DATASET), num_shards=1)
         return data
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:

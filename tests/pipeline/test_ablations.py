@@ -2,6 +2,7 @@
 
 import json
 
+import datasets
 import pytest
 
 import codeclm_dspy as cc
@@ -77,6 +78,9 @@ def test_an_empty_strong_answer_is_rejected_not_kept(script, tmp_path):
     funnel = manifest["cost_funnel"]
     assert funnel["shortfall"] == 4 and "max_overdraw" in funnel["shortfall_reason"]
     assert funnel["not_kept_by_reason"] == {"empty_response": 4}
+    # a run that keeps nothing still writes a dataset that loads (datasets writes no shard for 0 rows)
+    empty = datasets.load_from_disk(str(tmp_path / "run" / "dataset"))
+    assert len(empty) == 0 and "messages" in empty.features
 
 
 def test_full_codeclm_is_the_default_and_presets_are_validated():

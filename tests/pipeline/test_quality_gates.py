@@ -45,6 +45,8 @@ def test_leaks_are_found_in_the_program_s_own_prompts_even_when_compiled():
     gates = program.gates()
     assert gates.instruction(IMPROVE_PROMPT).reason == "prompt_leak"
     assert gates.instruction(ADAPTER_FRAGMENT).reason == "prompt_leak"
+    note = '# note: the value you produce must adhere to the JSON schema: {"type": "array"}'
+    assert gates.instruction(note).reason == "prompt_leak"  # the JSON adapter's own wording
     assert gates.instruction("Write a haiku about {new_instructions} please") is not None
     assert gates.instruction("Write a haiku about autumn leaves falling in a quiet park") is None
     # a compiled program sends other wording: the gates know it
