@@ -91,18 +91,21 @@ def _name(embedder: Any) -> str:
     return next((n for n in names if isinstance(n, str) and n), type(embedder).__name__)
 
 
+# The dataset metrics every row of a comparison carries.
+METRICS = (
+    "coverage",
+    "precision",
+    "mean_nn_similarity",
+    "distinct_1",
+    "distinct_2",
+    "mean_pairwise_distance",
+    "near_duplicate_rate",
+)
+
+
 def _metrics(texts: list[str], emb: np.ndarray, held: np.ndarray, s: dict[str, Any]) -> dict[str, Any]:
-    names = (
-        "coverage",
-        "precision",
-        "mean_nn_similarity",
-        "distinct_1",
-        "distinct_2",
-        "mean_pairwise_distance",
-        "near_duplicate_rate",
-    )
     if not texts:  # nothing to measure: say so rather than report a misleading 0
-        return dict.fromkeys(names)
+        return dict.fromkeys(METRICS)
     values = (
         coverage(held, emb, s["coverage_threshold"]),
         precision(held, emb, s["coverage_threshold"]),
@@ -112,7 +115,7 @@ def _metrics(texts: list[str], emb: np.ndarray, held: np.ndarray, s: dict[str, A
         mean_pairwise_distance(emb),
         near_duplicate_rate(emb, s["duplicate_threshold"]),
     )
-    return {k: round(float(v), 4) for k, v in zip(names, values, strict=True)}
+    return {k: round(float(v), 4) for k, v in zip(METRICS, values, strict=True)}
 
 
 def subsample(indices: list[int], n: int, seed: int) -> list[int]:

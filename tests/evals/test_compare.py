@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from codeclm_dspy.errors import CodecLMError
-from evals.compare import CompareError, compare, load_run
+from evals.compare import METRICS, CompareError, compare, load_run
 from evals.report import print_table, to_markdown, write_report
 
 
@@ -250,16 +250,7 @@ def test_runs_are_measured_at_equal_n_on_a_reproducible_sample(tmp_path, heldout
     lines = {json.loads(line)["id"]: json.loads(line)["instruction"] for line in load_run(runs[0]).lines}
     alone = make_run(tmp_path, "alone", [lines[i] for i in result.samples["big"]])
     expected = compare([alone], heldout, embedder=BagOfWords(), equal_n=False).rows[0]
-    metrics = (
-        "coverage",
-        "precision",
-        "mean_nn_similarity",
-        "distinct_1",
-        "distinct_2",
-        "mean_pairwise_distance",
-        "near_duplicate_rate",
-    )
-    assert {k: result.rows[0][k] for k in metrics} == {k: expected[k] for k in metrics}
+    assert {k: result.rows[0][k] for k in METRICS} == {k: expected[k] for k in METRICS}
     again = compare(runs, heldout, embedder=BagOfWords())
     assert again.samples == result.samples and again.rows == result.rows
     other = compare(runs, heldout, embedder=BagOfWords(), subsample_seed=1)
