@@ -93,6 +93,16 @@ def test_tls_to_a_plain_http_server_stops_the_run_naming_tls(stub_key, tmp_path)
     assert state["status"] == "stopped" and rows(tmp_path / "run" / "rejected.jsonl") == []
 
 
+def drain(conn: socket.socket) -> None:
+    """Read the whole request: it may arrive in pieces (headers, then body)."""
+    conn.settimeout(1.0)
+    try:
+        while conn.recv(65536):
+            pass
+    except OSError:
+        pass
+
+
 def test_a_server_that_hangs_up_on_every_request_stops_the_run(stub_key, tmp_path):
     """It accepts the connection (so the up-front check passes) and closes it unanswered."""
     listener = socket.create_server(("127.0.0.1", 0))
@@ -104,7 +114,7 @@ def test_a_server_that_hangs_up_on_every_request_stops_the_run(stub_key, tmp_pat
                 conn, _ = listener.accept()
             except OSError:
                 return
-            conn.recv(65536)
+            drain(conn)  # closing with unread bytes would send a reset, not a hang-up
             conn.close()
 
     threading.Thread(target=hang_up, daemon=True).start()
