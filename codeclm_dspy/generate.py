@@ -123,13 +123,13 @@ def generate(
         stale = session.state.drop_items_before(session.started)
         run_dir.export()
         dataset = run_dir.save_dataset()
-        checks = program.accounting(counts, len(seeds))
-        checks["rows"] = run_dir.kept_count == counts["instructions"]["kept"]  # kept.jsonl agrees
+        checks = counts.accounting(len(seeds))
+        checks["rows"] = run_dir.kept_count == counts.instructions.kept  # kept.jsonl agrees
         checks["balanced"] = checks["balanced"] and checks["rows"]
         usage = usage_report(session.state.usage_rows())
         session.end(
             "complete",
-            counts=counts,
+            counts=counts.to_manifest(),
             accounting=checks,
             stale_items_dropped=stale,
             cost_funnel=cost_funnel(counts, usage, program.STAGES),

@@ -2,91 +2,101 @@
 
 The counts go into the manifest and the summary printed at the end, and
 ``accounting`` checks that they add up: every item is counted in exactly one
-outcome, every rejection under its reason, and the kept pairs plus the
-reported shortfall are the ``num_instructions`` asked for.
+outcome, every instruction not kept under its reason, and the kept pairs plus
+the reported shortfall are the ``num_instructions`` asked for.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
+from codeclm_dspy.pipeline.counts import (
+    CodecLMInstructions,
+    Counts,
+    Decode,
+    Iteration,
+    MetadataCounts,
+    Seeds,
+)
 from codeclm_dspy.pipeline.records import Trajectory
 
+# How an instruction's filter rounds can end (``Funnel.trajectory``).
+ENDINGS = ("kept", "dropped", "rejected", "refused_rewrite", "failed")
 
-class Funnel:
-    """Thread-safe counters for the manifest's per-stage funnel."""
 
-    def __init__(self, max_iterations: int, judged: bool = True):
-        self._lock = threading.Lock()
-        self.judged = judged  # False for the ablations without Contrastive Filtering
-        self.data: dict[str, Any] = {
-            "seeds": {"total": 0, "encoded": 0, "rejected": 0, "failed": 0},
-            "metadata": {
-                "given": 0,
-                "given_rejected": 0,
-                "from_seeds": 0,
-                "merged": 0,
-                "over_pool_size": 0,
-                "mixed_candidates": 0,
-                "implausible": 0,
-                "check_failed": 0,
-                "pool": 0,
-                "pool_shortfall": 0,
-                "unused": 0,
-                "rubrics_failed": 0,
-            },
-            "decode": {"rounds": 0, "calls": 0, "failed": 0},
-            "instructions": {
-                "planned": 0,
-                "generated": 0,
-                "duplicates": 0,
-                "rejected": 0,
-                "failed": 0,
-                "kept": 0,
-                "kept_strong": 0,
-                "kept_target": 0,
-                "dropped": 0,
-                "over_quota": 0,
-                "shortfall": 0,
-                "shortfall_reason": None,
-            },
-            # every instruction that was not kept, by reason (within_threshold,
-            # duplicate, over_quota, a quality gate's reason, parse_error, ...)
-            "not_kept_by_reason": {},
-            "iterations": [
-                {
-                    "iteration": i,
-                    "judged": 0,
-                    "kept_strong": 0,
-                    "kept_target": 0,
-                    "sent_back": 0,
-                    "dropped": 0,
-                    "rejected": 0,
-                    "failed": 0,
-                }
-                for i in range(1, max_iterations + 1)
-            ],
-        }
+@dataclass
+class Funnel(Counts):
+    """CodecLM's counts, per stage; safe to update from the filtering workers.
 
-    def add(self, section: str, key: str, n: int = 1) -> None:
-        with self._lock:
-            self.data[section][key] += n
+    The stages update the sections directly on the thread that runs them
+    (``pmap`` hands results back before they are counted). Self-Rubrics and
+    Contrastive Filtering count from inside ``pmap``'s worker threads, through
+    the methods below, which hold ``lock``.
 
-    def set(self, section: str, key: str, value: Any) -> None:
-        with self._lock:
-            self.data[section][key] = value
+    Args:
+        max_iterations: T, the filter rounds an instruction may take (one row each).
+        judged: False for the ablations without Contrastive Filtering: no rounds counted.
+    """
 
-    def get(self, section: str, key: str) -> Any:
-        with self._lock:
-            return self.data[section][key]
+    max_iterations: InitVar[int]
+    judged: InitVar[bool] = True
+    seeds: Seeds = field(init=False, default_factory=Seeds)
+    metadata: MetadataCounts = field(init=False, default_factory=MetadataCounts)
+    decode: Decode = field(init=False, default_factory=Decode)
+    instructions: CodecLMInstructions = field(init=False, default_factory=CodecLMInstructions)
+    # every instruction that was not kept, by reason (within_threshold,
+    # duplicate, over_quota, a quality gate's reason, parse_error, ...)
+    not_kept_by_reason: dict[str, int] = field(init=False, default_factory=dict)
+    iterations: list[Iteration] = field(init=False, default_factory=list)
 
-    def instruction_out(self, outcome: str, reason: str) -> None:
-        """Count one instruction that was not kept: ``outcome`` is the counter, ``reason`` why."""
-        with self._lock:
-            self.data["instructions"][outcome] += 1
-            by = self.data["not_kept_by_reason"]
-            by[reason] = by.get(reason, 0) + 1
+    def __post_init__(self, max_iterations: int, judged: bool) -> None:
+        self.lock = threading.Lock()
+        self.judged = judged
+        self.iterations = [Iteration(iteration=i) for i in range(1, max_iterations + 1)]
+
+    def keep(self, source: str) -> None:
+        """Count a kept pair; ``source`` is whose answer it keeps, "strong" or "target"."""
+        with self.lock:
+            self.instructions.kept += 1
+            if source == "strong":
+                self.instructions.kept_strong += 1
+            else:
+                self.instructions.kept_target += 1
+
+    def duplicate(self) -> None:
+        """Count a decoded instruction that repeats an earlier one."""
+        with self.lock:
+            self.instructions.duplicates += 1
+            self._because("duplicate")
+
+    def reject(self, reason: str) -> None:
+        """Count an instruction a quality gate (or the decoder's own check) refused."""
+        with self.lock:
+            self.instructions.rejected += 1
+            self._because(reason)
+
+    def fail(self, reason: str) -> None:
+        """Count an instruction whose calls failed ("parse_error" or "error")."""
+        with self.lock:
+            self.instructions.failed += 1
+            self._because(reason)
+
+    def drop(self, reason: str) -> None:
+        """Count an instruction Contrastive Filtering dropped (its gap stayed within the threshold)."""
+        with self.lock:
+            self.instructions.dropped += 1
+            self._because(reason)
+
+    def over_quota(self) -> None:
+        """Count a decoded instruction the quota no longer needed."""
+        with self.lock:
+            self.instructions.over_quota += 1
+            self._because("over_quota")
+
+    def _because(self, reason: str) -> None:
+        self.not_kept_by_reason[reason] = self.not_kept_by_reason.get(reason, 0) + 1
 
     def trajectory(self, traj: Trajectory, source: str | None, ending: str) -> None:
         """Count each filter round of a finished instruction.
@@ -100,32 +110,46 @@ class Funnel:
                 after the last judged one, so all judged rounds count as sent
                 back, and it is counted in that next round.
         """
+        if ending not in ENDINGS:
+            raise ValueError(f"unknown ending {ending!r}; one of {', '.join(ENDINGS)}")
         if not self.judged:
             return  # an ablation without Contrastive Filtering: no filter rounds to count
-        with self._lock:
-            rows = self.data["iterations"]
+        with self.lock:
+            rows = self.iterations
             last = len(traj.attempts)
             # a refused answer was judged in the last round; a refused rewrite
             # or a failure ended the round after it
             ended_in_last = ending in ("kept", "dropped", "rejected")
             for attempt in traj.attempts:
-                rows[attempt.iteration - 1]["judged"] += 1
+                rows[attempt.iteration - 1].judged += 1
             for attempt in traj.attempts[:-1] if ended_in_last else traj.attempts:
-                rows[attempt.iteration - 1]["sent_back"] += 1
+                rows[attempt.iteration - 1].sent_back += 1
             at = rows[last - 1] if ended_in_last else rows[min(last, len(rows) - 1)]
-            at[f"kept_{source}" if ending == "kept" else ending.replace("refused_rewrite", "rejected")] += 1
+            if ending == "kept" and source == "strong":
+                at.kept_strong += 1
+            elif ending == "kept":
+                at.kept_target += 1
+            elif ending == "dropped":
+                at.dropped += 1
+            elif ending in ("rejected", "refused_rewrite"):
+                at.rejected += 1
+            else:
+                at.failed += 1
 
+    def not_kept_reasons(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.not_kept_by_reason)
 
-def accounting(counts: dict[str, Any], n_seeds: int) -> dict[str, Any]:
-    """Check that every seed, metadata and instruction is accounted for once."""
-    s, m, i = counts["seeds"], counts["metadata"], counts["instructions"]
-    not_kept = ("dropped", "rejected", "failed", "duplicates", "over_quota")
-    checks = {
-        "seeds": s["encoded"] + s["rejected"] + s["failed"] == n_seeds == s["total"],
-        "metadata": m["from_seeds"] + m["merged"] + m["over_pool_size"] == s["encoded"] + m["given"]
-        and m["pool"] + m["implausible"] + m["check_failed"] == m["from_seeds"] + m["mixed_candidates"],
-        "instructions": i["kept"] + sum(i[k] for k in not_kept) == i["generated"],
-        "reasons": sum(counts["not_kept_by_reason"].values()) == sum(i[k] for k in not_kept),
-        "quota": i["kept"] + i["shortfall"] == i["planned"] and i["kept"] <= i["planned"],
-    }
-    return {"balanced": all(checks.values()), **checks}
+    def checks(self, n_seeds: int) -> dict[str, bool]:
+        """Seeds, metadata and instructions each end once; every instruction not kept has its reason."""
+        with self.lock:
+            return {
+                "seeds": self.seeds.balanced(n_seeds),
+                "metadata": self.metadata.balanced(self.seeds),
+                **self.instructions.checks(),
+                "reasons": sum(self.not_kept_by_reason.values()) == self.instructions.not_kept(),
+            }
+
+    def to_manifest(self) -> dict[str, Any]:
+        with self.lock:
+            return super().to_manifest()

@@ -17,6 +17,7 @@ from codeclm_dspy.engine.runtime import Runtime
 from codeclm_dspy.pipeline.contrastive_filtering import ContrastiveFilter
 from codeclm_dspy.pipeline.decoder import ROLLOUT_STRIDE, Decoder
 from codeclm_dspy.pipeline.encoder import Encoder
+from codeclm_dspy.pipeline.funnel import Funnel
 from codeclm_dspy.pipeline.metadata_pool import MetadataChecker
 from codeclm_dspy.pipeline.quality import Answer, Gates, QualityConfig, QualityRejected
 from codeclm_dspy.pipeline.records import Attempt, Metadata, RubricAction, Seed, Trajectory
@@ -153,7 +154,7 @@ class CodecLM(dspy.Module):
         workers: int = 1,
         progress=None,
         metadata: list[Metadata] | None = None,
-    ) -> dict:
+    ) -> Funnel:
         """Run every stage into ``sink``; return the funnel counts (see ``stages``).
 
         Args:
@@ -173,17 +174,12 @@ class CodecLM(dspy.Module):
             metadata=metadata,
         )
 
-    def accounting(self, counts: dict, n_seeds: int) -> dict:
-        """Check that every seed, metadata and instruction is accounted for once."""
-        from codeclm_dspy.pipeline.funnel import accounting
-
-        return accounting(counts, n_seeds)
-
     def forward(self, rt: Runtime, seeds: list[Seed], random_seed: int = 0, workers: int = 1):
         """Run the whole pipeline in memory.
 
         Returns:
-            dspy.Prediction with ``kept`` rows, ``rejected`` rows and ``counts``.
+            dspy.Prediction with ``kept`` rows, ``rejected`` rows and ``counts``,
+            the run's ``Funnel`` (``counts.accounting(len(seeds))`` checks it).
         """
         from codeclm_dspy.pipeline.sinks import MemorySink
         from codeclm_dspy.pipeline.stages import run_pipeline

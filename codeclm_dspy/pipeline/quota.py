@@ -54,14 +54,14 @@ def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_see
     """Decode, improve and filter until ``num_instructions`` pairs are kept or a cap is reached."""
     p = program.pipeline
     quota = p.num_instructions
-    funnel.add("instructions", "planned", quota)
+    funnel.instructions.planned = quota
     states = [MetaState(meta) for meta in pool]
     buffer: list[tuple[str, MetaState, str]] = []  # decoded, not yet improved and filtered
     seen: set[str] = set()
     cursor, evolved, reason = 0, 0, None
     limit = math.floor(p.max_overdraw * quota)  # instructions improved and filtered, at most
-    while funnel.get("instructions", "kept") < quota:
-        missing = min(quota - funnel.get("instructions", "kept"), limit - evolved)
+    while funnel.instructions.kept < quota:
+        missing = min(quota - funnel.instructions.kept, limit - evolved)
         if missing <= 0:
             reason = f"max_overdraw reached ({limit} instructions filtered for {quota} pairs)"
             break
@@ -69,26 +69,26 @@ def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_see
             if not states:
                 reason = "the metadata pool is empty"
                 break
-            rounds = funnel.get("decode", "rounds")
+            rounds = funnel.decode.rounds
             if rounds >= p.max_decode_rounds:
                 reason = f"max_decode_rounds reached ({p.max_decode_rounds})"
                 break
             if rounds == 0:
                 want = quota  # the paper: an equal share per metadata
             else:
-                rate = max(funnel.get("instructions", "kept") / max(evolved, 1), 1 / MAX_OVERDRAW)
+                rate = max(funnel.instructions.kept / max(evolved, 1), 1 / MAX_OVERDRAW)
                 want = min(math.ceil(missing / rate), limit - evolved)
             shares = split_evenly(want, len(states))
             plan = [(states[(cursor + k) % len(states)], n) for k, n in enumerate(shares) if n]
             cursor = (cursor + want) % len(states)
-            funnel.add("decode", "rounds")
+            funnel.decode.rounds += 1
             buffer = decode_round(program, rt, plan, sink, funnel, gates, seen, workers, progress, rounds + 1)
             continue
         wave, buffer = buffer[:missing], buffer[missing:]
         evolved += len(wave)
         evolve_wave(program, rt, wave, sink, funnel, gates, random_seed, workers, progress)
     for traj_id, state, text in buffer:
-        funnel.instruction_out("over_quota", "over_quota")
+        funnel.over_quota()
         sink.reject(
             rejected_row(
                 "instruction",
@@ -103,7 +103,7 @@ def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_see
         )
     for state in states:
         if state.calls == 0:
-            funnel.add("metadata", "unused")
+            funnel.metadata.unused += 1
             sink.reject(
                 rejected_row(
                     "metadata",
@@ -114,12 +114,10 @@ def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_see
                     **metadata_details(state.meta),
                 )
             )
-    shortfall = quota - funnel.get("instructions", "kept")
-    funnel.add("instructions", "shortfall", shortfall)
-    funnel.set("instructions", "shortfall_reason", reason if shortfall else None)
+    funnel.instructions.settle(reason)
 
 
-def decode_round(program, rt, plan, sink, funnel, gates: Gates, seen, workers, progress, number):
+def decode_round(program, rt, plan, sink, funnel: Funnel, gates: Gates, seen, workers, progress, number):
     """One decode call per planned metadata (and its rubrics, once); return the new instructions."""
     p = program.pipeline
     improves = p.self_rubrics and p.max_iterations > 1
@@ -137,10 +135,10 @@ def decode_round(program, rt, plan, sink, funnel, gates: Gates, seen, workers, p
     with progress.stage(f"decode + rubrics (round {number})", len(plan)) as tick:
         results = pmap(lambda j: ticked(tick, prepare, j), plan, workers)
     for (state, count), result in results:
-        funnel.add("decode", "calls")
+        funnel.decode.calls += 1
         call, state.calls = state.calls, state.calls + 1
         if isinstance(result, Exception):
-            funnel.add("decode", "failed")
+            funnel.decode.failed += 1
             row = failure(
                 "decode",
                 f"{state.meta.id}-d{call:02d}",
@@ -155,9 +153,9 @@ def decode_round(program, rt, plan, sink, funnel, gates: Gates, seen, workers, p
         if rubrics is not None:
             state.actions, state.rubrics_error = rubrics
             if state.rubrics_error:
-                funnel.add("metadata", "rubrics_failed")
+                funnel.metadata.rubrics_failed += 1
         outputs = [(t, None) for t in texts] + list(discarded)
-        funnel.add("instructions", "generated", len(outputs))
+        funnel.instructions.generated += len(outputs)
         for text, why in outputs:
             traj_id = f"{state.meta.id}-{state.next_index:03d}"
             state.next_index += 1
@@ -165,9 +163,9 @@ def decode_round(program, rt, plan, sink, funnel, gates: Gates, seen, workers, p
             if why is None and normalize(text) in seen:
                 why = "duplicate"
             if why == "duplicate":
-                funnel.instruction_out("duplicates", "duplicate")
+                funnel.duplicate()
             elif why is not None or problem is not None:
-                funnel.instruction_out("rejected", why or problem.reason)
+                funnel.reject(why or problem.reason)
             else:
                 seen.add(normalize(text))
                 added.append((traj_id, state, text))
@@ -214,7 +212,7 @@ def evolve_wave(
             source = program.evolve(rt, traj, state.actions or [], rng, gates=gates, on_attempt=sink.progress)
         except QualityRejected as exc:
             funnel.trajectory(traj, None, "refused_rewrite" if exc.stage == "improve" else "rejected")
-            funnel.instruction_out("rejected", exc.problem.reason)
+            funnel.reject(exc.problem.reason)
             sink.reject(
                 rejected_row(
                     "instruction",
@@ -232,13 +230,13 @@ def evolve_wave(
             if as_stop(exc) is not None:
                 raise
             funnel.trajectory(traj, None, "failed")
-            funnel.instruction_out("failed", "parse_error" if isinstance(exc, StepParseError) else "error")
+            funnel.fail("parse_error" if isinstance(exc, StepParseError) else "error")
             stage = stage_of(exc, "contrastive_filtering")
             sink.reject(failure("instruction", traj.id, stage, exc, **note, **trajectory_details(traj)))
             return None
         if source is None:
             funnel.trajectory(traj, None, "dropped")
-            funnel.instruction_out("dropped", "within_threshold")
+            funnel.drop("within_threshold")
             sink.reject(
                 rejected_row(
                     "instruction",
@@ -253,8 +251,7 @@ def evolve_wave(
             )
             return None
         funnel.trajectory(traj, source, "kept")
-        funnel.add("instructions", "kept")
-        funnel.add("instructions", f"kept_{source}")
+        funnel.keep(source)
         sink.keep(kept_row(traj, source))
         return source
 

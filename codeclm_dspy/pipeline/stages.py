@@ -9,7 +9,7 @@ the pool with fresh rollouts, and instructions go through Self-Rubrics and
 Contrastive Filtering only as many at a time as the quota still needs, so
 the run never pays for pairs beyond it. Every item is handed to the sink
 exactly once: kept, rejected with a reason, or failed with its error; the
-returned counts are the cost funnel (``funnel.py``), and they add up.
+returned ``Funnel`` is the cost funnel (``funnel.py``), and it adds up.
 
 Every decision depends only on the answers received, never on thread
 timing, so a resumed run replays its journal to the same state.
@@ -18,7 +18,6 @@ timing, so a resumed run replays its journal to the same state.
 from __future__ import annotations
 
 import random
-from typing import Any
 
 from codeclm_dspy.engine.parallel import pmap, ticked
 from codeclm_dspy.pipeline.funnel import Funnel
@@ -45,37 +44,37 @@ def run_pipeline(
     workers: int = 1,
     progress: Progress | None = None,
     metadata: list[Metadata] | None = None,
-) -> dict[str, Any]:
+) -> Funnel:
     """Run every stage of ``program`` over ``seeds`` (or ``metadata``); return the funnel counts."""
     p = program.pipeline
     progress = progress or NullProgress()
     gates = program.gates()
     funnel = Funnel(p.max_iterations, judged=p.contrastive_filtering)
-    funnel.add("seeds", "total", len(seeds))
+    funnel.seeds.total = len(seeds)
     if metadata is None:
         found = encode(program, rt, seeds, sink, funnel, gates, workers, progress)
     else:
         found = given(metadata, sink, funnel, gates)
     unique, merged = merge_identical(found)
-    funnel.add("metadata", "merged", merged)
+    funnel.metadata.merged += merged
     unique = [Metadata(f"m{k:05d}", m.use_case, m.skills, m.seed_ids) for k, m in enumerate(unique)]
     pool = build_pool(program, rt, unique, sink, funnel, random_seed, workers, progress)
     fill_quota(program, rt, pool, sink, funnel, gates, random_seed, workers, progress)
-    return funnel.data
+    return funnel
 
 
-def encode(program, rt, seeds, sink, funnel, gates: Gates, workers, progress) -> list[Metadata]:
+def encode(program, rt, seeds, sink, funnel: Funnel, gates: Gates, workers, progress) -> list[Metadata]:
     """Seed -> (use case, skills); metadata that is not words is rejected (bad_metadata)."""
     encoded: list[Metadata] = []
     with progress.stage("encode", len(seeds)) as tick:
         for seed, result in pmap(lambda s: ticked(tick, program.encoder, rt, s.instruction), seeds, workers):
             if isinstance(result, Exception):
-                funnel.add("seeds", "failed")
+                funnel.seeds.failed += 1
                 sink.reject(failure("seed", seed.id, "encode", result, instruction=seed.instruction))
                 continue
             use_case, skills = result
             if problem := gates.metadata(use_case, skills):
-                funnel.add("seeds", "rejected")
+                funnel.seeds.rejected += 1
                 sink.reject(
                     rejected_row(
                         "seed",
@@ -90,12 +89,12 @@ def encode(program, rt, seeds, sink, funnel, gates: Gates, workers, progress) ->
                     )
                 )
                 continue
-            funnel.add("seeds", "encoded")
+            funnel.seeds.encoded += 1
             encoded.append(Metadata("", use_case, skills, (seed.id,)))
     return encoded
 
 
-def given(metadata: list[Metadata], sink, funnel, gates: Gates) -> list[Metadata]:
+def given(metadata: list[Metadata], sink, funnel: Funnel, gates: Gates) -> list[Metadata]:
     """User-written metadata (the paper's seedless entry), through the same gate."""
     usable = []
     for meta in metadata:
@@ -111,14 +110,14 @@ def given(metadata: list[Metadata], sink, funnel, gates: Gates) -> list[Metadata
                     **metadata_details(meta),
                 )
             )
-            funnel.add("metadata", "given_rejected")
+            funnel.metadata.given_rejected += 1
             continue
-        funnel.add("metadata", "given")
+        funnel.metadata.given += 1
         usable.append(meta)
     return usable
 
 
-def build_pool(program, rt, unique, sink, funnel, random_seed, workers, progress) -> list[Metadata]:
+def build_pool(program, rt, unique, sink, funnel: Funnel, random_seed, workers, progress) -> list[Metadata]:
     """The seeds' metadata plus plausible mixes, refilled after the check turns mixes down."""
     p = program.pipeline
     rng = random.Random(f"{random_seed}:pool")
@@ -126,14 +125,14 @@ def build_pool(program, rt, unique, sink, funnel, random_seed, workers, progress
         chosen = set(rng.sample(range(len(unique)), p.metadata_pool_size))
         for k, meta in enumerate(unique):
             if k not in chosen:
-                funnel.add("metadata", "over_pool_size")
+                funnel.metadata.over_pool_size += 1
                 sink.reject(
                     rejected_row(
                         "metadata", meta.id, "rejected", "over_pool_size", "pool", **metadata_details(meta)
                     )
                 )
         unique = [m for k, m in enumerate(unique) if k in chosen]
-    funnel.add("metadata", "from_seeds", len(unique))
+    funnel.metadata.from_seeds += len(unique)
     pool, drawn = list(unique), []
     for round_ in range(p.max_pool_rounds):
         mixed = mix_and_match(
@@ -147,7 +146,7 @@ def build_pool(program, rt, unique, sink, funnel, random_seed, workers, progress
         if not mixed:
             break
         drawn.extend(mixed)
-        funnel.add("metadata", "mixed_candidates", len(mixed))
+        funnel.metadata.mixed_candidates += len(mixed)
         if not p.plausibility_check:
             pool.extend(mixed)
             break
@@ -155,10 +154,10 @@ def build_pool(program, rt, unique, sink, funnel, random_seed, workers, progress
         with progress.stage(label, len(mixed)) as tick:
             for meta, ok in pmap(lambda m: ticked(tick, program.metadata_checker, rt, m), mixed, workers):
                 if isinstance(ok, Exception):
-                    funnel.add("metadata", "check_failed")
+                    funnel.metadata.check_failed += 1
                     sink.reject(failure("metadata", meta.id, "check_metadata", ok, **metadata_details(meta)))
                 elif not ok:
-                    funnel.add("metadata", "implausible")
+                    funnel.metadata.implausible += 1
                     sink.reject(
                         rejected_row(
                             "metadata",
@@ -171,6 +170,6 @@ def build_pool(program, rt, unique, sink, funnel, random_seed, workers, progress
                     )
                 else:
                     pool.append(meta)
-    funnel.add("metadata", "pool", len(pool))
-    funnel.add("metadata", "pool_shortfall", max(0, p.metadata_pool_size - len(pool)))
+    funnel.metadata.pool += len(pool)
+    funnel.metadata.pool_shortfall += max(0, p.metadata_pool_size - len(pool))
     return pool

@@ -6,6 +6,8 @@ import datetime as dt
 import importlib.metadata
 from typing import Any
 
+from codeclm_dspy.pipeline.counts import Counts, plain
+
 PACKAGES = ("codeclm-dspy", "dspy", "litellm", "llama_cpp_python", "datasets", "pydantic")
 
 
@@ -30,13 +32,15 @@ def models_of(config) -> dict[str, dict[str, Any]]:
     return {n: {"model": r.model, "api_base": r.api_base} for n, r in config.models.roles().items()}
 
 
-def cost_funnel(counts: dict[str, Any], usage: dict[str, Any], stages_of: dict[str, tuple]) -> dict[str, Any]:
+def cost_funnel(counts: Counts, usage: dict[str, Any], stages_of: dict[str, tuple]) -> dict[str, Any]:
     """Items and spend per stage, and spend per kept pair.
 
     Args:
+        counts: what the generator's run returned.
         stages_of: the generator's ``STAGES`` (stage name -> step labels).
     """
-    kept = counts["instructions"]["kept"]
+    i = counts.instructions
+    kept = i.kept
     stages = {}
     for stage, steps in stages_of.items():
         rows = [usage["steps"][s] for s in steps if s in usage["steps"]]
@@ -54,19 +58,17 @@ def cost_funnel(counts: dict[str, Any], usage: dict[str, Any], stages_of: dict[s
         return {"calls": total["calls"] / kept, "tokens": total["tokens"] / kept, "usd": usd}
 
     return {
-        "seeds": counts["seeds"]["total"],
-        "metadata": counts.get("metadata", {}).get("pool"),
-        "basic_instructions": counts["instructions"]["generated"],
-        "iterations": counts.get("iterations", []),
+        "seeds": counts.seeds.total,
+        "metadata": counts.metadata.pool if counts.metadata is not None else None,
+        "basic_instructions": i.generated,
+        "iterations": plain(counts.iterations),
         "kept": kept,
-        "asked": counts["instructions"].get("planned"),
-        "shortfall": counts["instructions"].get("shortfall", 0),
-        "shortfall_reason": counts["instructions"].get("shortfall_reason") or counts.get("shortfall_reason"),
-        "dropped": counts["instructions"]["dropped"],
-        "failed": counts["instructions"]["failed"],
-        "not_kept_by_reason": dict(
-            sorted((counts.get("not_kept_by_reason") or counts.get("dropped_by_reason") or {}).items())
-        ),
+        "asked": i.planned,
+        "shortfall": i.shortfall,
+        "shortfall_reason": i.shortfall_reason,
+        "dropped": i.dropped,
+        "failed": i.failed,
+        "not_kept_by_reason": dict(sorted(counts.not_kept_reasons().items())),
         "stages": stages,
         "per_kept_pair": per_kept(usage),  # what this run paid
         "per_kept_pair_standalone": per_kept(usage["standalone"]),  # cache hits counted too

@@ -9,9 +9,10 @@ gates (``codeclm_dspy.pipeline.quality``): a baseline keeps no pair CodecLM's ga
 would refuse, so a comparison is between usable training data on both sides.
 
 ``num_instructions`` means kept pairs for every method. A baseline that
-cannot reach it says so: ``counts["instructions"]["shortfall"]`` is the
-quota minus what was kept and ``counts["shortfall_reason"]`` says which cap
-stopped it (None when the quota was met).
+cannot reach it says so: ``counts.instructions.shortfall`` is the quota
+minus what was kept and ``counts.instructions.shortfall_reason`` says which
+cap stopped it (None when the quota was met). Each baseline's counts are
+typed (``evals/baselines/counts.py``) and check that they add up.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from codeclm_dspy.pipeline.records import (
     rejected_row,
     trajectory_details,
 )
+from evals.baselines.counts import BaselineCounts
 
 # Calls that must be distinct requests (the k-th brainstorm, the r-th attempt
 # to evolve one instruction) start at rollout k * ROLLOUT_STRIDE, so their
@@ -55,11 +57,10 @@ def lineage(item_id: str, basic: str, actions: list[str], seed_ids: list[str]) -
 
 
 def keep_pair(
-    counts: dict[str, Any], sink, traj: Trajectory, instruction: str, response: str, iteration: int
+    counts: BaselineCounts, sink, traj: Trajectory, instruction: str, response: str, iteration: int
 ) -> None:
     """Count a kept pair and write its kept.jsonl row: the strong model's answer, no judge, no gap."""
-    counts["instructions"]["kept"] += 1
-    counts["instructions"]["kept_strong"] += 1
+    counts.keep()
     traj.attempts.append(Attempt(iteration, instruction, response, "", None, None, None, None))
     sink.keep(kept_row(traj, "strong"))
 
@@ -77,18 +78,18 @@ def reject(traj: Trajectory, reason: str, stage: str, instruction: str, **detail
 
 
 def turn_down(
-    counts: dict[str, Any], sink, traj: Trajectory, reason: str, stage: str, instruction: str, **details: Any
+    counts: BaselineCounts, sink, traj: Trajectory, reason: str, stage: str, instruction: str, **details: Any
 ) -> None:
     """Count an instruction the method turned down (a duplicate, or dropped for ``reason``) and record it."""
     if reason == "duplicate":
-        counts["instructions"]["duplicates"] += 1
+        counts.instructions.duplicates += 1
     else:
-        drop(counts, reason)
+        counts.drop(reason)
     sink.reject(reject(traj, reason, stage, instruction, **details))
 
 
 def refused(
-    counts: dict[str, Any],
+    counts: BaselineCounts,
     sink,
     traj: Trajectory,
     problem: Problem,
@@ -112,55 +113,6 @@ def answer_problem(gates: Gates, answer: Answer) -> Problem | None:
     return None if answer.text.strip() else Problem("empty_response", "the answer is empty")
 
 
-def new_counts(n_seeds: int, quota: int, reasons: tuple[str, ...]) -> dict[str, Any]:
-    """The counts both baselines start from (no ``metadata`` section)."""
-    return {
-        "seeds": {"total": n_seeds},
-        "instructions": {
-            "planned": quota,
-            "generated": 0,
-            "kept": 0,
-            "kept_strong": 0,
-            "dropped": 0,
-            "failed": 0,
-            "duplicates": 0,
-            "shortfall": 0,
-        },
-        "dropped_by_reason": dict.fromkeys(reasons, 0),
-        "shortfall_reason": None,
-    }
-
-
-def drop(counts: dict[str, Any], reason: str) -> None:
-    """Count one instruction dropped for ``reason``."""
-    counts["instructions"]["dropped"] += 1
-    counts["dropped_by_reason"][reason] += 1
-
-
-def settle_quota(counts: dict[str, Any], reason: str) -> None:
-    """Record the shortfall against the quota and, if there is one, ``reason``."""
-    i = counts["instructions"]
-    i["shortfall"] = i["planned"] - i["kept"]
-    counts["shortfall_reason"] = reason if i["shortfall"] else None
-
-
-def base_accounting(counts: dict[str, Any], n_seeds: int) -> dict[str, bool]:
-    """The checks every baseline's counts must pass.
-
-    Every generated instruction ends kept, dropped (with a counted reason),
-    failed or duplicate exactly once, and the quota is never exceeded: kept
-    plus shortfall is the quota, and a shortfall always has its reason.
-    """
-    i = counts["instructions"]
-    return {
-        "seeds": counts["seeds"]["total"] == n_seeds,
-        "instructions": i["kept"] + i["dropped"] + i["failed"] + i["duplicates"] == i["generated"],
-        "reasons": sum(counts["dropped_by_reason"].values()) == i["dropped"],
-        "quota": i["kept"] <= i["planned"] and i["kept"] + i["shortfall"] == i["planned"],
-        "shortfall_reason": (i["shortfall"] == 0) == (counts.get("shortfall_reason") is None),
-    }
-
-
 def ticked(tick, fn, *args):
     """``fn(*args)``, then advance the progress bar (even on an error)."""
     try:
@@ -175,12 +127,12 @@ def seed_order(seeds) -> dict[str, int]:
 
 
 class Baseline(dspy.Module):
-    """What both baselines share: gates, accounting and an in-memory ``forward``.
+    """What the baselines share: gates and an in-memory ``forward``.
 
     Subclasses set ``STAGES`` (and ``PROMPT_TEXTS``: prompt text sent as an
-    input rather than in a signature), implement ``configure`` (calling
-    ``configure_quality``) and ``run``, and may add checks of their own
-    counts in ``checks``.
+    input rather than in a signature), and implement ``configure`` (calling
+    ``configure_quality``) and ``run``, which returns the method's own
+    ``Counts`` (``evals/baselines/counts.py``).
     """
 
     STAGES: ClassVar[dict[str, tuple[str, ...]]] = {}
@@ -198,17 +150,8 @@ class Baseline(dspy.Module):
         """One run's gates: they know this generator's prompts and ``PROMPT_TEXTS``."""
         return Gates.for_modules(self.quality, self, extra_texts=self.PROMPT_TEXTS)
 
-    def checks(self, counts: dict[str, Any]) -> dict[str, bool]:
-        """Method-specific accounting checks (none by default)."""
-        return {}
-
-    def accounting(self, counts: dict[str, Any], n_seeds: int) -> dict[str, Any]:
-        """``balanced`` plus each check: every item ends once, the quota holds."""
-        checks = {**base_accounting(counts, n_seeds), **self.checks(counts)}
-        return {"balanced": all(checks.values()), **checks}
-
     def forward(self, rt, seeds, random_seed: int = 0, workers: int = 1) -> dspy.Prediction:
-        """Run in memory: ``dspy.Prediction`` with ``kept``, ``rejected`` and ``counts``."""
+        """Run in memory: ``dspy.Prediction`` with ``kept``, ``rejected`` and ``counts`` (the method's ``Counts``)."""
         from codeclm_dspy.pipeline.sinks import MemorySink
 
         sink = MemorySink()

@@ -46,11 +46,10 @@ from evals.baselines import (
     first_rollout,
     keep_pair,
     lineage,
-    new_counts,
-    settle_quota,
     ticked,
     turn_down,
 )
+from evals.baselines.counts import EvolInstructCounts, EvolRound, EvolSeeds, Operation, Passes
 from signatures import EvolveInstruction, SameInstruction
 
 # How each operation changes an instruction, in our own words after WizardLM's.
@@ -213,31 +212,36 @@ class EvolInstruct(Baseline):
                 raise
             return Outcome(text or slot.text, error=exc)
 
-    def run(self, rt, seeds, sink, *, random_seed: int = 0, workers: int = 1, progress=None) -> dict:
+    def run(
+        self, rt, seeds, sink, *, random_seed: int = 0, workers: int = 1, progress=None
+    ) -> EvolInstructCounts:
         """Evolve round by round, pass after pass, until the quota is kept or the passes run out."""
         progress, quota, ops = progress or NullProgress(), self.quota, self.knobs.operations
-        counts = new_counts(len(seeds), quota, REASONS)
-        counts["rounds"], counts["operations"] = [], {op: {"tried": 0, "kept": 0} for op in ops}
-        passes = counts["passes"] = {"max": self.max_passes(len(seeds)), "made": 0}
+        counts = EvolInstructCounts.start(
+            EvolSeeds(total=len(seeds)),
+            quota,
+            REASONS,
+            operations={op: Operation() for op in ops},
+            passes=Passes(max=self.max_passes(len(seeds))),
+        )
         slots = [Slot(n, seed) for n, seed in enumerate(seeds)]
         seen = {normalize(s.instruction) for s in seeds}
-        gates, i, round_ = self.gates(), counts["instructions"], 0
-        while i["kept"] < quota and passes["made"] < passes["max"]:
-            passes["made"] += 1
+        gates, i, passes, round_ = self.gates(), counts.instructions, counts.passes, 0
+        while i.kept < quota and passes.made < passes.max:
+            passes.made += 1
             for slot in slots:  # each pass starts from the seeds themselves
                 slot.text, slot.actions = slot.seed.instruction, []
             order = list(slots)  # the pool order, in which the quota is filled: shuffled, not the file's
-            random.Random(f"{random_seed}:evol-instruct:order:{passes['made']}").shuffle(order)
+            random.Random(f"{random_seed}:evol-instruct:order:{passes.made}").shuffle(order)
             for _ in range(self.knobs.rounds):
-                if i["kept"] >= quota:
+                if i.kept >= quota:
                     break
                 round_ += 1
-                stats = dict.fromkeys(("evolved", "kept", "dropped", "duplicates", "failed"), 0)
-                stats = {"round": round_, "pass": passes["made"], **stats}
-                counts["rounds"].append(stats)
+                stats = EvolRound(round=round_, pass_=passes.made)
+                counts.rounds.append(stats)
                 pending = order
-                while pending and i["kept"] < quota:  # a batch never holds more than the quota still needs
-                    batch, pending = pending[: quota - i["kept"]], pending[quota - i["kept"] :]
+                while pending and i.kept < quota:  # a batch never holds more than the quota still needs
+                    batch, pending = pending[: quota - i.kept], pending[quota - i.kept :]
                     jobs = [
                         (s, random.Random(f"{random_seed}:evol-instruct:{s.index}:{round_}").choice(ops))
                         for s in batch
@@ -248,16 +252,17 @@ class EvolInstruct(Baseline):
                         results = pmap(step, jobs, workers)
                     for (slot, op), out in results:  # in pool order
                         self._settle(slot, op, round_, out, seen, counts, stats, sink)
-        settle_quota(counts, "rounds_exhausted")
-        counts["seeds"]["evolved"] = sum(s.kept > 0 for s in slots)
+        i.settle("rounds_exhausted")
+        counts.seeds.evolved = sum(s.kept > 0 for s in slots)
         return counts
 
-    def _settle(self, slot: Slot, op: str, round_: int, out: Outcome, seen, counts, stats, sink) -> None:
+    def _settle(
+        self, slot: Slot, op: str, round_: int, out: Outcome, seen, counts: EvolInstructCounts, stats, sink
+    ) -> None:
         """Count and record one attempt; a survivor replaces its parent."""
-        i = counts["instructions"]
-        i["generated"] += 1
-        stats["evolved"] += 1
-        counts["operations"][op]["tried"] += 1
+        counts.instructions.generated += 1
+        stats.evolved += 1
+        counts.operations[op].tried += 1
         traj = lineage(
             f"ev-{slot.index:05d}-r{round_:02d}", slot.seed.instruction, [*slot.actions, op], [slot.seed.id]
         )
@@ -265,8 +270,8 @@ class EvolInstruct(Baseline):
         if out.response:
             facts["response"] = out.response
         if out.error is not None:
-            i["failed"] += 1
-            stats["failed"] += 1
+            counts.instructions.failed += 1
+            stats.failed += 1
             stage = out.error.step if isinstance(out.error, StepParseError) else "evolve"
             sink.reject(
                 failure("instruction", traj.id, stage, out.error, **evidence(traj, out.text, **facts))
@@ -274,26 +279,16 @@ class EvolInstruct(Baseline):
             return
         reason = out.reason or ("duplicate" if normalize(out.text) in seen else None)
         if reason is not None:
-            stats["duplicates" if reason == "duplicate" else "dropped"] += 1
+            if reason == "duplicate":
+                stats.duplicates += 1
+            else:
+                stats.dropped += 1
             stage = "evolve" if reason == "duplicate" else out.stage
             turn_down(counts, sink, traj, reason, stage, out.text, **facts)
             return
         seen.add(normalize(out.text))
         slot.text, slot.actions = out.text, traj.actions
         slot.kept += 1
-        stats["kept"] += 1
-        counts["operations"][op]["kept"] += 1
+        stats.kept += 1
+        counts.operations[op].kept += 1
         keep_pair(counts, sink, traj, out.text, out.response, len(slot.actions))
-
-    def checks(self, counts: dict) -> dict[str, bool]:
-        """Every attempt is counted in its round and under its operation; passes stay within their cap."""
-        generated = counts["instructions"]["generated"]
-        return {
-            "rounds": sum(r["evolved"] for r in counts["rounds"]) == generated
-            and all(
-                r["evolved"] == r["kept"] + r["dropped"] + r["duplicates"] + r["failed"]
-                for r in counts["rounds"]
-            ),
-            "operations": sum(o["tried"] for o in counts["operations"].values()) == generated,
-            "passes": counts["passes"]["made"] <= counts["passes"]["max"],
-        }

@@ -37,13 +37,12 @@ from evals.baselines import (
     first_rollout,
     keep_pair,
     lineage,
-    new_counts,
     refused,
     seed_order,
-    settle_quota,
     ticked,
     turn_down,
 )
+from evals.baselines.counts import BootstrapRound, Calls, SeedTotal, SelfInstructCounts
 from signatures import BrainstormTasks
 
 FILTER_REASONS = ("empty", "prompt_leak", "length", "unanswerable_by_text", "similar_to_pool")
@@ -176,12 +175,15 @@ class SelfInstruct(Baseline):
             return "similar_to_pool", {"rouge_l": score, "most_similar": nearest}
         return None, {"rouge_l": score, "most_similar": nearest}
 
-    def run(self, rt, seeds, sink, *, random_seed: int = 0, workers: int = 1, progress=None) -> dict:
+    def run(
+        self, rt, seeds, sink, *, random_seed: int = 0, workers: int = 1, progress=None
+    ) -> SelfInstructCounts:
         """Bootstrap rounds until the quota is kept or the calls run out; return the counts."""
         progress, k, quota = progress or NullProgress(), self.knobs, self.quota
-        counts = new_counts(len(seeds), quota, REASONS)
-        calls = counts["calls"] = {"max": self.max_calls(), "made": 0, "ok": 0, "failed": 0}
-        counts["rounds"] = []
+        counts = SelfInstructCounts.start(
+            SeedTotal(total=len(seeds)), quota, REASONS, calls=Calls(max=self.max_calls())
+        )
+        calls, i = counts.calls, counts.instructions
         order, pool, seen = seed_order(seeds), RougePool(), set()
         for seed in seeds:
             pool.add(seed.instruction)
@@ -202,32 +204,31 @@ class SelfInstruct(Baseline):
             )
             return [clean_instruction(t) for t in out.new_instructions][: k.instructions_per_call]
 
-        while counts["instructions"]["kept"] < quota and calls["made"] < calls["max"]:
-            stats = dict.fromkeys(("calls", "candidates", "accepted", "kept"), 0)
-            stats = {"round": len(counts["rounds"]) + 1, **stats}
-            counts["rounds"].append(stats)
-            need = math.ceil((quota - counts["instructions"]["kept"]) / k.instructions_per_call)
-            first = calls["made"]
+        while i.kept < quota and calls.made < calls.max:
+            stats = BootstrapRound(round=len(counts.rounds) + 1)
+            counts.rounds.append(stats)
+            need = math.ceil((quota - i.kept) / k.instructions_per_call)
+            first = calls.made
             jobs = [
                 (c, self.demos(seeds, machine, random.Random(f"{random_seed}:self-instruct:{c}")))
-                for c in range(first, first + min(need, calls["max"] - first))
+                for c in range(first, first + min(need, calls.max - first))
             ]
-            calls["made"] += len(jobs)
-            stats["calls"] = len(jobs)
-            with progress.stage(f"brainstorm (round {stats['round']})", len(jobs)) as tick:
+            calls.made += len(jobs)
+            stats.calls = len(jobs)
+            with progress.stage(f"brainstorm (round {stats.round})", len(jobs)) as tick:
                 results = pmap(lambda j: ticked(tick, brainstorm, j), jobs, workers)
             accepted = []
             for (c, shown), result in results:  # in call order: filtering is sequential
                 if isinstance(result, Exception):
-                    calls["failed"] += 1
+                    calls.failed += 1
                     stage = result.step if isinstance(result, StepParseError) else "brainstorm"
                     sink.reject(failure("call", f"si-{c:05d}", stage, result, examples=[t for t, _ in shown]))
                     continue
-                calls["ok"] += 1
+                calls.ok += 1
                 ids = sorted({i for _, some in shown for i in some}, key=order.get)
                 for j, text in enumerate(result):
                     traj = lineage(f"si-{c:05d}-{j:02d}", text, [], ids)
-                    counts["instructions"]["generated"] += 1
+                    i.generated += 1
                     reason, details = self.screen(text, seen, pool, gates)
                     if reason is None:
                         seen.add(normalize(text))
@@ -236,10 +237,10 @@ class SelfInstruct(Baseline):
                         accepted.append(traj)
                         continue
                     turn_down(counts, sink, traj, reason, STAGE.get(reason, "filter"), text, **details)
-            stats["candidates"] = sum(len(r) for _, r in results if not isinstance(r, Exception))
-            stats["accepted"] = len(accepted)
-            stats["kept"] = self._answer(rt, accepted, counts, sink, gates, workers, progress, stats["round"])
-        settle_quota(counts, "calls_exhausted")  # the loop ends short only when the calls ran out
+            stats.candidates = sum(len(r) for _, r in results if not isinstance(r, Exception))
+            stats.accepted = len(accepted)
+            stats.kept = self._answer(rt, accepted, counts, sink, gates, workers, progress, stats.round)
+        i.settle("calls_exhausted")  # the loop ends short only when the calls ran out
         return counts
 
     def _answer(self, rt, accepted, counts, sink, gates, workers, progress, round_) -> int:
@@ -249,9 +250,9 @@ class SelfInstruct(Baseline):
         their reason, and tasks the quota no longer needs are dropped as
         ``over_quota`` without an answer being paid for.
         """
-        kept, i = 0, counts["instructions"]
-        while accepted and i["kept"] < self.quota:
-            batch, accepted = accepted[: self.quota - i["kept"]], accepted[self.quota - i["kept"] :]
+        kept, i = 0, counts.instructions
+        while accepted and i.kept < self.quota:
+            batch, accepted = accepted[: self.quota - i.kept], accepted[self.quota - i.kept :]
             with progress.stage(f"respond (round {round_})", len(batch)) as tick:
                 answers = pmap(
                     lambda t: ticked(tick, rt.plain, "strong", "respond_strong", t.basic_instruction),
@@ -261,7 +262,7 @@ class SelfInstruct(Baseline):
             for traj, answer in answers:
                 text = traj.basic_instruction
                 if isinstance(answer, Exception):
-                    i["failed"] += 1
+                    i.failed += 1
                     sink.reject(
                         failure("instruction", traj.id, "respond_strong", answer, **evidence(traj, text))
                     )
@@ -273,8 +274,3 @@ class SelfInstruct(Baseline):
         for traj in accepted:
             turn_down(counts, sink, traj, "over_quota", "quota", traj.basic_instruction)
         return kept
-
-    def checks(self, counts: dict) -> dict[str, bool]:
-        """Calls made = calls answered + calls failed, within the cap."""
-        c = counts["calls"]
-        return {"calls": c["made"] == c["ok"] + c["failed"] and c["made"] <= c["max"]}

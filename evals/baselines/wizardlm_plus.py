@@ -16,7 +16,7 @@ quota is kept or its rounds run out.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from codeclm_dspy.pipeline.funnel import Funnel
 from codeclm_dspy.pipeline.metadata_pool import merge_identical
@@ -25,6 +25,7 @@ from codeclm_dspy.pipeline.quota import MetaState, decode_round, split_evenly
 from codeclm_dspy.pipeline.records import Metadata, Seed
 from codeclm_dspy.pipeline.stages import build_pool, encode, given
 from evals.baselines import Baseline
+from evals.baselines.counts import BasicInstructions, WizardLMPlusCounts
 from evals.baselines.evol_instruct import EvolInstruct
 
 
@@ -59,7 +60,7 @@ class WizardLMPlus(Baseline):
         workers: int = 1,
         progress=None,
         metadata: list[Metadata] | None = None,
-    ) -> dict[str, Any]:
+    ) -> WizardLMPlusCounts:
         """Decode ``num_instructions`` basic instructions, then evolve them into the quota."""
         from codeclm_dspy.progress import NullProgress
 
@@ -67,51 +68,37 @@ class WizardLMPlus(Baseline):
         codec, quota = self.codec, self.codec.pipeline.num_instructions
         gates = codec.gates()
         front = Funnel(1, judged=False)
-        front.add("seeds", "total", len(seeds))
+        front.seeds.total = len(seeds)
         found = (
             encode(codec, rt, seeds, sink, front, gates, workers, progress)
             if metadata is None
             else given(metadata, sink, front, gates)
         )
         unique, merged = merge_identical(found)
-        front.add("metadata", "merged", merged)
+        front.metadata.merged += merged
         unique = [Metadata(f"m{k:05d}", m.use_case, m.skills, m.seed_ids) for k, m in enumerate(unique)]
         pool = build_pool(codec, rt, unique, sink, front, random_seed, workers, progress)
         basics: list[tuple[str, MetaState, str]] = []
         if pool:
             states = [MetaState(meta) for meta in pool]
             plan = [(s, n) for s, n in zip(states, split_evenly(quota, len(states)), strict=True) if n]
-            front.add("decode", "rounds")
+            front.decode.rounds += 1
             basics = decode_round(codec, rt, plan, sink, front, gates, set(), workers, progress, 1)
         evol_seeds = [Seed(traj_id, text) for traj_id, _state, text in basics]
-        counts = self.evol.run(
+        evol = self.evol.run(
             rt, evol_seeds, sink, random_seed=random_seed, workers=workers, progress=progress
         )
-        f = front.data
-        return {
-            **counts,
-            "evol_pool": counts["seeds"],  # the basic instructions Evol-Instruct started from
-            "seeds": f["seeds"],
-            "metadata": f["metadata"],
-            "decode": f["decode"],
-            "basic_instructions": {
-                "generated": f["instructions"]["generated"],
-                "duplicates": f["instructions"]["duplicates"],
-                "rejected": f["instructions"]["rejected"],
-                "evolved": len(evol_seeds),
-                "by_reason": f["not_kept_by_reason"],
-            },
-        }
-
-    def accounting(self, counts: dict[str, Any], n_seeds: int) -> dict[str, Any]:
-        """The front half's items and Evol-Instruct's each add up."""
-        s, m, b = counts["seeds"], counts["metadata"], counts["basic_instructions"]
-        evol = self.evol.accounting({**counts, "seeds": counts["evol_pool"]}, b["evolved"])
-        checks = {
-            "seeds": s["encoded"] + s["rejected"] + s["failed"] == n_seeds == s["total"],
-            "metadata": m["from_seeds"] + m["merged"] + m["over_pool_size"] == s["encoded"] + m["given"]
-            and m["pool"] + m["implausible"] + m["check_failed"] == m["from_seeds"] + m["mixed_candidates"],
-            "basic_instructions": b["generated"] == b["duplicates"] + b["rejected"] + b["evolved"],
-            **{f"evol_{k}": v for k, v in evol.items() if k != "balanced"},
-        }
-        return {"balanced": all(checks.values()), **checks}
+        made = front.instructions
+        return WizardLMPlusCounts(
+            seeds=front.seeds,
+            metadata=front.metadata,
+            decode=front.decode,
+            basic_instructions=BasicInstructions(
+                generated=made.generated,
+                duplicates=made.duplicates,
+                rejected=made.rejected,
+                evolved=len(evol_seeds),
+                by_reason=front.not_kept_by_reason,
+            ),
+            evol=evol,
+        )

@@ -79,14 +79,14 @@ def test_self_instruct_never_keeps_what_the_gates_refuse(steps):
         row = rows[task]
         assert (row["reason"], row["stage"]) == (reason, "respond_strong"), task
         assert row["gate_detail"] and row["response"] == (answer[0] if isinstance(answer, tuple) else answer)
-    assert counts["dropped_by_reason"] == {
-        **dict.fromkeys(counts["dropped_by_reason"], 0),
+    assert counts.dropped_by_reason == {
+        **dict.fromkeys(counts.dropped_by_reason, 0),
         "prompt_leak": 4 + 3,
         "empty_response": 1,
         "truncated_response": 1,
         "refusal": 1,
     }
-    assert counts["instructions"]["shortfall"] == 0 and counts["shortfall_reason"] is None
+    assert counts.instructions.shortfall == 0 and counts.instructions.shortfall_reason is None
 
 
 @needs_rouge
@@ -104,7 +104,7 @@ def test_self_instruct_gates_follow_the_quality_config(steps):
         quality={"empty": False},
         self_instruct={"max_calls": 1},
     )
-    assert not sink.kept and counts["dropped_by_reason"]["empty_response"] > 0  # never a pair, gate or not
+    assert not sink.kept and counts.dropped_by_reason["empty_response"] > 0  # never a pair, gate or not
 
 
 def test_evol_never_keeps_what_the_gates_refuse(steps):
@@ -129,7 +129,7 @@ def test_evol_never_keeps_what_the_gates_refuse(steps):
     )
     steps.handlers["respond"] = answer_from(answers)
     counts, sink = run("evol-instruct", pipeline={"num_instructions": 8}, evol_instruct={"rounds": 1})
-    assert sink.kept == [] and counts["shortfall_reason"] == "rounds_exhausted"
+    assert sink.kept == [] and counts.instructions.shortfall_reason == "rounds_exhausted"
     first = {r["parent"]: r for r in sink.rejected if r["round"] == 1}
     for seed in SEEDS[:4]:
         row, evidence = first[seed.instruction], rewrites[seed.instruction][1]
@@ -140,9 +140,9 @@ def test_evol_never_keeps_what_the_gates_refuse(steps):
         (reason, "respond_strong") for reason in expected
     ]
     assert first[SEEDS[5].instruction]["response"] == CUT[0]
-    passes = counts["passes"]["made"]  # a second pass from the seeds meets the same answers
-    assert passes == 2 and counts["dropped_by_reason"] == {
-        **dict.fromkeys(counts["dropped_by_reason"], 0),
+    passes = counts.passes.made  # a second pass from the seeds meets the same answers
+    assert passes == 2 and counts.dropped_by_reason == {
+        **dict.fromkeys(counts.dropped_by_reason, 0),
         "prompt_leak": 5 * passes,
         "empty_response": passes,
         "truncated_response": passes,
@@ -176,7 +176,8 @@ def test_evol_through_generate_writes_each_gate_reason_to_the_run(steps, tmp_pat
     assert all(r["gate_detail"] == "adapter text 'your input fields are'" for r in rows)
     counts = manifest["counts"]
     assert counts["dropped_by_reason"]["prompt_leak"] == len(rows) == counts["instructions"]["generated"]
-    assert counts["instructions"]["shortfall"] == 3 and counts["shortfall_reason"] == "rounds_exhausted"
+    assert counts["instructions"]["shortfall"] == 3
+    assert counts["instructions"]["shortfall_reason"] == "rounds_exhausted"
 
 
 # -- num_instructions is kept pairs, for every method --------------------------------------------
@@ -203,10 +204,10 @@ def fresh_rewrites(steps):
 @pytest.mark.parametrize("method", METHODS)
 def test_a_cooperating_model_gives_exactly_the_quota(fresh_rewrites, method):
     counts, sink = run(method, seeds=SEEDS[:4], **QUOTA)
-    assert len(sink.kept) == counts["instructions"]["kept"] == 13
-    assert counts["instructions"]["shortfall"] == 0 and counts["shortfall_reason"] is None
+    assert len(sink.kept) == counts.instructions.kept == 13
+    assert counts.instructions.shortfall == 0 and counts.instructions.shortfall_reason is None
     if method == "evol-instruct":  # a second pass from the seeds: no instruction evolved more than twice
-        assert counts["passes"]["made"] == 2 and max(r["iteration"] for r in sink.kept) == 2
+        assert counts.passes.made == 2 and max(r["iteration"] for r in sink.kept) == 2
         assert Counter(int(r["id"].rsplit("-r", 1)[1]) for r in sink.kept) == {1: 4, 2: 4, 3: 4, 4: 1}
 
 
@@ -220,7 +221,7 @@ def test_a_cooperating_model_gives_exactly_the_quota(fresh_rewrites, method):
 def test_a_model_that_always_refuses_leaves_a_shortfall_with_its_reason(fresh_rewrites, method, reason):
     fresh_rewrites.handlers["respond"] = lambda role, i, p: REFUSAL
     counts, sink = run(method, seeds=SEEDS[:4], **QUOTA)
-    assert sink.kept == [] and counts["instructions"]["shortfall"] == 13
-    assert counts["shortfall_reason"] == reason
-    assert counts["dropped_by_reason"]["refusal"] > 0
+    assert sink.kept == [] and counts.instructions.shortfall == 13
+    assert counts.instructions.shortfall_reason == reason
+    assert counts.dropped_by_reason["refusal"] > 0
     assert {r["reason"] for r in sink.rejected if r["stage"] == "respond_strong"} == {"refusal"}

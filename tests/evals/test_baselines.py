@@ -20,6 +20,7 @@ from codeclm_dspy.pipeline.methods import apply_preset, make_program
 from codeclm_dspy.pipeline.records import Seed
 from codeclm_dspy.pipeline.sinks import MemorySink
 from codeclm_dspy.runs.run_dir import kept_features
+from evals.baselines.counts import Calls, Operation, Passes
 from evals.baselines.evol_instruct import GUIDANCE
 from tests import scripted
 
@@ -98,12 +99,12 @@ def run(method, seeds=SEEDS, random_seed=0, **sections):
         counts = program.run(rt, seeds, sink, random_seed=random_seed, workers=cfg.engine.workers)
     finally:
         rt.close()
-    accounting = program.accounting(counts, len(seeds))
+    accounting = counts.accounting(len(seeds))
     assert accounting["balanced"], accounting
-    assert "metadata" not in counts
+    assert counts.metadata is None
     # every generated instruction reached the sink exactly once
     ids = [r["id"] for r in sink.kept + sink.rejected if r.get("kind", "instruction") == "instruction"]
-    assert len(ids) == len(set(ids)) == counts["instructions"]["generated"]
+    assert len(ids) == len(set(ids)) == counts.instructions.generated
     return counts, sink
 
 
@@ -130,10 +131,10 @@ def test_self_instruct_keeps_exactly_the_quota_and_answers_no_more(steps):
     counts, sink = run(
         "self-instruct", pipeline={"num_instructions": 5}, self_instruct={"instructions_per_call": 4}
     )
-    i = counts["instructions"]
-    assert i["kept"] == len(sink.kept) == 5 and i["shortfall"] == 0
-    assert counts["calls"] == {"max": 8, "made": 2, "ok": 2, "failed": 0}  # ceil(5 / 4) calls
-    assert i["generated"] == 8 and counts["dropped_by_reason"]["over_quota"] == 3
+    i = counts.instructions
+    assert i.kept == len(sink.kept) == 5 and i.shortfall == 0
+    assert counts.calls == Calls(max=8, made=2, ok=2, failed=0)  # ceil(5 / 4) calls
+    assert i.generated == 8 and counts.dropped_by_reason["over_quota"] == 3
     assert len(steps.steps("respond")) == 5  # the 3 over the quota were never answered
     assert_kept_schema(sink.kept)
     row = sink.kept[0]
@@ -177,16 +178,16 @@ def test_self_instruct_filters_leave_their_reason_and_evidence(steps):
         "Outline the history of the printing press in Europe.",
         "Name three prime numbers.",
     ]
-    assert counts["instructions"]["duplicates"] == 1 and counts["dropped_by_reason"]["similar_to_pool"] == 2
+    assert counts.instructions.duplicates == 1 and counts.dropped_by_reason["similar_to_pool"] == 2
 
 
 @needs_rouge
 def test_self_instruct_gives_up_after_max_calls_with_a_shortfall(steps):
     steps.handlers["decode"] = lambda role, i, p: {"new_instructions": [SEEDS[1].instruction]}
     counts, sink = run("self-instruct", pipeline={"num_instructions": 3}, self_instruct={"max_calls": 5})
-    assert counts["calls"]["made"] == 5 and len(steps.steps("decode")) == 5
-    assert counts["instructions"]["kept"] == 0 and counts["instructions"]["shortfall"] == 3
-    assert counts["shortfall_reason"] == "calls_exhausted"
+    assert counts.calls.made == 5 and len(steps.steps("decode")) == 5
+    assert counts.instructions.kept == 0 and counts.instructions.shortfall == 3
+    assert counts.instructions.shortfall_reason == "calls_exhausted"
     assert set(reasons(sink).values()) == {"duplicate"}
 
 
@@ -205,11 +206,11 @@ def test_self_instruct_empty_answers_and_failed_calls_are_recorded(steps):
         self_instruct={"instructions_per_call": 2, "demos_per_prompt": 3},
     )
     failed_calls = [r for r in sink.rejected if r["kind"] == "call"]
-    assert len(failed_calls) == counts["calls"]["failed"] >= 1
+    assert len(failed_calls) == counts.calls.failed >= 1
     assert all(r["outcome"] == "failed" and r["reason"] == "parse_error" and r["raw"] for r in failed_calls)
-    assert counts["dropped_by_reason"]["empty_response"] >= 1
+    assert counts.dropped_by_reason["empty_response"] >= 1
     assert not any(r["instruction"].endswith("z0 readers") for r in sink.kept)
-    assert counts["instructions"]["kept"] == 6 and len(counts["rounds"]) > 1
+    assert counts.instructions.kept == 6 and len(counts.rounds) > 1
 
 
 @needs_rouge
@@ -236,8 +237,8 @@ def test_self_instruct_shows_generated_tasks_once_there_are_some(steps):
     assert len(shown) == 6 and all(len(e) == 3 for e in shown)
     assert all(set(e) <= seeds for e in shown[:3])  # round 1: only seeds
     assert all(len(set(e) - seeds) == 1 for e in shown[3:])  # round 2: one generated task each
-    assert [r["kept"] for r in counts["rounds"]] == [0, 3]
-    assert counts["dropped_by_reason"]["empty_response"] == 3
+    assert [r.kept for r in counts.rounds] == [0, 3]
+    assert counts.dropped_by_reason["empty_response"] == 3
 
 
 @needs_rouge
@@ -318,17 +319,15 @@ def test_each_evol_elimination_rule_leaves_its_reason(steps):
     assert stop_words["elimination"] == "only punctuation and stop words"
     # only seed 7 survives; every further pass (2 x ceil(20 / 8 seeds x 1 round)) replays round 1,
     # where seed 7's rewrite is now a duplicate
-    n = counts["passes"]["made"]
-    assert n == counts["passes"]["max"] == 6 and len(counts["rounds"]) == 6
+    n = counts.passes.made
+    assert n == counts.passes.max == 6 and len(counts.rounds) == 6
     assert [r["instruction"] for r in sink.kept] == [
         evolve_ok(None, {"instruction": SEEDS[7].instruction}, None)["evolved_instruction"]
     ]
-    assert counts["instructions"]["shortfall"] == 19 and counts["shortfall_reason"] == "rounds_exhausted"
+    assert counts.instructions.shortfall == 19 and counts.instructions.shortfall_reason == "rounds_exhausted"
     per_pass = {"empty": 1, "prompt_leak": 2, "no_information_gain": 1, "too_hard_for_the_model": 2}
-    assert {k: v for k, v in counts["dropped_by_reason"].items() if v} == {
-        k: v * n for k, v in per_pass.items()
-    }
-    assert counts["instructions"]["duplicates"] == n + n - 1
+    assert {k: v for k, v in counts.dropped_by_reason.items() if v} == {k: v * n for k, v in per_pass.items()}
+    assert counts.instructions.duplicates == n + n - 1
     assert_kept_schema(sink.kept)
     # the cheap rules run first: no equivalence call or answer for what they already eliminated
     cheap = {outcome[s.instruction] for s in SEEDS[:3]} | {outcome[SEEDS[5].instruction]}
@@ -375,13 +374,13 @@ def test_a_failed_evolution_leaves_its_parent_to_the_next_round(steps):
     assert deep["iteration"] == 2 and len(deep["actions"]) == 2
     assert deep["basic_instruction"] == SEEDS[2].instruction and deep["seed_ids"] == ["s2"]
     assert deep["instruction"].count("Then justify every choice") == 2
-    assert counts["instructions"]["failed"] == 1 and counts["seeds"]["evolved"] == 3
+    assert counts.instructions.failed == 1 and counts.seeds.evolved == 3
 
 
 def test_evol_stops_at_the_quota_without_evolving_more(steps):
     counts, sink = run("evol-instruct", pipeline={"num_instructions": 3}, evol_instruct={"rounds": 4})
     assert len(sink.kept) == 3 and not sink.rejected
-    assert len(steps.steps("evolve")) == 3 and counts["instructions"]["generated"] == 3
+    assert len(steps.steps("evolve")) == 3 and counts.instructions.generated == 3
 
 
 def test_evol_records_a_shortfall_after_all_rounds(steps):
@@ -389,11 +388,11 @@ def test_evol_records_a_shortfall_after_all_rounds(steps):
     counts, sink = run(
         "evol-instruct", seeds=SEEDS[:2], pipeline={"num_instructions": 5}, evol_instruct={"rounds": 3}
     )
-    assert counts["instructions"]["kept"] == 0 and counts["instructions"]["shortfall"] == 5
-    assert counts["shortfall_reason"] == "rounds_exhausted"
+    assert counts.instructions.kept == 0 and counts.instructions.shortfall == 5
+    assert counts.instructions.shortfall_reason == "rounds_exhausted"
     # two passes of three rounds: twice the one pass 5 pairs would need from 2 seeds x 3 rounds
-    assert counts["passes"] == {"max": 2, "made": 2}
-    assert [(r["pass"], r["evolved"]) for r in counts["rounds"]] == [(1, 2)] * 3 + [(2, 2)] * 3
+    assert counts.passes == Passes(max=2, made=2)
+    assert [(r.pass_, r.evolved) for r in counts.rounds] == [(1, 2)] * 3 + [(2, 2)] * 3
     assert set(reasons(sink).values()) == {"prompt_leak"}
 
 
@@ -405,7 +404,7 @@ def test_evol_operations_come_from_the_config(steps):
     )
     assert {i["operation"] for _, i in steps.steps("evolve")} == {GUIDANCE["breadth"]}
     assert all(r["actions"] == ["breadth"] for r in sink.kept)
-    assert steps.steps("equivalence") == [] and counts["operations"] == {"breadth": {"tried": 4, "kept": 4}}
+    assert steps.steps("equivalence") == [] and counts.operations == {"breadth": Operation(tried=4, kept=4)}
 
 
 # -- Through generate(): the run directory, the manifest, resume ---------------------------------
