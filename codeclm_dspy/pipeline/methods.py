@@ -5,10 +5,11 @@ Every generator is a ``dspy.Module`` with the same small surface, so
 write the same run directory:
 
 - ``configure(config)``: take its knobs from a validated ``Config``;
-- ``run(rt, seeds, sink, *, random_seed, workers, progress) -> counts``:
+- ``run(rt, seeds, sink, *, random_seed, workers, progress) -> Counts``:
   hand every item to the sink once (kept, rejected or failed) and return
-  the funnel counts, with ``instructions.kept``, ``dropped`` and ``failed``;
-- ``accounting(counts, n_seeds) -> dict``: checks that the counts add up;
+  its typed counts (``codeclm_dspy.pipeline.counts``), whose
+  ``accounting(n_seeds)`` checks that they add up and whose
+  ``to_manifest()`` is the manifest's ``counts``;
 - ``STAGES``: stage name -> the steps (LM call labels) it spends on.
 
 The baselines live in ``evals/baselines``: they exist to be compared with.
