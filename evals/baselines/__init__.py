@@ -113,14 +113,6 @@ def answer_problem(gates: Gates, answer: Answer) -> Problem | None:
     return None if answer.text.strip() else Problem("empty_response", "the answer is empty")
 
 
-def ticked(tick, fn, *args):
-    """``fn(*args)``, then advance the progress bar (even on an error)."""
-    try:
-        return fn(*args)
-    finally:
-        tick()
-
-
 def seed_order(seeds) -> dict[str, int]:
     """Seed id -> position, to list lineages in the seed file's order."""
     return {seed.id: n for n, seed in enumerate(seeds)}

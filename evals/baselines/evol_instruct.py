@@ -30,7 +30,7 @@ from typing import ClassVar
 import dspy
 
 from codeclm_dspy.config import EVOL_OPERATIONS, EvolInstructConfig, PipelineConfig
-from codeclm_dspy.engine.parallel import pmap
+from codeclm_dspy.engine.parallel import pmap, ticked
 from codeclm_dspy.engine.retries import as_stop
 from codeclm_dspy.errors import StepParseError
 from codeclm_dspy.pipeline.quality import Problem
@@ -46,7 +46,6 @@ from evals.baselines import (
     first_rollout,
     keep_pair,
     lineage,
-    ticked,
     turn_down,
 )
 from evals.baselines.counts import EvolInstructCounts, EvolRound, EvolSeeds, Operation, Passes

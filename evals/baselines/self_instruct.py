@@ -24,7 +24,7 @@ from typing import ClassVar
 import dspy
 
 from codeclm_dspy.config import PipelineConfig, SelfInstructConfig
-from codeclm_dspy.engine.parallel import pmap
+from codeclm_dspy.engine.parallel import pmap, ticked
 from codeclm_dspy.errors import CodecLMError, StepParseError
 from codeclm_dspy.pipeline.sinks import failure
 from codeclm_dspy.pipeline.text import clean_instruction, normalize
@@ -39,7 +39,6 @@ from evals.baselines import (
     lineage,
     refused,
     seed_order,
-    ticked,
     turn_down,
 )
 from evals.baselines.counts import BootstrapRound, Calls, SeedTotal, SelfInstructCounts
