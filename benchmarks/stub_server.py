@@ -45,6 +45,9 @@ def make_app(
     """Build the aiohttp application; the arguments mirror the CLI flags."""
     faults_rng = random.Random(seed)
     stats: dict[str, Any] = {"requests": 0, "by_model": Counter(), "faults": Counter(), "unauthorized": 0}
+    stats.update(
+        in_flight=0, peak_in_flight=0
+    )  # requests held (waiting out the delay) right now, and at most
 
     def error(status: int, message: str, kind: str, auth: str, headers: dict | None = None) -> web.Response:
         if leak_auth:
@@ -68,7 +71,12 @@ def make_app(
         fault = faults_rng.choice(faults) if fault_rate > 0 and faults_rng.random() < fault_rate else None
         if fault:
             stats["faults"][fault] += 1
-        await asyncio.sleep(delay_ms / 1000)
+        stats["in_flight"] += 1
+        stats["peak_in_flight"] = max(stats["peak_in_flight"], stats["in_flight"])
+        try:
+            await asyncio.sleep(delay_ms / 1000)
+        finally:
+            stats["in_flight"] -= 1
         if fault == "429":
             return error(429, "rate limited", "rate_limit_error", auth, {"retry-after-ms": "100"})
         if fault == "500":
@@ -95,7 +103,7 @@ def make_app(
         return web.json_response(stats)
 
     async def reset(request: web.Request) -> web.Response:
-        stats.update(requests=0, by_model=Counter(), faults=Counter(), unauthorized=0)
+        stats.update(requests=0, by_model=Counter(), faults=Counter(), unauthorized=0, peak_in_flight=0)
         return web.json_response(stats)
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -228,7 +236,8 @@ class StubServer:
             return json.loads(response.read())
 
     def stats(self) -> dict:
-        """Return the server's counters: ``requests``, ``by_model``, ``faults`` and ``unauthorized``."""
+        """The server's counters: ``requests``, ``by_model``, ``faults``, ``unauthorized``,
+        ``in_flight`` (requests it holds now) and ``peak_in_flight``."""
         return self._call("GET", "/stats")
 
     def reset(self) -> None:

@@ -64,6 +64,10 @@ class ProviderStopped(RunStopped):
     """The provider stopped answering usefully (auth, rate limit, connection) even after retries."""
 
 
+class JournalWriteFailed(RunStopped):
+    """The run's state file could not be written (disk full, permissions); what was committed stays."""
+
+
 class ProviderUnreachable(ProviderStopped):
     """The connection to a provider failed (refused, reset, DNS, TLS, connect timeout) past the retries.
 

@@ -77,16 +77,18 @@ def generate(
     if out is None:
         rt = Runtime(build_lms(config), config.engine.parse_retries, config.engine.workers)
         sink = MemorySink()
-        program.run(
-            rt,
-            seeds,
-            sink,
-            random_seed=config.random_seed,
-            workers=config.engine.workers,
-            progress=progress,
-            **given,
-        )
-        rt.close()
+        try:
+            program.run(
+                rt,
+                seeds,
+                sink,
+                random_seed=config.random_seed,
+                workers=config.engine.workers,
+                progress=progress,
+                **given,
+            )
+        finally:
+            rt.close()  # its request cache commits what it queued
         rows = sorted(sink.kept, key=lambda r: r["id"])
         features = kept_features()
         return datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features)

@@ -8,7 +8,10 @@ answer: sampling, response format, seed, and the rollout number a parse
 retry uses to ask again. Keys are hashed, and nothing here ever sees the API
 key or the headers, so the cache file holds no secret.
 
-SQLite in WAL mode lets several runs (processes) share the file safely. Its
+SQLite in WAL mode lets several runs (processes) share the file safely.
+Answers are written by one batching thread (``engine/sqlite.py``) without
+waiting: the run's own journal is what makes a run durable, the cache only
+saves money, so a killed process may lose its last few cache entries. Its
 directory is marked as codeclm's request cache (``out_paths``); a directory
 of anything else is never written into.
 """
@@ -23,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from codeclm_dspy.engine.sqlite import BatchWriter, connect
 from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.out_paths import claim_dir, shown
 from codeclm_dspy.secrets import scrub
@@ -41,30 +45,6 @@ def request_key(model: str, api_base: str | None, messages: list[dict[str, Any]]
     }
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def connect(path: Path, what: str) -> sqlite3.Connection:
-    """A SQLite connection shared by threads (callers serialise with a lock).
-
-    Raises:
-        RunDirError: the file cannot be opened as a SQLite database (a
-            directory, a file of something else, a path the OS refuses).
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
-    except (OSError, ValueError, sqlite3.Error) as exc:
-        why = getattr(exc, "strerror", None) or exc
-        raise RunDirError(f"cannot open {shown(path)} as {what}: {why}") from None
-    try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        # NORMAL keeps every committed write across a process crash (SIGKILL);
-        # only a power cut can lose the last transactions, never corrupt the file.
-        conn.execute("PRAGMA synchronous=NORMAL")
-    except sqlite3.Error as exc:  # "file is not a database"
-        conn.close()
-        raise RunDirError(f"cannot open {shown(path)} as {what}: {exc}") from None
-    return conn
 
 
 class RequestCache:
@@ -88,6 +68,9 @@ class RequestCache:
         except sqlite3.Error as exc:
             self._conn.close()
             raise RunDirError(f"cannot use {shown(self.path)} as the request cache: {exc}") from None
+        self._writer = BatchWriter(
+            connect(self.path, "the request cache"), f"the request cache {shown(self.path)}"
+        )
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self._lock:
@@ -95,13 +78,13 @@ class RequestCache:
         return json.loads(row[0]) if row else None
 
     def put(self, key: str, response: dict[str, Any]) -> None:
+        """Queue an answer for the cache (not waited for: see the module docstring)."""
         blob = scrub(json.dumps(response, ensure_ascii=False))
-        with self._lock:
-            self._conn.execute(
-                "INSERT OR IGNORE INTO answers (key, response, created) VALUES (?, ?, ?)",
-                (key, blob, time.time()),
-            )
+        sql = "INSERT OR IGNORE INTO answers (key, response, created) VALUES (?, ?, ?)"
+        self._writer.submit(sql, (key, blob, time.time()))
 
     def close(self) -> None:
+        """Commit the queued answers, then close (idempotent)."""
+        self._writer.close()
         with self._lock:
             self._conn.close()

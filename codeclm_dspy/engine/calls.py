@@ -1,16 +1,18 @@
 """The one path every LM request takes.
 
-    run journal -> request cache -> budget -> role limiter -> litellm.completion (+ retries)
+    run journal -> request cache -> budget -> role limiter -> litellm.acompletion (+ retries)
 
-``CallEngine.complete`` first looks the request up in the run's journal (an
+``CallEngine.acomplete`` is a coroutine on the engine's event loop
+(``event_loop.py``). It first looks the request up in the run's journal (an
 answer this run already received: resume and replay), then in the shared
 request cache, and only then claims a budget slot, waits for a role slot and
-sends it through ``litellm.completion`` with retries (``retries.py``); a
+sends it through ``litellm.acompletion`` with retries (``retries.py``); a
 connection failure that outlasts them becomes a ``ProviderUnreachable``,
 which stops the run instead of failing the item. Whatever arrives is
-recorded in the journal before it is used. Identical requests in flight at
+committed to the journal before it is used. Identical requests in flight at
 the same time are sent once and share the answer, so a run's answers never
-depend on thread timing.
+depend on timing. ``complete`` is the same for code that is not async: it
+runs ``acomplete`` on the loop and waits.
 
 The step that made a call is taken from a context variable that
 ``Runtime`` sets, so accounting is per step without threading it through.
@@ -18,8 +20,8 @@ The step that made a call is taken from a context variable that
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
-import threading
 import time
 from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext
@@ -27,6 +29,7 @@ from typing import Any, Protocol
 
 from codeclm_dspy.engine.budget import Budget
 from codeclm_dspy.engine.cache import RequestCache, request_key
+from codeclm_dspy.engine.event_loop import engine_loop
 from codeclm_dspy.engine.limits import RoleLimiter
 from codeclm_dspy.engine.retries import as_stop, complete_with_retries, unreachable
 from codeclm_dspy.engine.usage import UsageMeter, usd_of
@@ -38,10 +41,12 @@ class Journal(Protocol):
 
     The engine looks an answer up before sending a request and records every
     answer before it is used; where and how is the run's business.
+    ``record_call`` may return a future that is done once the answer is
+    durable; the engine waits for it before the answer is used.
     """
 
     def recorded_call(self, key: str) -> dict[str, Any] | None: ...
-    def record_call(self, key: str, **details: Any) -> None: ...
+    def record_call(self, key: str, **details: Any) -> Future | None: ...
     def spent(self) -> dict[str, Any]: ...
 
 
@@ -88,9 +93,10 @@ class CallEngine:
         self.num_retries = num_retries
         self.state, self.cache, self.budget = state, cache, budget
         self.meter = meter or UsageMeter()
-        self._inflight: dict[str, Future] = {}
-        self._all_slots = threading.BoundedSemaphore(max_in_flight) if max_in_flight else nullcontext()
-        self._lock = threading.Lock()
+        self.loop = engine_loop()
+        self._inflight: dict[str, asyncio.Future] = {}  # touched on the loop only: no lock
+        self._max_in_flight = max_in_flight
+        self._all_slots: asyncio.Semaphore | None = None
         # The first stop (budget, provider) seen. Code that catches every
         # exception per item (DSPy's Evaluate, the optimizers) would turn a
         # stop into a score of zero; the compiler looks here afterwards.
@@ -99,42 +105,64 @@ class CallEngine:
     def complete(
         self, role: str, messages: list[dict[str, Any]], params: dict[str, Any], rollout: int | None = None
     ) -> dict[str, Any]:
+        """``acomplete`` for code that is not async: run it on the engine's loop and wait."""
+        return self.loop.run(self.acomplete(role, messages, params, rollout, step=CURRENT_STEP.get()))
+
+    async def acomplete(
+        self,
+        role: str,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        rollout: int | None = None,
+        step: str | None = None,
+    ) -> dict[str, Any]:
         """The answer to one request: ``{"content", "finish_reason", "usage"}``.
 
         Args:
             rollout: a retry's attempt number: part of the key (so the retry
                 is a new request, not a replay) but never sent.
+            step: the step to charge (default: the current ``step`` block).
         """
+        return await self.loop.hop(
+            self._complete(role, messages, params, rollout, step or CURRENT_STEP.get())
+        )
+
+    async def _complete(self, role, messages, params, rollout, name) -> dict[str, Any]:
         connection = self._connections[role]
         model = connection["model"]
         key = request_key(
             model, connection.get("api_base"), messages, {**params, "rollout": rollout} if rollout else params
         )
-        name = CURRENT_STEP.get()
         recorded = self._replay(key)
         if recorded is not None:
             return recorded
-        with self._lock:  # single flight: one request per key at a time
-            waiting = self._inflight.get(key)
-            if waiting is None:
-                mine = self._inflight[key] = Future()
-        if waiting is not None:
-            return waiting.result()
+        waiting = self._inflight.get(key)
+        if waiting is not None:  # single flight: one request per key at a time
+            return await self._follow(waiting)
+        mine = self._inflight[key] = asyncio.get_running_loop().create_future()
         try:
-            answer = self._fetch(key, role, name, model, messages, params)
+            answer = await self._fetch(key, role, name, model, messages, params)
         except BaseException as exc:
             stop = as_stop(exc)
             if stop is not None:
-                with self._lock:
-                    self.stopped = self.stopped or stop
+                self.stopped = self.stopped or stop
             mine.set_exception(exc)
+            mine.exception()  # retrieved: no "never retrieved" warning when nobody shared it
             raise
         else:
             mine.set_result(answer)
             return answer
         finally:
-            with self._lock:
-                self._inflight.pop(key, None)
+            self._inflight.pop(key, None)
+
+    async def _follow(self, leader: asyncio.Future) -> dict[str, Any]:
+        """Wait for an identical request in flight and share its answer (or its error)."""
+        return await asyncio.shield(leader)  # a follower cancelled does not cancel the leader
+
+    def close(self) -> None:
+        """Close the request cache (the journal belongs to the run and closes with it)."""
+        if self.cache is not None:
+            self.cache.close()
 
     def _replay(self, key: str) -> dict[str, Any] | None:
         """The answer this run already recorded for ``key``, if any."""
@@ -143,24 +171,23 @@ class CallEngine:
             self.meter.add("journal", recorded.get("usage"), 0.0)
         return recorded
 
-    def _fetch(self, key, role, name, model, messages, params) -> dict[str, Any]:
-        recorded = self._replay(key)  # another thread may have finished it since the first look
-        if recorded is not None:
-            return recorded
+    async def _fetch(self, key, role, name, model, messages, params) -> dict[str, Any]:
         cached = self.cache.get(key) if self.cache else None
         if cached is not None:
             # priced as if paid: a cold-cache run of the same method would pay it
             usage = cached.get("usage") or {}
             worth = usd_of(model, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
-            self._record(key, role, name, model, "cache", cached, worth, 0.0)
+            await self._record(key, role, name, model, "cache", cached, worth, 0.0)
             self.meter.add("cache", cached.get("usage"), 0.0)
             return cached
         if self.budget:
             self.budget.reserve()
         started = time.monotonic()
         try:
-            with self._all_slots, self.limiters[role].slot():
-                raw = complete_with_retries(self._connections[role], messages, params, self.num_retries[role])
+            async with self._slots(), self.limiters[role].slot():
+                raw = await complete_with_retries(
+                    self._connections[role], messages, params, self.num_retries[role]
+                )
         except BaseException as exc:
             if self.budget:
                 self.budget.release()
@@ -177,15 +204,23 @@ class CallEngine:
         self.limiters[role].used(tokens)
         if self.budget:
             self.budget.charge(tokens, usd)
-        self._record(key, role, name, model, "provider", answer, usd, time.monotonic() - started)
+        await self._record(key, role, name, model, "provider", answer, usd, time.monotonic() - started)
         if self.cache and answer["content"]:
             self.cache.put(key, answer)
         self.meter.add("provider", usage, usd)
         return answer
 
-    def _record(self, key, role, name, model, source, answer, usd, seconds) -> None:
+    def _slots(self):
+        """The cap on requests in flight across all roles (made on the loop, at first use)."""
+        if self._max_in_flight is None:
+            return nullcontext()
+        if self._all_slots is None:
+            self._all_slots = asyncio.BoundedSemaphore(self._max_in_flight)
+        return self._all_slots
+
+    async def _record(self, key, role, name, model, source, answer, usd, seconds) -> None:
         if self.state:
-            self.state.record_call(
+            durable = self.state.record_call(
                 key,
                 role=role,
                 step=name,
@@ -195,6 +230,8 @@ class CallEngine:
                 usd=usd,
                 seconds=seconds,
             )
+            if durable is not None:
+                await asyncio.wrap_future(durable)
 
 
 def _plain(raw) -> dict[str, Any]:

@@ -10,14 +10,14 @@ most ``rpm`` started and ``tpm`` tokens used in any sliding minute.
 
 from __future__ import annotations
 
-import threading
+import asyncio
 import time
 from collections import deque
-from contextlib import contextmanager
+from contextlib import asynccontextmanager
 
 
 class RoleLimiter:
-    """Blocks callers until a request of this role may start.
+    """Holds requests back until one of this role may start (on the engine's loop).
 
     Args:
         concurrency: requests in flight at once.
@@ -32,12 +32,12 @@ class RoleLimiter:
         self, concurrency: int, rpm: int | None = None, tpm: int | None = None, window_s: float = 60.0
     ):
         self.window_s = window_s
-        self._slots = threading.BoundedSemaphore(concurrency)
+        self._slots = asyncio.BoundedSemaphore(concurrency)
         self.rpm, self.tpm = rpm, tpm
         self._starts: deque[float] = deque()
         self._tokens: deque[tuple[float, int]] = deque()
         self._token_sum = 0
-        self._cond = threading.Condition()
+        self._window = asyncio.Lock()  # one waiter at a time checks the windows, in arrival order
 
     def _wait_s(self, now: float) -> float:
         """Seconds until both minute windows have room (0: go now)."""
@@ -52,14 +52,14 @@ class RoleLimiter:
             wait = max(wait, self._tokens[0][0] + self.window_s - now)
         return wait
 
-    @contextmanager
-    def slot(self):
+    @asynccontextmanager
+    async def slot(self):
         """Hold one request slot for the duration of the block."""
-        with self._slots:
+        async with self._slots:
             if self.rpm is not None or self.tpm is not None:
-                with self._cond:
+                async with self._window:
                     while (wait := self._wait_s(time.monotonic())) > 0:
-                        self._cond.wait(timeout=wait)
+                        await asyncio.sleep(wait)
                     self._starts.append(time.monotonic())
             yield
 
@@ -67,7 +67,5 @@ class RoleLimiter:
         """Report a finished request's tokens against the per-minute limit."""
         if self.tpm is None or tokens <= 0:
             return
-        with self._cond:
-            self._tokens.append((time.monotonic(), tokens))
-            self._token_sum += tokens
-            self._cond.notify_all()
+        self._tokens.append((time.monotonic(), tokens))
+        self._token_sum += tokens

@@ -80,21 +80,37 @@ class RoutedLM(dspy.BaseLM):
     def supported_params(self) -> set[str]:
         return self._params
 
-    def forward(self, prompt=None, messages=None, **kwargs):
-        import litellm
+    def _request(self, prompt, messages, kwargs) -> tuple[list[dict], dict, list]:
+        """The messages, the parameters and one rollout per completion asked for.
 
+        n completions (COPRO asks for several proposals at once) are n
+        requests, each its own rollout: every provider serves them, each is
+        journaled and cached.
+        """
         params = {k: v for k, v in {**self.kwargs, **kwargs}.items() if v is not None}
         rollout = params.pop("rollout_id", None)
         if "response_format" in params:
             params["response_format"] = response_format_for(params["response_format"], self.structured_output)
-        messages = messages or [{"role": "user", "content": prompt}]
-        # n completions (COPRO asks for several proposals at once) are n requests,
-        # each its own rollout: every provider serves them, each is journaled and cached
         n = int(params.pop("n", 1) or 1)
-        answers = [
-            self.engine.complete(self.role, messages, params, rollout=f"{rollout or 0}/{i}" if i else rollout)
-            for i in range(n)
-        ]
+        rollouts = [f"{rollout or 0}/{i}" if i else rollout for i in range(n)]
+        return messages or [{"role": "user", "content": prompt}], params, rollouts
+
+    def forward(self, prompt=None, messages=None, **kwargs):
+        messages, params, rollouts = self._request(prompt, messages, kwargs)
+        return self._response(
+            [self.engine.complete(self.role, messages, params, rollout=r) for r in rollouts]
+        )
+
+    async def aforward(self, prompt=None, messages=None, **kwargs):
+        """``forward`` for DSPy's async path (``acall``): the engine's coroutine, awaited."""
+        messages, params, rollouts = self._request(prompt, messages, kwargs)
+        return self._response(
+            [await self.engine.acomplete(self.role, messages, params, rollout=r) for r in rollouts]
+        )
+
+    def _response(self, answers: list[dict[str, Any]]):
+        import litellm
+
         usage = {k: sum(a["usage"][k] for a in answers) for k in ("prompt_tokens", "completion_tokens")}
         return litellm.ModelResponse(
             model=self.model,

@@ -178,7 +178,10 @@ class Runtime:
         return self
 
     def close(self) -> None:
+        """Stop the side threads and close the engine (its cache commits what it queued)."""
         self._side.shutdown(wait=False, cancel_futures=True)
+        if self.lms.engine is not None:
+            self.lms.engine.close()
 
     def structured(self, predictor, step: str, role: str, rollout: int = 0, check=None, **inputs):
         """Call a predictor on a role's LM; see ``call_structured``."""

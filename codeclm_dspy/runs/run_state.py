@@ -14,10 +14,18 @@ Two tables make a run resumable exactly:
 
 Why SQLite rather than append-only JSONL: each write is one transaction, so
 a process killed mid-write (SIGKILL, OOM) leaves the file as it was before
-that write, never a torn line; lookups by key need no index held in memory,
-so a 10,000-instruction run resumes without loading its history; and it is
-in the standard library. kept.jsonl and rejected.jsonl are exported from
-here, sorted by id, when the run ends or stops.
+that write, never a torn line; and it is in the standard library.
+kept.jsonl and rejected.jsonl are exported from here, sorted by id, when the
+run ends or stops.
+
+Off the hot path (``engine/sqlite.py``): one writer thread commits queued
+writes in batches, in order. Recording an answer waits for the commit that
+carries it, so an answer is durable before any item uses it and a resumed
+run never pays for a call twice. Item progress is queued without waiting: a
+killed process can lose the last item updates, never a call they depend on,
+and the replay on resume rewrites them. A look-up of a key this run has not
+seen costs no query: the keys in the journal are held in memory as 64-bit
+prefixes (about 60 bytes a call), and only a prefix hit reads the file.
 """
 
 from __future__ import annotations
@@ -27,10 +35,11 @@ import os
 import sqlite3
 import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from codeclm_dspy.engine.cache import connect
+from codeclm_dspy.engine.sqlite import BatchWriter, connect
 from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.out_paths import shown
 from codeclm_dspy.secrets import scrub
@@ -49,38 +58,59 @@ CREATE TABLE IF NOT EXISTS items (
 FINAL = ("kept", "rejected", "failed")
 
 
+def _prefix(key: str) -> int:
+    """The in-memory index's form of a request key: its first 64 bits."""
+    return int(key[:16], 16)
+
+
 class RunState:
-    """Thread-safe access to a run's ``state.sqlite``."""
+    """Thread-safe access to a run's ``state.sqlite``: reads on one connection, writes queued to another."""
 
     def __init__(self, path: Path):
         self.path = path
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the read connection
         self._conn = connect(path, "a run state")
         try:
             self._conn.executescript(SCHEMA)
-        except sqlite3.Error as exc:  # connect() read it; a damaged file can still fail here
+            known = {_prefix(key) for (key,) in self._conn.execute("SELECT key FROM calls")}
+        except (sqlite3.Error, ValueError) as exc:  # connect() read it; a damaged file can still fail here
             self._conn.close()
             raise RunDirError(f"cannot use {shown(path)} as a run state: {exc}") from None
+        self._known = known  # prefixes of the keys in the journal, committed or queued
+        self._queued: dict[str, str] = {}  # key -> answer, until its commit lands
+        self._writer = BatchWriter(connect(path, "a run state"), f"the run state {shown(path)}", self._landed)
+
+    def _landed(self, keys: list[str]) -> None:
+        for key in keys:
+            self._queued.pop(key, None)
+
+    def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
+        """Rows of a query, after every queued write has committed."""
+        self._writer.flush()
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
 
     # -- identity -------------------------------------------------------------
     def get_meta(self, key: str) -> Any:
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return json.loads(rows[0][0]) if rows else None
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                (key, json.dumps(value, sort_keys=True)),
-            )
+        sql = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
+        self._writer.submit(sql, (key, json.dumps(value, sort_keys=True)), durable=True).result()
 
     # -- the call journal -----------------------------------------------------
     def recorded_call(self, key: str) -> dict[str, Any] | None:
         """The answer recorded for a request key, if any."""
-        with self._lock:
-            row = self._conn.execute("SELECT response FROM calls WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+        if _prefix(key) not in self._known:
+            return None  # the common case: a request this run never made
+        queued = self._queued.get(key)
+        if queued is None:
+            with self._lock:
+                row = self._conn.execute("SELECT response FROM calls WHERE key = ?", (key,)).fetchone()
+            # it may have landed between the two looks
+            queued = row[0] if row else self._queued.get(key)
+        return json.loads(queued) if queued is not None else None
 
     def record_call(
         self,
@@ -93,52 +123,47 @@ class RunState:
         response: dict,
         usd: float | None,
         seconds: float,
-    ) -> None:
+    ) -> Future:
+        """Journal an answer; the future is done once it is committed (the engine waits for it).
+
+        Raises:
+            JournalWriteFailed: the file cannot be written (the run stops);
+                the future fails with it if the commit does.
+        """
         usage = response.get("usage") or {}
-        with self._lock:
-            self._conn.execute(
-                "INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    role,
-                    step,
-                    model,
-                    source,
-                    scrub(json.dumps(response, ensure_ascii=False)),
-                    int(usage.get("prompt_tokens") or 0),
-                    int(usage.get("completion_tokens") or 0),
-                    usd,
-                    seconds,
-                ),
-            )
+        blob = scrub(json.dumps(response, ensure_ascii=False))
+        row = (key, role, step, model, source, blob)
+        tokens = (int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+        self._queued[key] = blob
+        self._known.add(_prefix(key))
+        sql = "INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        return self._writer.submit(sql, (*row, *tokens, usd, seconds), tag=key, durable=True)
 
     def spent(self) -> dict[str, Any]:
         """Provider calls, tokens and USD recorded so far (for budgets)."""
-        with self._lock:
-            calls, tokens, usd, unpriced = self._conn.execute(
-                "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0), COALESCE(SUM(usd), 0),"
-                " SUM(usd IS NULL) FROM calls WHERE source = 'provider'"
-            ).fetchone()
+        ((calls, tokens, usd, unpriced),) = self._read(
+            "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0), COALESCE(SUM(usd), 0),"
+            " SUM(usd IS NULL) FROM calls WHERE source = 'provider'"
+        )
         return {"calls": calls, "tokens": tokens, "usd": usd, "unpriced_calls": unpriced or 0}
 
     def usage_rows(self) -> list[tuple]:
         """``(step, model, source, calls, prompt_tokens, completion_tokens, usd, unpriced)`` rows."""
-        with self._lock:
-            return self._conn.execute(
-                "SELECT step, model, source, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens),"
-                " COALESCE(SUM(usd), 0), SUM(usd IS NULL) FROM calls GROUP BY step, model, source"
-            ).fetchall()
+        return self._read(
+            "SELECT step, model, source, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens),"
+            " COALESCE(SUM(usd), 0), SUM(usd IS NULL) FROM calls GROUP BY step, model, source"
+        )
 
     # -- items ----------------------------------------------------------------
     def put_item(self, kind: str, item_id: str, status: str, stage: str, iteration: int, row: dict) -> None:
         """Record an item's latest state: ``running`` with its progress so far,
-        or its outcome (kept, rejected, failed) with its output row."""
+        or its outcome (kept, rejected, failed) with its output row.
+
+        Queued, not waited for: it commits after every call journaled before it.
+        """
         blob = scrub(json.dumps(row, ensure_ascii=False))
-        with self._lock:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (f"{kind}:{item_id}", kind, status, stage, iteration, blob, time.time()),
-            )
+        params = (f"{kind}:{item_id}", kind, status, stage, iteration, blob, time.time())
+        self._writer.submit("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", params)
 
     def drop_items_before(self, started: float) -> int:
         """Forget items no write reached since ``started``; return how many.
@@ -149,16 +174,17 @@ class RunState:
         changes the path), and exporting it would put rows in the dataset
         that the counts do not know about.
         """
-        with self._lock:
-            return self._conn.execute("DELETE FROM items WHERE updated < ?", (started,)).rowcount
+        ((stale,),) = self._read("SELECT COUNT(*) FROM items WHERE updated < ?", (started,))
+        self._writer.submit("DELETE FROM items WHERE updated < ?", (started,), durable=True).result()
+        return stale
 
     def counts(self) -> dict[str, int]:
         """Items per status."""
-        with self._lock:
-            return dict(self._conn.execute("SELECT status, COUNT(*) FROM items GROUP BY status").fetchall())
+        return dict(self._read("SELECT status, COUNT(*) FROM items GROUP BY status"))
 
     def export(self, path: Path, statuses: tuple[str, ...]) -> int:
         """Write the rows with these statuses to JSONL, sorted by id, atomically."""
+        self._writer.flush()
         tmp = path.with_name(path.name + ".tmp")
         marks = ",".join("?" * len(statuses))
         written = 0
@@ -173,5 +199,7 @@ class RunState:
         return written
 
     def close(self) -> None:
+        """Commit what is queued, then close both connections (idempotent)."""
+        self._writer.close()
         with self._lock:
             self._conn.close()

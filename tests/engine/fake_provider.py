@@ -8,6 +8,7 @@ on an event to make "at the same time" a fact rather than a race.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
@@ -97,8 +98,12 @@ class MemoryJournal:
 
 
 def install(monkeypatch, provider: FakeProvider) -> FakeProvider:
-    """Route the engine's provider calls to ``provider``."""
-    monkeypatch.setattr(calls, "complete_with_retries", provider)
+    """Route the engine's provider calls to ``provider`` (on a thread, so it may block on ``hold``)."""
+
+    async def send(connection, messages, params, retries):
+        return await asyncio.to_thread(provider, connection, messages, params, retries)
+
+    monkeypatch.setattr(calls, "complete_with_retries", send)
     return provider
 
 

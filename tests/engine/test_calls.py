@@ -26,18 +26,18 @@ from tests.engine.fake_provider import (
 def parked_followers(monkeypatch) -> threading.Semaphore:
     """A semaphore released each time a request starts waiting for an identical one in flight.
 
-    The engine parks a follower on the leader's ``Future``; counting those
-    waits lets the test release the provider only once every follower is
-    parked, so "at the same time" is certain rather than likely.
+    The engine parks a follower on the leader's future (``_follow``);
+    counting those waits lets the test release the provider only once every
+    follower is parked, so "at the same time" is certain rather than likely.
     """
     parked = threading.Semaphore(0)
+    follow = calls.CallEngine._follow
 
-    class Watched(calls.Future):
-        def result(self, timeout=None):
-            parked.release()
-            return super().result(timeout)
+    async def watched(self, leader):
+        parked.release()
+        return await follow(self, leader)
 
-    monkeypatch.setattr(calls, "Future", Watched)
+    monkeypatch.setattr(calls.CallEngine, "_follow", watched)
     return parked
 
 

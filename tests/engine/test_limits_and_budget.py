@@ -1,5 +1,6 @@
 """Per-role limits hold requests back; budgets refuse the call past a cap."""
 
+import asyncio
 import threading
 import time
 
@@ -12,25 +13,22 @@ from codeclm_dspy.errors import BudgetExhausted
 
 
 def hammer(limiter: RoleLimiter, n: int, hold_s: float = 0.0, tokens: int = 0) -> tuple[int, list[float]]:
-    """Run ``n`` threads through the limiter; return peak concurrency and start times."""
-    lock, inside, peak, starts = threading.Lock(), [0], [0], []
+    """Run ``n`` requests at once through the limiter; return peak concurrency and start times."""
+    inside, peak, starts = [0], [0], []
 
-    def one():
-        with limiter.slot():
-            with lock:
-                inside[0] += 1
-                peak[0] = max(peak[0], inside[0])
-                starts.append(time.monotonic())
-            time.sleep(hold_s)
-            with lock:
-                inside[0] -= 1
+    async def one():
+        async with limiter.slot():
+            inside[0] += 1
+            peak[0] = max(peak[0], inside[0])
+            starts.append(time.monotonic())
+            await asyncio.sleep(hold_s)
+            inside[0] -= 1
         limiter.used(tokens)
 
-    threads = [threading.Thread(target=one) for _ in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    async def all_at_once():
+        await asyncio.gather(*(one() for _ in range(n)))
+
+    asyncio.run(all_at_once())
     return peak[0], sorted(starts)
 
 

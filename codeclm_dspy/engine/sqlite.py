@@ -1,0 +1,150 @@
+"""SQLite plumbing for the run journal and the request cache: connections and one batching writer.
+
+Why a writer of our own: every answer is written before it is used, and with
+one connection behind one lock, 32 to 128 threads queued on that lock for each
+look-up and each commit (the engine benchmark spent most of a call's wall
+time there). Here one thread owns the write connection and commits whatever
+has queued up as one transaction (group commit), so a thousand writes cost a
+few commits, and a caller that needs its write durable waits only for the
+commit that carries it. Reads go through a second connection: in WAL mode
+they never wait for a writer. The standard library has no such queue for
+SQLite, and none of our dependencies offers one.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from codeclm_dspy.errors import JournalWriteFailed, RunDirError
+from codeclm_dspy.out_paths import shown
+
+logger = logging.getLogger(__name__)
+
+BATCH = 1024  # writes per transaction at most; a batch commits as soon as the queue is empty
+_CLOSE = object()
+
+
+def connect(path: Path, what: str) -> sqlite3.Connection:
+    """A SQLite connection any thread may use (callers serialise with a lock or one thread).
+
+    Raises:
+        RunDirError: the file cannot be opened as a SQLite database (a
+            directory, a file of something else, a path the OS refuses).
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
+    except (OSError, ValueError, sqlite3.Error) as exc:
+        why = getattr(exc, "strerror", None) or exc
+        raise RunDirError(f"cannot open {shown(path)} as {what}: {why}") from None
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL keeps every committed write across a process crash (SIGKILL);
+        # only a power cut can lose the last transactions, never corrupt the file.
+        conn.execute("PRAGMA synchronous=NORMAL")
+    except sqlite3.Error as exc:  # "file is not a database"
+        conn.close()
+        raise RunDirError(f"cannot open {shown(path)} as {what}: {exc}") from None
+    return conn
+
+
+class BatchWriter:
+    """One thread that commits queued statements in order, many per transaction.
+
+    Writes commit in the order they were queued, so a later write (an item's
+    progress) never lands without the earlier ones it depends on (the calls
+    that produced it): a killed process loses at most a suffix of the queue.
+
+    Args:
+        conn: the write connection; this writer owns it from now on.
+        what: the file's role, for error messages ("the run journal").
+        on_commit: called in the writer thread with the tags of each committed batch.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, what: str, on_commit=None):
+        self._conn, self._what, self._on_commit = conn, what, on_commit
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.failed: JournalWriteFailed | None = None
+        self._thread = threading.Thread(target=self._run, name=f"codeclm-writer ({what})", daemon=True)
+        self._thread.start()
+
+    def submit(self, sql: str, params: tuple, tag: Any = None, durable: bool = False) -> Future | None:
+        """Queue one statement; with ``durable``, return a future done once it is committed.
+
+        The future fails with ``JournalWriteFailed`` if the commit does.
+
+        Raises:
+            JournalWriteFailed: an earlier write could not be committed.
+        """
+        if self.failed is not None:
+            raise self.failed
+        done: Future | None = Future() if durable else None
+        self._queue.put((sql, params, tag, done))
+        return done
+
+    def flush(self) -> None:
+        """Return once everything queued so far is committed (raises as ``submit`` does)."""
+        if self.failed is not None:
+            raise self.failed
+        done: Future = Future()
+        self._queue.put((None, None, None, done))
+        done.result()
+
+    def close(self) -> None:
+        """Commit what is queued, stop the thread and close the connection."""
+        if self._thread.is_alive():
+            self._queue.put(_CLOSE)
+            self._thread.join()
+        self._conn.close()
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            closing = _CLOSE in batch
+            writes = [w for w in batch if w is not _CLOSE]
+            self._commit(writes)
+            if closing:
+                return
+
+    def _commit(self, writes: list[tuple]) -> None:
+        error = self.failed
+        if error is None:
+            try:
+                self._conn.execute("BEGIN")
+                for sql, params, _, _ in writes:
+                    if sql is not None:
+                        self._conn.execute(sql, params)
+                self._conn.execute("COMMIT")
+                if self._on_commit is not None:
+                    self._on_commit([tag for _, _, tag, _ in writes if tag is not None])
+            except Exception as exc:  # anything: a dead writer would leave its waiters hanging
+                logger.error("writing %s failed: %s", self._what, exc)
+                error = self.failed = JournalWriteFailed(
+                    f"cannot write {self._what} ({exc}); what was committed before is saved: "
+                    "fix the cause (disk space, permissions) and run the same command again to resume"
+                )
+                self._rollback()
+        for _, _, _, done in writes:
+            if done is not None:
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            logger.error("rolling back %s failed: %s", self._what, exc)
