@@ -14,6 +14,8 @@ migration is not forgotten.
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 import dspy
@@ -23,7 +25,7 @@ from codeclm_dspy.engine.json_schema import bound_arrays
 
 
 def response_format_for(fmt: Any, mode: str) -> dict[str, Any]:
-    """The ``response_format`` to send, as plain data (so it can be hashed).
+    """The ``response_format`` to send, as plain data (so it can be hashed), a fresh copy.
 
     Args:
         fmt: what DSPy's JSONAdapter asked for: a pydantic model class (a
@@ -32,6 +34,11 @@ def response_format_for(fmt: Any, mode: str) -> dict[str, Any]:
     """
     if not isinstance(fmt, type):
         return dict(fmt)
+    return copy.deepcopy(_schema_format(fmt, mode))
+
+
+@functools.lru_cache(maxsize=512)  # one entry per (signature, mode): building a schema is slow
+def _schema_format(fmt: type, mode: str) -> dict[str, Any]:
     # Every list a CodecLM step asks for (skills, instructions, rubrics) is
     # useless empty, and a small model under a schema-enforcing server takes
     # [] as the easy way out. DSPy builds the schema from the signature but

@@ -26,12 +26,12 @@ from typing import Any
 import dspy
 from dspy.utils.exceptions import AdapterParseError
 
+from codeclm_dspy.engine.adapter import ADAPTER
 from codeclm_dspy.engine.calls import step as calls_for
 from codeclm_dspy.engine.routing import LMRoles
 from codeclm_dspy.engine.usage import UsageMeter
 from codeclm_dspy.errors import StepParseError
 
-ADAPTER = dspy.JSONAdapter()
 # DSPy keeps every LM call in a global history and every predictor call in a
 # trace (up to 10,000 entries each, with full prompts and answers), for
 # inspection and for optimizers. A run records its calls in its own journal,
