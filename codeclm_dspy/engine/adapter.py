@@ -1,11 +1,11 @@
-"""The adapter every structured step uses: DSPy's ``JSONAdapter``, its schemas built once.
+"""The adapter every structured step uses: DSPy's ``JSONAdapter``, with per-signature work done once.
 
 DSPy builds a pydantic model from a signature's output fields, and its JSON
-schema, on every call; at hundreds of calls per second that was about a
-tenth of the engine's CPU (benchmarks/engine.py, profiled). A signature's
-output fields never change (DSPy makes a new signature class for new
-instructions or fields), so the ``response_format`` chosen for a signature
-and an LM's capabilities is kept per signature and reused.
+schema, on every call, and writes the system message (field descriptions,
+structure, task) anew; at hundreds of calls per second that was about a
+seventh of the engine's CPU (benchmarks/engine.py, profiled). A signature
+never changes (DSPy makes a new signature class for new instructions or
+fields), so both are kept per signature and reused.
 """
 
 from __future__ import annotations
@@ -24,7 +24,17 @@ class CachingJSONAdapter(dspy.JSONAdapter):
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._formats: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self._system: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
+
+    def format_system_message(self, signature) -> str:
+        with self._lock:
+            text = self._system.get(signature)
+        if text is None:
+            text = super().format_system_message(signature)
+            with self._lock:
+                self._system[signature] = text
+        return text
 
     def _prepare_response_format(self, lm, lm_kwargs, signature):
         capabilities = ("response_format" in lm.supported_params, lm.supports_response_schema)

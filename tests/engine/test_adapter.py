@@ -47,3 +47,11 @@ def test_an_lm_without_schemas_gets_json_mode_as_a_fresh_dict_each_time():
     first["type"] = "changed downstream"
     assert chosen(adapter, lm, Skills) == {"type": "json_object"}
     assert chosen(adapter, FakeLM(schema=True), Skills) is not None  # capabilities are part of the key
+
+
+def test_the_system_message_is_dspys_and_follows_new_instructions():
+    adapter = CachingJSONAdapter()
+    assert adapter.format_system_message(Skills) == dspy.JSONAdapter().format_system_message(Skills)
+    rewritten = Skills.with_instructions("List every skill, most important first.")
+    assert "most important first" in adapter.format_system_message(rewritten)
+    assert "most important first" not in adapter.format_system_message(Skills)
