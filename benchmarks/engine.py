@@ -30,8 +30,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def scenario(url: str, concurrency: int, instructions: int, iterations: int) -> dict:
-    """Run one pipeline in this process and report its numbers."""
+def scenario(
+    url: str, concurrency: int, instructions: int, iterations: int, provider: str = "openai"
+) -> dict:
+    """Run one pipeline in this process and report its numbers.
+
+    Args:
+        provider: the LiteLLM provider prefix of the three models: ``openai``
+            (through the OpenAI SDK) or ``aiohttp_openai`` (LiteLLM's lighter
+            client for OpenAI-compatible servers).
+    """
     os.environ["STUB_API_KEY"] = "bench"
     import codeclm_dspy as cc
 
@@ -46,7 +54,7 @@ def scenario(url: str, concurrency: int, instructions: int, iterations: int) -> 
     }
     config = cc.parse_config(
         {
-            "models": {r: {"model": f"openai/bench-{r}", **role} for r in ("strong", "target", "judge")},
+            "models": {r: {"model": f"{provider}/bench-{r}", **role} for r in ("strong", "target", "judge")},
             "pipeline": {
                 "metadata_pool_size": max(n_seeds, instructions // 10),
                 "num_instructions": instructions,
@@ -65,6 +73,7 @@ def scenario(url: str, concurrency: int, instructions: int, iterations: int) -> 
         manifest = json.loads((Path(tmp) / "run" / "manifest.json").read_text())
     counts, usage = manifest["counts"], manifest["usage"]
     return {
+        "provider": provider,
         "concurrency": concurrency,
         "instructions": instructions,
         "max_iterations": iterations,
@@ -94,8 +103,8 @@ def minimum_calls(counts: dict, pipeline) -> int:
     return counts["seeds"]["encoded"] + checks + per_meta + rounds
 
 
-def in_subprocess(url: str, concurrency: int, instructions: int, iterations: int) -> dict:
-    args = json.dumps([url, concurrency, instructions, iterations])
+def in_subprocess(url: str, concurrency: int, instructions: int, iterations: int, provider: str) -> dict:
+    args = json.dumps([url, concurrency, instructions, iterations, provider])
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.engine", "--one", args],
         cwd=ROOT,
@@ -112,6 +121,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller runs (a smoke test of this script)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "engine.json"))
+    parser.add_argument(
+        "--provider",
+        default="openai",
+        choices=("openai", "aiohttp_openai"),
+        help="LiteLLM provider prefix of the models (aiohttp_openai: LiteLLM's lighter client)",
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -120,12 +135,15 @@ def main() -> None:
     from benchmarks.stub_server import StubServer
 
     scale = 0.25 if args.quick else 1.0
-    results: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+    results: dict = {
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "provider": args.provider,
+    }
     with StubServer(delay_ms=200) as slow:
         rows = []
         for c in (1, 8, 32, 128):
             instructions = max(4, int({1: 12, 8: 96, 32: 384, 128: 1536}[c] * scale))
-            row = in_subprocess(slow.url, c, instructions, 4)
+            row = in_subprocess(slow.url, c, instructions, 4, args.provider)
             row["ideal_s"] = round(row["calls"] * 0.2 / c, 2)
             row["efficiency"] = round(row["ideal_s"] / row["wall_s"], 3)
             rows.append(row)
@@ -136,12 +154,12 @@ def main() -> None:
             )
         results["throughput_200ms"] = rows
     with StubServer(delay_ms=0) as fast:
-        row = in_subprocess(fast.url, 32, int(2000 * scale), 4)
+        row = in_subprocess(fast.url, 32, int(2000 * scale), 4, args.provider)
         results["overhead_0ms"] = row
         print(f"latency 0 ms: {row['calls_per_s']} calls/s ({row['calls']} calls)", flush=True)
         memory = []
         for n in (1000, 10000):
-            row = in_subprocess(fast.url, 32, int(n * scale), 1)
+            row = in_subprocess(fast.url, 32, int(n * scale), 1, args.provider)
             memory.append(row)
             print(
                 f"{row['instructions']} instructions: peak RSS {row['peak_rss_mb']} MB "

@@ -39,7 +39,10 @@ from benchmarks.stub_server import StubServer
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = ROOT / "benchmarks" / "peers"
 PEERS = {"curator": "bespokelabs-curator==0.1.31", "datadesigner": "data-designer==0.9.7"}
-TOOLS = ("codeclm", *PEERS)
+# codeclm twice: models as openai/ (the OpenAI SDK, LiteLLM's default for these
+# servers) and as aiohttp_openai/ (LiteLLM's lighter client for OpenAI-compatible servers)
+CODECLM = {"codeclm": "openai", "codeclm-aiohttp": "aiohttp_openai"}
+TOOLS = (*CODECLM, *PEERS)
 TIMEOUT_S = 3600
 
 
@@ -143,12 +146,12 @@ def run_peer(tool: str, python: Path, scenario: Scenario, server: StubServer, lo
     return row
 
 
-def run_codeclm(scenario: Scenario, server: StubServer, logs: Path) -> dict:
+def run_codeclm(tool: str, scenario: Scenario, server: StubServer, logs: Path) -> dict:
     """Run ``benchmarks.engine --one``; it makes no call outside its timed ``generate``."""
-    one = json.dumps([server.url, scenario.concurrency, scenario.instructions, 4])
+    one = json.dumps([server.url, scenario.concurrency, scenario.instructions, 4, CODECLM[tool]])
     before = server.stats()["requests"]
     stdout = run_logged(
-        [sys.executable, "-m", "benchmarks.engine", "--one", one], logs / f"codeclm-{scenario.key}.log"
+        [sys.executable, "-m", "benchmarks.engine", "--one", one], logs / f"{tool}-{scenario.key}.log"
     )
     engine = json.loads(stdout.strip().splitlines()[-1])
     calls = server.stats()["requests"] - before
@@ -184,8 +187,8 @@ def measure(tools: list[str], plan: list[Scenario], venvs: Path) -> dict:
         with StubServer(delay_ms=scenario.delay_ms) as server:
             for tool in (t for t in tools if not results[t]["error"]):
                 try:
-                    if tool == "codeclm":
-                        row = run_codeclm(scenario, server, venvs / "logs")
+                    if tool in CODECLM:
+                        row = run_codeclm(tool, scenario, server, venvs / "logs")
                     else:
                         row = run_peer(tool, pythons[tool], scenario, server, venvs / "logs")
                 except Unavailable as exc:
