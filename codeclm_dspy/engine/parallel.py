@@ -9,7 +9,7 @@ is raised once.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from codeclm_dspy.engine.retries import as_stop
@@ -41,17 +41,44 @@ def pmap(fn: Callable, items: Iterable, workers: int) -> list[tuple[Any, Any]]:
     if workers <= 1 or len(items) <= 1:
         results = [(item, safe(item)) for item in items]
     else:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            try:
-                results = list(zip(items, pool.map(safe, items), strict=True))
-            except KeyboardInterrupt:
-                # Ctrl-C: queued items return at once, calls in flight finish
-                # and are journaled, then the interrupt goes on up.
-                stopped.append(RunStopped("interrupted"))
-                raise
+        results = _bounded(safe, items, workers, stopped)
     if stopped:
         raise stopped[0]
     return results
+
+
+def _bounded(safe: Callable, items: list, workers: int, stopped: list) -> list[tuple[Any, Any]]:
+    """``safe`` over ``items`` on ``workers`` threads, never more submitted than running.
+
+    ``ThreadPoolExecutor.map`` would queue every item at once (a future and a
+    work item each: megabytes for a 10,000-instruction stage); here a new
+    item is submitted only when one finishes, so memory does not grow with
+    the stage's length.
+    """
+    results: list = [None] * len(items)
+    pending: dict[Future, int] = {}
+    queue = iter(range(len(items)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+
+        def top_up() -> None:
+            while len(pending) < workers and not stopped and (i := next(queue, None)) is not None:
+                pending[pool.submit(safe, items[i])] = i
+
+        try:
+            top_up()
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    i = pending.pop(future)
+                    results[i] = (items[i], future.result())
+                top_up()
+        except KeyboardInterrupt:
+            # Ctrl-C: nothing new starts, calls in flight finish and are
+            # journaled, then the interrupt goes on up.
+            stopped.append(RunStopped("interrupted"))
+            raise
+    # items never started (the run stopped) have no result
+    return [(item, None) if r is None else r for item, r in zip(items, results, strict=True)]
 
 
 def ticked(tick, fn, *args):
