@@ -1,15 +1,65 @@
-"""The ``models:`` section: the strong, target and judge roles, each a LiteLLM model string."""
+"""The ``models:`` section: the strong, target and judge roles, each a LiteLLM model string.
+
+A role reaches one endpoint (``api_base``) or several (``deployments``:
+replicas of one server, or one provider under several keys), which the
+engine balances with LiteLLM's Router (``engine/deployments.py``).
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from codeclm_dspy.config.base import _Strict
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_name(value: str | None) -> str | None:
+    if value is not None and not _ENV_NAME.fullmatch(value):
+        raise ValueError(
+            "api_key_env takes the NAME of an environment variable (e.g. OPENAI_API_KEY), "
+            "never the key itself"
+        )
+    return value
+
+
+class DeploymentConfig(_Strict):
+    """One endpoint of a role that several serve.
+
+    The deployments of a role are taken to serve the same model, so their
+    answers are interchangeable: one request key, one journal and cache
+    entry, whichever answered. A deployment may name another model string
+    (the same weights under another name, another provider's copy); that
+    its answers are alike is then the user's promise, not checked.
+
+    Attributes:
+        model: the LiteLLM model string here; default the role's.
+        api_base: this endpoint; None for the provider's own.
+        api_key_env: the variable holding this endpoint's key; default the role's.
+        rpm, tpm: this endpoint's requests and tokens per clock minute, as
+            LiteLLM's Router counts them (it routes at most ``rpm - 1``
+            requests a minute to a deployment by choice, hence ``rpm >= 2``).
+    """
+
+    model: str | None = Field(default=None, min_length=1)
+    api_base: str | None = None
+    api_key_env: str | None = None
+    rpm: int | None = Field(default=None, ge=1, le=1_000_000)
+    tpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
+
+    _is_a_name = field_validator("api_key_env")(_env_name)
+
+    @field_validator("rpm")
+    @classmethod
+    def _routable(cls, value: int | None) -> int | None:
+        if value == 1:
+            raise ValueError(
+                "LiteLLM's Router sends a deployment at most rpm - 1 requests a minute; give 2 or more"
+            )
+        return value
 
 
 class RoleConfig(_Strict):
@@ -19,7 +69,12 @@ class RoleConfig(_Strict):
         model: a LiteLLM model string, e.g. ``openai/gpt-4o-mini``,
             ``gemini/gemini-2.0-flash`` or ``embedded/smollm2-135m-instruct``.
         api_base: endpoint for self-hosted or proxied servers.
-        api_key_env: name of the environment variable holding the API key.
+        api_key_env: name of the environment variable holding the API key
+            (with ``deployments``: the key of those that name none).
+        deployments: several endpoints serving this role, balanced by
+            LiteLLM's Router, each with its own ``rpm``/``tpm``; then the
+            role gives no ``api_base`` (each deployment does), and its own
+            ``concurrency``, ``rpm`` and ``tpm`` cap all of them together.
         temperature, max_tokens, top_p: sampling parameters for every call.
         timeout: seconds before a single request is abandoned.
         num_retries: retries (exponential backoff with jitter, LiteLLM's
@@ -48,18 +103,59 @@ class RoleConfig(_Strict):
     concurrency: int = Field(default=8, ge=1, le=1024)
     rpm: int | None = Field(default=None, ge=1, le=1_000_000)
     tpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
+    deployments: list[DeploymentConfig] | None = None
     extra_params: dict[str, Any] = Field(default_factory=dict)
     structured_output: Literal["auto", "json_schema", "json_object_schema", "off"] = "auto"
 
-    @field_validator("api_key_env")
-    @classmethod
-    def _is_a_name(cls, value: str | None) -> str | None:
-        if value is not None and not _ENV_NAME.fullmatch(value):
+    _is_a_name = field_validator("api_key_env")(_env_name)
+
+    @model_validator(mode="after")
+    def _one_way_to_each_endpoint(self) -> RoleConfig:
+        if self.deployments is None:
+            return self
+        if not self.deployments:
             raise ValueError(
-                "api_key_env takes the NAME of an environment variable (e.g. OPENAI_API_KEY), "
-                "never the key itself"
+                "deployments is empty: list at least one endpoint, or remove it and give api_base"
             )
-        return value
+        if self.api_base is not None:
+            raise ValueError("give api_base in each deployment, not beside deployments")
+        seen: dict[tuple[str, str | None], int] = {}
+        for i, entry in enumerate(self.endpoints()):
+            if entry.model.startswith("embedded/"):
+                raise ValueError(
+                    f"deployments.{i}: an embedded model runs in this process; it has no endpoints"
+                )
+            where = ((entry.api_base or "").rstrip("/"), entry.api_key_env)
+            if where in seen:
+                raise ValueError(
+                    f"deployments.{seen[where]} and deployments.{i} name the same api_base and api_key_env; "
+                    "list each endpoint and key once"
+                )
+            seen[where] = i
+        return self
+
+    def endpoints(self) -> list[DeploymentConfig]:
+        """The role's deployments with its defaults filled in (model, api_key_env); [] without."""
+        return [
+            entry.model_copy(
+                update={
+                    "model": entry.model or self.model,
+                    "api_key_env": entry.api_key_env or self.api_key_env,
+                }
+            )
+            for entry in self.deployments or ()
+        ]
+
+    def primary_api_base(self) -> str | None:
+        """The endpoint that stands for this role's answers (request keys, self-judging).
+
+        Its own ``api_base``, else its first deployment's: replicas answer
+        alike, so which one answered must not change a request's key. The
+        first rather than all of them, so that adding or removing a replica
+        later keeps a run resumable and the request cache warm; a one-endpoint
+        config of the first server shares that cache too.
+        """
+        return self.deployments[0].api_base if self.deployments else self.api_base
 
     def sampling(self) -> dict[str, Any]:
         """The sampling parameters sent with every request of this role."""
@@ -95,4 +191,5 @@ class ModelsConfig(_Strict):
     def self_judged(self) -> bool:
         """Whether the judge is the strong or the target model (same model and endpoint)."""
         judge = self.judge_role()
-        return any((judge.model, judge.api_base) == (r.model, r.api_base) for r in (self.strong, self.target))
+        same = (judge.model, judge.primary_api_base())
+        return any(same == (r.model, r.primary_api_base()) for r in (self.strong, self.target))

@@ -9,7 +9,9 @@ many workers do not retry in lockstep. tenacity runs the loop. Errors a retry
 cannot fix (bad request, unknown model, bad key) are raised at once.
 
 Requests go out through ``litellm.acompletion`` on the engine's loop
-(``event_loop.py``), with LiteLLM's routing, error mapping and cost map.
+(``event_loop.py``), with LiteLLM's routing, error mapping and cost map; a
+role with several deployments sends each attempt through its
+``RoleRouter`` instead (``deployments.py``, the connection's ``router``).
 
 ``stops_the_run`` sorts what is left after the retries: errors that say the
 provider as a whole is unusable stop the run (resumable), and anything else
@@ -35,19 +37,8 @@ from urllib.parse import urlsplit
 
 import tenacity
 
-from codeclm_dspy.config import RoleConfig
 from codeclm_dspy.errors import ProviderStopped, ProviderUnreachable, RunStopped, first_line
 from codeclm_dspy.secrets import scrub
-
-
-def deployment(role: RoleConfig, key: str | None) -> dict[str, Any]:
-    """The connection part of a role's LiteLLM arguments (holds the key)."""
-    params: dict[str, Any] = {"model": role.model, "timeout": role.timeout}
-    if role.api_base:
-        params["api_base"] = role.api_base
-    if key:
-        params["api_key"] = key
-    return params
 
 
 def _in_process(exc: BaseException) -> bool:
@@ -108,11 +99,14 @@ async def complete_with_retries(connection: dict[str, Any], messages: list[dict]
     return await retrying(_send, messages=messages, num_retries=0, **connection, **params)
 
 
-async def _send(**request):
+async def _send(router=None, **request):
     """One attempt: ``litellm.acompletion``, or ``litellm.completion`` on a thread for a
-    custom provider that only answers synchronously (its handler has no ``acompletion``)."""
+    custom provider that only answers synchronously (its handler has no ``acompletion``),
+    or the role's own Router when it has several deployments."""
     import litellm
 
+    if router is not None:
+        return await router.send(**request)
     if _sync_only(request["model"]):
         return await asyncio.to_thread(litellm.completion, **request)
     return await litellm.acompletion(**request)
@@ -259,8 +253,10 @@ def endpoint(connection: dict[str, Any], exc: BaseException | None = None) -> st
     from the innermost exception that recorded its request (LiteLLM's own
     wrappers carry a placeholder URL). Never more of the URL than host and
     port: a query string or user info may hold a key (some providers take
-    ``?key=``).
+    ``?key=``). A role with several deployments names them all.
     """
+    if connection.get("router") is not None:
+        return ", ".join(connection["router"].endpoints)
     if connection.get("api_base"):
         found = _host_port(connection["api_base"])
     else:
@@ -282,13 +278,16 @@ def unreachable(
     """The run-stopping form of a connection failure that outlasted the retries, else None.
 
     One line naming the endpoint (never a key) and what failed, for the CLI
-    to print and the manifest to keep.
+    to print and the manifest to keep. For a role with several deployments
+    the error comes only once every one of them failed to connect in the
+    last attempt (``RoleRouter.send`` fails over), so it names them all.
     """
     what = connection_failure(exc)
     if what is None:
         return None
+    whom = "any deployment of the {} model at" if connection.get("router") else "the {} model's provider at"
     return ProviderUnreachable(
-        f"cannot reach the {role} model's provider at {endpoint(connection, exc)} "
+        f"cannot reach {whom.format(role)} {endpoint(connection, exc)} "
         f"({connection.get('model')}): {what}, {retries + 1} attempt{'s' if retries else ''}; "
         "everything so far is saved: run the same command again to resume once it answers"
     )

@@ -6,34 +6,30 @@ LiteLLM. Here every role is a ``RoutedLM`` whose requests go through one
 and the cost map are LiteLLM's for every provider, the embedded one
 included. Swapping a provider is a config edit: nothing below names one.
 
-``check_role`` runs before a run directory is created, so a malformed
-``api_base``, a wrong model string, a missing key or a dead server is
-reported up front, once.
+The checks made before a run starts (``check_role``) are in ``preflight.py``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import re
-import socket
-import unicodedata
+import weakref
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from typing import Any
 
 import dspy
 
-from codeclm_dspy import secrets
 from codeclm_dspy.config import Config, RoleConfig
 from codeclm_dspy.engine import embedded
 from codeclm_dspy.engine.budget import Budget
 from codeclm_dspy.engine.cache import RequestCache
 from codeclm_dspy.engine.calls import CallEngine, Journal
+from codeclm_dspy.engine.deployments import RoleRouter
 from codeclm_dspy.engine.limits import RoleLimiter
 from codeclm_dspy.engine.lm import RoutedLM
-from codeclm_dspy.engine.retries import deployment
+from codeclm_dspy.engine.preflight import api_key, check_api_base, check_role, provider_of
 from codeclm_dspy.engine.usage import UsageMeter
-from codeclm_dspy.errors import ProviderError
+
+__all__ = ["LMRoles", "build_lms", "check_role", "provider_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,121 +44,31 @@ class LMRoles:
     engine: CallEngine | None = None
 
 
-def provider_of(model: str) -> str:
-    """The LiteLLM provider a model string routes to.
+def _connection(name: str, role: RoleConfig) -> dict[str, Any]:
+    """A role's LiteLLM connection arguments for the engine (the only place its keys are held).
 
-    Raises:
-        ProviderError: LiteLLM does not know the provider.
+    A role with deployments gets its ``RoleRouter`` under ``router``, and
+    under ``api_base`` the endpoint its request keys name (see
+    ``RoleConfig.primary_api_base``), which is never sent.
     """
-    import litellm
-
-    if model.startswith(f"{embedded.PROVIDER}/"):
-        return embedded.PROVIDER
-    litellm.suppress_debug_info = True  # its own hint would be a second message
-    try:
-        return litellm.get_llm_provider(model=model)[1]
-    except Exception:
-        prefix = model.split("/", 1)[0] if "/" in model else model
-        raise ProviderError(
-            f"unknown provider in model '{model}': LiteLLM cannot route '{prefix}'. Use a LiteLLM "
-            "model string such as openai/gpt-4o-mini, anthropic/claude-3-5-haiku-latest, "
-            "gemini/gemini-2.0-flash, hosted_vllm/<name> with api_base, or "
-            "embedded/smollm2-135m-instruct"
-        ) from None
-
-
-def _api_key(name: str, role: RoleConfig) -> str | None:
-    if role.api_key_env is None:
-        return None
-    key = os.environ.get(role.api_key_env, "")
-    secrets.register(key)
-    if not key:
-        raise ProviderError(
-            f"models.{name}: the environment variable {role.api_key_env} (api_key_env) is not set"
-        )
-    return key
-
-
-def _shown(api_base: str) -> str:
-    """``api_base`` fit for a one-line message: escaped, any password in it masked."""
-    masked = re.sub(r"(//[^/@]*?:)[^/@]*@", r"\1***@", api_base)
-    return masked.encode("unicode_escape").decode("ascii")
-
-
-def check_api_base(name: str, api_base: str) -> tuple[str, int]:
-    """The host and port of a role's ``api_base``, checked before anything runs.
-
-    ``urlparse`` takes almost anything and fails only later, inside a
-    request, with a message that names neither the role nor the field (an
-    out-of-range port is a ``ValueError`` at ``.port``; a NUL byte passes).
-
-    Raises:
-        ProviderError: naming the role and what is wrong with the URL.
-    """
-    where = f"models.{name}.api_base '{_shown(api_base)}'"
-    for i, char in enumerate(api_base):
-        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf", "Zs", "Zl", "Zp"):
-            raise ProviderError(
-                f"{where} holds a control character or space ({char!r} at position {i}); remove it"
-            )
-    try:
-        url = urlsplit(api_base)
-    except ValueError as exc:
-        raise ProviderError(f"{where} is not a URL: {exc}") from None
-    if url.scheme not in ("http", "https"):
-        raise ProviderError(f"{where} is not an http(s) URL (write http://host:port/v1)")
-    if not url.hostname:
-        raise ProviderError(f"{where} names no host (write http://host:port/v1)")
-    host_port = url.netloc.rpartition("@")[2]
-    after_host = host_port.rpartition("]")[2] if host_port.startswith("[") else host_port
-    if ":" not in after_host:
-        return url.hostname, 443 if url.scheme == "https" else 80
-    port = after_host.partition(":")[2]
-    if not (port.isascii() and port.isdigit()):
-        raise ProviderError(f"{where} has a port that is not a number ('{port}')")
-    if not 1 <= int(port) <= 65535:
-        raise ProviderError(f"{where} has port {int(port)}, outside 1-65535")
-    return url.hostname, int(port)
-
-
-def _check_reachable(name: str, api_base: str) -> None:
-    host, port = check_api_base(name, api_base)
-    try:
-        socket.create_connection((host, port), timeout=5).close()
-    except OSError as exc:
-        raise ProviderError(
-            f"models.{name}: cannot reach api_base {_shown(api_base)} ({exc.strerror or exc}); "
-            "is the server running?"
-        ) from None
-
-
-def check_role(name: str, role: RoleConfig) -> None:
-    """Fail fast if a role cannot work: provider, model file, key, server.
-
-    Raises:
-        ProviderError: with a message naming the role and what to fix.
-    """
-    import litellm
-
-    if role.api_base is not None:
-        check_api_base(name, role.api_base)
-    provider = provider_of(role.model)
-    if provider == embedded.PROVIDER:
-        try:
-            embedded.model_file(role.model.split("/", 1)[1])
-        except FileNotFoundError as exc:
-            raise ProviderError(f"models.{name}: {exc}") from None
-        return
-    _api_key(name, role)
-    if role.api_base:
-        _check_reachable(name, role.api_base)
-    elif role.api_key_env is None:
-        missing = litellm.validate_environment(model=role.model).get("missing_keys") or []
-        if missing:
-            raise ProviderError(
-                f"models.{name}: {role.model} needs {', '.join(missing)} in the environment, "
-                "or name the variable that holds the key with api_key_env"
-            )
+    params: dict[str, Any] = {"model": role.model, "timeout": role.timeout}
+    if role.primary_api_base():
+        params["api_base"] = role.primary_api_base()
+    if role.deployments:
+        entries = [
+            {
+                "model": entry.model,
+                "api_base": entry.api_base,
+                "api_key": api_key(f"{name}.deployments.{i}", entry.api_key_env),
+                "rpm": entry.rpm,
+                "tpm": entry.tpm,
+            }
+            for i, entry in enumerate(role.endpoints())
+        ]
+        params["router"] = RoleRouter(name, entries)
+    elif key := api_key(name, role.api_key_env):
+        params["api_key"] = key
+    return params
 
 
 def _schema_support(role: RoleConfig) -> tuple[bool, set[str]]:
@@ -214,16 +120,20 @@ def build_lms(
     for name, role in roles.items():
         if check:
             check_role(name, role)
-        elif role.api_base is not None:
-            check_api_base(name, role.api_base)  # no network, but never a malformed URL
-    keys = {name: _api_key(name, role) for name, role in roles.items()}
+        else:  # no network, but never a malformed URL
+            if role.api_base is not None:
+                check_api_base(name, role.api_base)
+            for i, entry in enumerate(role.endpoints()):
+                if entry.api_base is not None:
+                    check_api_base(f"{name}.deployments.{i}", entry.api_base)
+    connections = {name: _connection(name, role) for name, role in roles.items()}
     for role in roles.values():
         if role.model.startswith(f"{embedded.PROVIDER}/"):
             embedded.register(role.model)
     engine_cfg = config.engine
     spent = state.spent() if state else {}
     engine = CallEngine(
-        {name: deployment(role, keys[name]) for name, role in roles.items()},
+        connections,
         limiters={n: RoleLimiter(r.concurrency, r.rpm, r.tpm) for n, r in roles.items()},
         num_retries={n: r.num_retries for n, r in roles.items()},
         state=state,
@@ -234,6 +144,9 @@ def build_lms(
         meter=meter,
         max_in_flight=engine_cfg.max_in_flight,
     )
+    routers = [c["router"] for c in connections.values() if "router" in c]
+    if routers:  # unhook their LiteLLM callbacks once the engine is gone
+        weakref.finalize(engine, _close_all, routers).atexit = False
     lms = {}
     for name, role in roles.items():
         schema, params = _schema_support(role)
@@ -248,3 +161,8 @@ def build_lms(
             **sampling,
         )
     return LMRoles(**lms, engine=engine)
+
+
+def _close_all(routers: list[RoleRouter]) -> None:
+    for router in routers:
+        router.close()

@@ -28,8 +28,13 @@ def package_versions() -> dict[str, str | None]:
 
 
 def models_of(config) -> dict[str, dict[str, Any]]:
-    """Each role's model string and endpoint (never a key)."""
-    return {n: {"model": r.model, "api_base": r.api_base} for n, r in config.models.roles().items()}
+    """Each role's model string and endpoint, or endpoints (never a key: at most its variable's name)."""
+    models = {}
+    for name, role in config.models.roles().items():
+        models[name] = {"model": role.model, "api_base": role.api_base}
+        if role.deployments:
+            models[name]["deployments"] = [entry.model_dump() for entry in role.endpoints()]
+    return models
 
 
 def cost_funnel(counts: Counts, usage: dict[str, Any], stages_of: dict[str, tuple]) -> dict[str, Any]:
