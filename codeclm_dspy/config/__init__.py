@@ -96,6 +96,9 @@ class Config(_Strict):
             if role:
                 for key in ("timeout", "num_retries", "concurrency", "rpm", "tpm"):
                     role.pop(key, None)
+                for deployment in role.get("deployments") or ():
+                    deployment.pop("rpm", None)  # a replica's limits pace a run, never change it
+                    deployment.pop("tpm", None)
         return data
 
 

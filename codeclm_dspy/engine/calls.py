@@ -160,9 +160,12 @@ class CallEngine:
         return await asyncio.shield(leader)  # a follower cancelled does not cancel the leader
 
     def close(self) -> None:
-        """Close the request cache (the journal belongs to the run and closes with it)."""
+        """Close the request cache and the roles' Routers (the journal belongs to the run)."""
         if self.cache is not None:
             self.cache.close()
+        for connection in self._connections.values():
+            if connection.get("router") is not None:
+                connection["router"].close()  # its callbacks sit in LiteLLM's process-wide lists
 
     def _replay(self, key: str) -> dict[str, Any] | None:
         """The answer this run already recorded for ``key``, if any."""

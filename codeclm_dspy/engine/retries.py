@@ -102,25 +102,46 @@ async def complete_with_retries(connection: dict[str, Any], messages: list[dict]
 async def _send(router=None, **request):
     """One attempt: ``litellm.acompletion``, or ``litellm.completion`` on a thread for a
     custom provider that only answers synchronously (its handler has no ``acompletion``),
-    or the role's own Router when it has several deployments."""
+    or the role's own Router when it has several deployments.
+
+    For a server, the role's ``timeout`` is also enforced here, around the
+    whole attempt: not every LiteLLM client honours it (``aiohttp_openai/``
+    does not), and a server that never answers must not hold an item
+    forever. A custom provider (the embedded models: in-process, one call at
+    a time, so a queued call waits its turn) is left to its own handler.
+    """
     import litellm
 
+    handler = _custom_handler(request["model"])
     if router is not None:
-        return await router.send(**request)
-    if _sync_only(request["model"]):
+        attempt = router.send(**request)
+    elif handler is not None and type(handler).acompletion is litellm.CustomLLM.acompletion:
         return await asyncio.to_thread(litellm.completion, **request)
-    return await litellm.acompletion(**request)
+    else:
+        attempt = litellm.acompletion(**request)
+    # a Router may hold a request back for its deployments' rpm: not a timeout
+    limit = None if handler is not None or router is not None else request.get("timeout")
+    try:
+        async with asyncio.timeout(limit + TIMEOUT_GRACE_S if limit else None):
+            return await attempt
+    except TimeoutError as exc:
+        provider = request["model"].split("/", 1)[0]
+        raise litellm.Timeout(f"no answer within {limit} s", request["model"], provider) from exc
 
 
-def _sync_only(model: str) -> bool:
+# the client's own timeout, when it has one, fires first and says more
+TIMEOUT_GRACE_S = 1.0
+
+
+def _custom_handler(model: str):
+    """The ``CustomLLM`` registered for the model's provider prefix, if any."""
     import litellm
 
     prefix = model.split("/", 1)[0]
     for entry in litellm.custom_provider_map:
         if entry.get("provider") == prefix:
-            handler = type(entry.get("custom_handler"))
-            return handler.acompletion is litellm.CustomLLM.acompletion
-    return False
+            return entry.get("custom_handler")
+    return None
 
 
 def as_stop(exc: BaseException) -> RunStopped | None:

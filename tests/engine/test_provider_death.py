@@ -127,11 +127,15 @@ def test_a_server_that_hangs_up_on_every_request_stops_the_run(stub_key, tmp_pat
     assert rows(tmp_path / "run" / "rejected.jsonl") == []
 
 
-def test_a_read_timeout_is_the_items_and_fails_only_it(stub_key, tmp_path):
+@pytest.mark.parametrize("provider", ["openai", "aiohttp_openai"])
+def test_a_read_timeout_is_the_items_and_fails_only_it(stub_key, tmp_path, provider):
     """A server that takes the request and answers too late is reachable: the
-    item that timed out fails with its error, and the run finishes."""
+    item that timed out fails with its error, and the run finishes. The
+    engine enforces the timeout itself: ``aiohttp_openai/``'s client ignores it."""
     with StubServer(fault_rate=0.15, seed=11, hang_s=3.0, delay_ms=1, faults=("timeout",)) as stub:
         config = small(stub.url, num_retries=0, timeout=0.5)
+        for role in config["models"].values():
+            role["model"] = role["model"].replace("openai/", f"{provider}/", 1)
         config, seeds = write_inputs(tmp_path, config)
         done = run_cli(config, seeds, tmp_path / "run", tmp_path)
         assert stub.stats()["faults"]["timeout"] > 0
