@@ -8,7 +8,7 @@ else 0.5 s doubling up to 8 s, plus up to 0.75 s of random jitter so that
 many workers do not retry in lockstep. tenacity runs the loop. Errors a retry
 cannot fix (bad request, unknown model, bad key) are raised at once.
 
-Requests go out through ``litellm.acompletion`` on the engine's loop
+Each attempt (``send.py``) goes out through ``litellm.acompletion`` on the engine's loop
 (``event_loop.py``), with LiteLLM's routing, error mapping and cost map; a
 role with several deployments sends each attempt through its
 ``RoleRouter`` instead (``deployments.py``, the connection's ``router``).
@@ -25,7 +25,6 @@ request.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import re
@@ -37,6 +36,7 @@ from urllib.parse import urlsplit
 
 import tenacity
 
+from codeclm_dspy.engine.send import send_once
 from codeclm_dspy.errors import ProviderStopped, ProviderUnreachable, RunStopped, first_line
 from codeclm_dspy.secrets import scrub
 
@@ -96,52 +96,7 @@ async def complete_with_retries(connection: dict[str, Any], messages: list[dict]
         stop=tenacity.stop_after_attempt(retries + 1),
         reraise=True,
     )
-    return await retrying(_send, messages=messages, num_retries=0, **connection, **params)
-
-
-async def _send(router=None, **request):
-    """One attempt: ``litellm.acompletion``, or ``litellm.completion`` on a thread for a
-    custom provider that only answers synchronously (its handler has no ``acompletion``),
-    or the role's own Router when it has several deployments.
-
-    For a server, the role's ``timeout`` is also enforced here, around the
-    whole attempt: not every LiteLLM client honours it (``aiohttp_openai/``
-    does not), and a server that never answers must not hold an item
-    forever. A custom provider (the embedded models: in-process, one call at
-    a time, so a queued call waits its turn) is left to its own handler.
-    """
-    import litellm
-
-    handler = _custom_handler(request["model"])
-    if router is not None:
-        attempt = router.send(**request)
-    elif handler is not None and type(handler).acompletion is litellm.CustomLLM.acompletion:
-        return await asyncio.to_thread(litellm.completion, **request)
-    else:
-        attempt = litellm.acompletion(**request)
-    # a Router may hold a request back for its deployments' rpm: not a timeout
-    limit = None if handler is not None or router is not None else request.get("timeout")
-    try:
-        async with asyncio.timeout(limit + TIMEOUT_GRACE_S if limit else None):
-            return await attempt
-    except TimeoutError as exc:
-        provider = request["model"].split("/", 1)[0]
-        raise litellm.Timeout(f"no answer within {limit} s", request["model"], provider) from exc
-
-
-# the client's own timeout, when it has one, fires first and says more
-TIMEOUT_GRACE_S = 1.0
-
-
-def _custom_handler(model: str):
-    """The ``CustomLLM`` registered for the model's provider prefix, if any."""
-    import litellm
-
-    prefix = model.split("/", 1)[0]
-    for entry in litellm.custom_provider_map:
-        if entry.get("provider") == prefix:
-            return entry.get("custom_handler")
-    return None
+    return await retrying(send_once, messages=messages, num_retries=0, **connection, **params)
 
 
 def as_stop(exc: BaseException) -> RunStopped | None:
