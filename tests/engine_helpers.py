@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -129,3 +130,12 @@ class ForkedCLI:
         process = self._context.Process(target=_cli_in_child, args=(argv, env(tmp)), daemon=True)
         process.start()
         return process
+
+
+def recorded_calls(out) -> int:
+    """Provider answers in a run's journal, read from outside the run (0 before it exists)."""
+    try:
+        with sqlite3.connect(f"file:{out / 'state.sqlite'}?mode=ro", uri=True, timeout=5) as conn:
+            return conn.execute("SELECT COUNT(*) FROM calls WHERE source = 'provider'").fetchone()[0]
+    except sqlite3.Error:  # not created yet
+        return 0

@@ -14,14 +14,13 @@ import os
 import random
 import shutil
 import signal
-import sqlite3
 import time
 from collections import Counter
 
 import pytest
 
 from benchmarks.stub_server import StubServer
-from tests.engine_helpers import ForkedCLI, manifest, rows, run_cli, stub_config, write_inputs
+from tests.engine_helpers import ForkedCLI, manifest, recorded_calls, rows, run_cli, stub_config, write_inputs
 
 KILL_POINTS = int(os.environ.get("CODECLM_KILL_POINTS", "20"))
 
@@ -30,14 +29,6 @@ KILL_POINTS = int(os.environ.get("CODECLM_KILL_POINTS", "20"))
 def server():
     with StubServer(delay_ms=40) as stub:
         yield stub
-
-
-def recorded_calls(out) -> int:
-    try:
-        with sqlite3.connect(f"file:{out / 'state.sqlite'}?mode=ro", uri=True, timeout=5) as conn:
-            return conn.execute("SELECT COUNT(*) FROM calls WHERE source = 'provider'").fetchone()[0]
-    except sqlite3.Error:  # not created yet
-        return 0
 
 
 @pytest.fixture(scope="module")
