@@ -74,7 +74,7 @@ class BatchWriter:
         self._thread = threading.Thread(target=self._run, name=f"codeclm-writer ({what})", daemon=True)
         self._thread.start()
 
-    def submit(self, sql: str, params: tuple, tag: Any = None, durable: bool = False) -> Future | None:
+    def submit(self, sql: str | None, params: tuple, tag: Any = None, durable: bool = False) -> Future | None:
         """Queue one statement; with ``durable``, return a future done once it is committed.
 
         The future fails with ``JournalWriteFailed`` if the commit does.
@@ -90,11 +90,7 @@ class BatchWriter:
 
     def flush(self) -> None:
         """Return once everything queued so far is committed (raises as ``submit`` does)."""
-        if self.failed is not None:
-            raise self.failed
-        done: Future = Future()
-        self._queue.put((None, None, None, done))
-        done.result()
+        self.submit(None, (), durable=True).result()  # an empty write: its commit follows the rest
 
     def close(self) -> None:
         """Commit what is queued, stop the thread and close the connection."""
