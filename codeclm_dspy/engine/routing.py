@@ -27,7 +27,7 @@ from codeclm_dspy.engine.deployments import RoleRouter
 from codeclm_dspy.engine.limits import RoleLimiter
 from codeclm_dspy.engine.lm import RoutedLM
 from codeclm_dspy.engine.preflight import api_key, check_api_base, check_role, provider_of
-from codeclm_dspy.engine.usage import UsageMeter
+from codeclm_dspy.engine.usage import UsageMeter, spare_litellm_pricing
 
 __all__ = ["LMRoles", "build_lms", "check_role", "provider_of"]
 
@@ -130,6 +130,10 @@ def build_lms(
     for role in roles.values():
         if role.model.startswith(f"{embedded.PROVIDER}/"):
             embedded.register(role.model)
+        served = [(role.model, role.api_base)] + [(e.model, e.api_base) for e in role.endpoints()]
+        for model, base in served:
+            if base is not None:
+                spare_litellm_pricing(model)
     engine_cfg = config.engine
     spent = state.spent() if state else {}
     engine = CallEngine(
