@@ -6,10 +6,12 @@ carries markup that must stay text in the page.
 """
 
 import json
+import os
 
 import pytest
 from typer.testing import CliRunner
 
+from benchmarks.headless import find_chromium
 from codeclm_dspy.cli import app
 
 HOSTILE = "Explain </script><script>alert(1)</script> in one line"
@@ -51,3 +53,13 @@ def scripted_run(script, tmp_path):
     done = CliRunner().invoke(app, [*args, "--out", str(out), "-q"])
     assert done.exit_code == 0, done.output
     return out, done.output
+
+
+@pytest.fixture
+def chromium():
+    """Skip without Chromium, except in CI (``CI=true``), where .ci/run installs it and a skip would
+    hide a broken report."""
+    if find_chromium() is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing in CI; .ci/run installs Debian's chromium package")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")

@@ -11,20 +11,9 @@ skip would hide a broken report.
 import asyncio
 import io
 import json
-import os
 
-import pytest
-
-from benchmarks.headless import Browser, find_chromium
+from benchmarks.headless import Browser
 from tests.report.conftest import HOSTILE
-
-
-@pytest.fixture
-def chromium():
-    if find_chromium() is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is missing in CI; .ci/run installs Debian's chromium package")
-        pytest.skip("no Chromium on this machine (apt-get install chromium)")
 
 
 def rows(page):
