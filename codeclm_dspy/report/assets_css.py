@@ -73,5 +73,6 @@ pre.text { white-space:pre-wrap; word-break:break-word; background:#fff; border:
 .chip { display:inline-block; background:#eef2f7; border-radius:4px; padding:0 6px; margin:0 4px 3px 0; font-size:12px; }
 img.chart { max-width:100%; border:1px solid var(--line); border-radius:6px; background:#fff; }
 .kv td:first-child { color:var(--muted); white-space:nowrap; width:1%; }
+.kv td { word-break:break-word; }
 .error { color:var(--failed); }
 """

@@ -105,7 +105,9 @@ function sweepPage(app) {
       ...params.map((p) => [p, (t) => t.params[p] === undefined ? "" : String(t.params[p])])],
     search: (t) => JSON.stringify(t), detail: (t) => h("div", null, h("h3", null, `trial ${t.number} `, badge(t.outcome)),
       h("div", {class: "lbl"}, "knobs"), kv(t.params), h("div", {class: "lbl"}, "objectives"), kv(t.values),
-      h("div", {class: "lbl"}, "recorded"), kv(t.attrs), kv({started: t.started, finished: t.finished}))})));
+      h("div", {class: "lbl"}, "metrics"), kv(t.attrs.metrics || {}),
+      h("div", {class: "lbl"}, "recorded"), kv({...Object.fromEntries(Object.entries(t.attrs).filter(([k]) => k !== "metrics")),
+        started: t.started, finished: t.finished}))})));
   app.append(images("charts", "Charts"));
 }
 
