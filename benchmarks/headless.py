@@ -179,6 +179,14 @@ class Browser:
                     page = Page(ws)
                     for domain in ("Page", "Runtime", "Log"):
                         await page.send(f"{domain}.enable")
+                    # the viewport exactly (the window size includes what a window would draw around it)
+                    await page.send(
+                        "Emulation.setDeviceMetricsOverride",
+                        width=width,
+                        height=height,
+                        deviceScaleFactor=1,
+                        mobile=False,
+                    )
                     yield page
         finally:
             proc.terminate()

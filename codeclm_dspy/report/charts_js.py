@@ -42,6 +42,11 @@ function usd(x) {
   if (!isNum(x)) return "unknown";
   return x >= 1 ? "$" + x.toFixed(2) : "$" + (x === 0 ? "0" : x.toPrecision(3));
 }
+function duration(seconds) {
+  if (seconds < 60) return `${seconds.toFixed(1)}\u00a0s`;
+  const m = Math.floor(seconds / 60), h = Math.floor(m / 60);
+  return h ? `${h}\u00a0h ${m % 60}\u00a0min` : `${m}\u00a0min ${Math.round(seconds % 60)}\u00a0s`;
+}
 const pct = (x) => isNum(x) ? (100 * x).toFixed(1) + "%" : "n/a";
 const badge = (text) => h("span", {class: "badge " + String(text).toLowerCase()}, text);
 const pre = (text) => h("pre", {class: "text"}, text === null || text === undefined ? "" : String(text));

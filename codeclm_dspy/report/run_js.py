@@ -14,7 +14,7 @@ function runPage(app) {
   const kept = f.find((b) => b.label === "kept");
   const per = D.per_kept_pair;
   document.getElementById("sub").textContent = [sum.method, sum.status, Object.entries(D.models || {}).map(([r, m]) => `${r}: ${m}`).join(", "),
-    sum.finished_at ? `finished ${sum.finished_at}` : null, isNum(sum.wall_time_s) ? `${num(sum.wall_time_s, 1)} s` : null].filter(Boolean).join(" · ");
+    sum.finished_at ? `finished ${sum.finished_at}` : null, isNum(sum.wall_time_s) ? duration(sum.wall_time_s) : null].filter(Boolean).join(" · ");
   app.append(nav([["funnel", "Funnel"], ["rounds", "Filter rounds"], ["cost", "Cost"], ["reasons", "Not kept"], ["items", "Items"], ["settings", "Settings"]]));
   if (D.error) app.append(h("p", {class: "error"}, `This run ended with: ${D.error}`));
   app.append(stats([
