@@ -49,7 +49,9 @@ KINDS = {
         RUN_TABLES,
     ),
     "split": Kind("split directory", _atomic("seeds.jsonl", "heldout.jsonl")),
-    "comparison": Kind("comparison directory", ("comparison.json", "comparison.md", "comparison.png", REPORT)),
+    "comparison": Kind(
+        "comparison directory", ("comparison.json", "comparison.md", "comparison.png", REPORT)
+    ),
     "sweep": Kind("sweep directory", (*_sqlite("study.db"), "trials", "plots", REPORT), "study.db"),
     "cache": Kind(
         "request cache directory", _sqlite("requests.sqlite"), "requests.sqlite", frozenset({"answers"})

@@ -54,37 +54,33 @@ def _funnel(funnel: dict[str, Any], items: list[dict[str, Any]]) -> list[dict[st
     From the manifest when the run finished; from the items when it stopped
     before writing its funnel (a budget stop), so the chart is never empty.
     """
-    outcome = {o: sum(i["outcome"] == o for i in items if i["kind"] == "instruction") for o in OUTCOMES}
-    if not funnel:
-        bars = [
-            {
-                "label": "instructions",
-                "value": sum(i["kind"] == "instruction" for i in items),
-                "group": "stage",
-            }
+    ended = [i for i in items if i["kind"] == "instruction"]
+    outcome = {o: sum(i["outcome"] == o for i in ended) for o in OUTCOMES}
+    dropped = sum(i["reason"] == "within_threshold" for i in ended)
+    bars = []
+    if funnel:
+        bars.append(_bar("seeds", funnel.get("seeds"), "stage"))
+        if funnel.get("metadata") is not None:  # a baseline has no metadata stage
+            bars.append(_bar("metadata", funnel["metadata"], "stage"))
+        bars.append(_bar("basic instructions", funnel.get("basic_instructions"), "stage"))
+        bars += [
+            _bar(f"judged in round {it['iteration']}", it["judged"], "round")
+            for it in funnel.get("iterations") or []
+            if it.get("judged")
         ]
     else:
-        bars = [{"label": "seeds", "value": funnel.get("seeds"), "group": "stage"}]
-        if funnel.get("metadata") is not None:
-            bars.append({"label": "metadata", "value": funnel["metadata"], "group": "stage"})
-        bars.append(
-            {"label": "basic instructions", "value": funnel.get("basic_instructions"), "group": "stage"}
-        )
-        for it in funnel.get("iterations") or []:
-            if it.get("judged"):
-                bars.append(
-                    {"label": f"judged in round {it['iteration']}", "value": it["judged"], "group": "round"}
-                )
-    bars.append({"label": "kept", "value": funnel.get("kept", outcome["kept"]), "group": "kept"})
-    bars.append({"label": "dropped (gap within θ)", "value": funnel.get("dropped", 0), "group": "dropped"})
-    rejected = outcome["rejected"] - (funnel.get("dropped") or 0) if funnel else outcome["rejected"]
-    bars.append(
-        {"label": "rejected (gates, duplicates, quota)", "value": max(rejected, 0), "group": "dropped"}
-    )
-    bars.append({"label": "failed", "value": funnel.get("failed", outcome["failed"]), "group": "failed"})
+        bars.append(_bar("instructions", len(ended), "stage"))
+    bars.append(_bar("kept", outcome["kept"], "kept"))
+    bars.append(_bar("dropped (gap within θ)", dropped, "dropped"))
+    bars.append(_bar("rejected (gates, duplicates, quota)", outcome["rejected"] - dropped, "dropped"))
+    bars.append(_bar("failed", outcome["failed"], "failed"))
     if outcome["unfinished"]:
-        bars.append({"label": "unfinished", "value": outcome["unfinished"], "group": "failed"})
+        bars.append(_bar("unfinished", outcome["unfinished"], "unfinished"))
     return bars
+
+
+def _bar(label: str, value: int | None, group: str) -> dict[str, Any]:
+    return {"label": label, "value": value, "group": group}
 
 
 def _items(path: Path) -> list[dict[str, Any]]:
