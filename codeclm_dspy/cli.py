@@ -78,6 +78,10 @@ def generate(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress display (for logs and CI).")
     ] = False,
+    report: Annotated[
+        bool,
+        typer.Option("--report/--no-report", help="Write report.html (see `codeclm report`) at the end."),
+    ] = True,
 ) -> None:
     """Generate instruction-response pairs tailored to the seeds and the target model."""
     from codeclm_dspy.config import load_config
@@ -105,6 +109,31 @@ def generate(
             source = {"compiled_from": str(program), "steps": compiled_summary(made)}
         run(cfg, seeds, out, program=compiled, progress=progress, program_source=source, metadata=metadata)
     _summary(out)
+    if report:
+        from codeclm_dspy.report import write_report
+
+        with cli_errors():
+            typer.echo(f"report: {write_report(out)}")
+
+
+@app.command("report")
+def report_command(
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A directory codeclm wrote: a run, a CRR evaluation, a compiled program, a comparison or a sweep."
+        ),
+    ],
+    out: Annotated[
+        Path | None, typer.Option(help="The HTML file to write (default: PATH/report.html).")
+    ] = None,
+) -> None:
+    """Write one self-contained HTML page to browse what a run, evaluation, compile or sweep did (works offline)."""
+    from codeclm_dspy.report import write_report
+
+    with cli_errors():
+        written = write_report(path, out)
+    typer.echo(f"wrote {written}")
 
 
 def _summary(out: Path) -> None:

@@ -2,6 +2,7 @@
 the terminal or a saved program, even when the server echoes the
 Authorization header back in its error messages."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,24 @@ def test_saved_program_holds_no_key(monkeypatch, tmp_path):
     program.save(str(tmp_path / "program.json"))
     assert leaks(tmp_path) == []
     assert all(PLANTED not in repr(lm.dump_state()) for lm in (lms.strong, lms.target, lms.judge))
+
+
+def test_the_report_masks_every_key_the_run_names(monkeypatch, tmp_path):
+    """A key that reached a row anyway (an older version, a form the run's scrubbing missed)
+    never reaches report.html: the report masks the keys the run's config names."""
+    from typer.testing import CliRunner
+
+    from codeclm_dspy.cli import app
+
+    monkeypatch.setenv("STUB_API_KEY", PLANTED)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / ".codeclm").write_text('{"codeclm": "run"}')
+    models = {"strong": {"model": "openai/x", "api_key_env": "STUB_API_KEY"}}
+    (run / "manifest.json").write_text(json.dumps({"status": "failed", "config": {"models": models}}))
+    row = {"kind": "instruction", "id": "i1", "outcome": "failed", "reason": "error", "stage": "decode"}
+    (run / "rejected.jsonl").write_text(json.dumps({**row, "error": f"401: key {PLANTED} refused"}) + "\n")
+    done = CliRunner().invoke(app, ["report", str(run)])
+    assert done.exit_code == 0, done.output
+    page = (run / "report.html").read_text()
+    assert PLANTED not in page and "key *** refused" in page and "i1" in page

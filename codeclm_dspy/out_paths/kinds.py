@@ -38,18 +38,21 @@ RUN = _atomic(
     "kept.jsonl", "rejected.jsonl", "manifest.json", "kept.decontaminated.jsonl", "contamination.json"
 )
 CRR = _atomic("verdicts.jsonl", "failed.jsonl", "manifest.json")
+REPORT = "report.html"  # `codeclm report` (codeclm_dspy/report/) writes it into each kind it reads
 KINDS = {
-    "run": Kind("run directory", (*_sqlite(STATE), *RUN, "dataset"), STATE, RUN_TABLES),
-    "crr": Kind("CRR evaluation directory", (*_sqlite(STATE), *CRR), STATE, RUN_TABLES),
+    "run": Kind("run directory", (*_sqlite(STATE), *RUN, "dataset", REPORT), STATE, RUN_TABLES),
+    "crr": Kind("CRR evaluation directory", (*_sqlite(STATE), *CRR, REPORT), STATE, RUN_TABLES),
     "program": Kind(
         "program directory",
-        (*_sqlite(STATE), *_atomic("program.json", "manifest.json"), "optimizer-logs"),
+        (*_sqlite(STATE), *_atomic("program.json", "manifest.json"), "optimizer-logs", REPORT),
         STATE,
         RUN_TABLES,
     ),
     "split": Kind("split directory", _atomic("seeds.jsonl", "heldout.jsonl")),
-    "comparison": Kind("comparison directory", ("comparison.json", "comparison.md", "comparison.png")),
-    "sweep": Kind("sweep directory", (*_sqlite("study.db"), "trials", "plots"), "study.db"),
+    "comparison": Kind(
+        "comparison directory", ("comparison.json", "comparison.md", "comparison.png", REPORT)
+    ),
+    "sweep": Kind("sweep directory", (*_sqlite("study.db"), "trials", "plots", REPORT), "study.db"),
     "cache": Kind(
         "request cache directory", _sqlite("requests.sqlite"), "requests.sqlite", frozenset({"answers"})
     ),
