@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from codeclm_dspy.cli_support import check_cache, cli_errors, safe_logging
+from codeclm_dspy.cli_support import ReportOption, check_cache, cli_errors, report_at_end, safe_logging
 
 app = typer.Typer(
     help="CodecLM: tailored synthetic instruction data, as a DSPy program routed through LiteLLM.",
@@ -78,10 +78,7 @@ def generate(
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No progress display (for logs and CI).")
     ] = False,
-    report: Annotated[
-        bool,
-        typer.Option("--report/--no-report", help="Write report.html (see `codeclm report`) at the end."),
-    ] = True,
+    report: ReportOption = True,
 ) -> None:
     """Generate instruction-response pairs tailored to the seeds and the target model."""
     from codeclm_dspy.config import load_config
@@ -109,11 +106,7 @@ def generate(
             source = {"compiled_from": str(program), "steps": compiled_summary(made)}
         run(cfg, seeds, out, program=compiled, progress=progress, program_source=source, metadata=metadata)
     _summary(out)
-    if report:
-        from codeclm_dspy.report import write_report
-
-        with cli_errors():
-            typer.echo(f"report: {write_report(out)}")
+    report_at_end(out, report)
 
 
 @app.command("report")

@@ -10,8 +10,25 @@ import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
 
 import typer
+
+# every command that writes a directory `codeclm report` reads takes this switch
+ReportOption = Annotated[
+    bool, typer.Option("--report/--no-report", help="Write report.html (see `codeclm report`) at the end.")
+]
+
+
+def report_at_end(out: Path, enabled: bool) -> None:
+    """Write the directory's HTML report and print its path (the command's last line)."""
+    if not enabled:
+        return
+    from codeclm_dspy.report import write_report
+
+    with cli_errors():
+        typer.echo(f"report: {write_report(out)}")
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from codeclm_dspy.cli_support import cli_errors
+from codeclm_dspy.cli_support import ReportOption, cli_errors, report_at_end
 
 InstructionField = Annotated[
     str | None,
@@ -103,6 +103,7 @@ def crr(
             help="Allow a judge that is the strong or target model; the result is marked self-judged.",
         ),
     ] = False,
+    report: ReportOption = True,
 ) -> None:
     """Capacity Recovery Ratio of the target against the strong model, judged in both orders.
 
@@ -137,6 +138,7 @@ def crr(
         f"{result.failed} item(s) failed{f' ({reasons})' if reasons else ''} (see {out / 'failed.jsonl'}); "
         f"wrote {out / 'verdicts.jsonl'}, manifest.json"
     )
+    report_at_end(out, report)
 
 
 @eval_app.command()
@@ -170,6 +172,7 @@ def compare(
     subsample_seed: Annotated[int, typer.Option(help="Seed of the equal-N subsample.")] = 0,
     instruction_field: InstructionField = None,
     id_field: IdField = None,
+    report: ReportOption = True,
 ) -> None:
     """One side-by-side table of generated datasets against held-out data.
 
@@ -205,6 +208,7 @@ def compare(
         paths = _write_comparison(result, out)
     print_table(result)
     typer.echo("wrote " + ", ".join(str(p) for p in paths.values()))
+    report_at_end(out, report)
 
 
 def _write_comparison(result, out: Path) -> dict[str, Path]:

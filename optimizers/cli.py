@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from codeclm_dspy.cli_support import ReportOption, report_at_end
+
 
 def compile_command(
     config: Annotated[
@@ -20,6 +22,7 @@ def compile_command(
     ],
     random_seed: Annotated[int | None, typer.Option(help="Random seed (split, optimizers).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
+    report: ReportOption = True,
 ) -> None:
     """Compile CodecLM's step prompts on the seeds; score each step on held-out seeds before and after."""
     from codeclm_dspy.cli_support import check_cache, cli_errors
@@ -35,6 +38,7 @@ def compile_command(
         _quiet_dspy()
         manifest = compile_program(cfg, seeds, out, progress=NullProgress() if quiet else RichProgress())
     typer.echo(summary(manifest, out))
+    report_at_end(out, report)
 
 
 def _quiet_dspy() -> None:
@@ -114,6 +118,7 @@ def sweep_command(
     out: Annotated[
         Path, typer.Option(help="Sweep directory: trials/<number>/ and the default storage.")
     ] = Path("runs/sweep"),
+    report: ReportOption = True,
 ) -> None:
     """Run (or resume) a sweep; `codeclm sweep best` exports the chosen config."""
     if ctx.invoked_subcommand is not None:
@@ -162,6 +167,8 @@ def sweep_command(
             if outcome != "written"
             else f"  wrote {out / 'plots' / name}.png and .html"
         )
+    # the report reads the trials from OUT/study.db: not from a storage elsewhere
+    report_at_end(out, report and storage is None)
 
 
 def _trial_line(t) -> str:
