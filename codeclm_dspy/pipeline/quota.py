@@ -252,7 +252,7 @@ def evolve_wave(
             return None
         funnel.trajectory(traj, source, "kept")
         funnel.keep(source)
-        sink.keep(kept_row(traj, source))
+        sink.keep(kept_row(traj, source), trajectory_details(traj))
         return source
 
     with progress.stage("self-rubrics + filtering", len(wave)) as tick:

@@ -19,7 +19,10 @@ from codeclm_dspy.secrets import scrub
 class Sink(Protocol):
     """Where items go: their progress as they move, their outcome once."""
 
-    def keep(self, row: dict[str, Any]) -> None: ...
+    def keep(self, row: dict[str, Any], trajectory: dict[str, Any] | None = None) -> None:
+        """Take a kept row; ``trajectory`` (every round tried, both answers) is kept beside it
+        for reports, never in the dataset."""
+
     def reject(self, row: dict[str, Any]) -> None: ...
     def progress(self, traj: Trajectory) -> None: ...
 
@@ -35,7 +38,7 @@ class MemorySink:
         self.rejected: list[dict[str, Any]] = []
         self._lock = threading.Lock()
 
-    def keep(self, row: dict[str, Any]) -> None:
+    def keep(self, row: dict[str, Any], trajectory: dict[str, Any] | None = None) -> None:
         with self._lock:
             self.kept.append(row)
 

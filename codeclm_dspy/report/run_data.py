@@ -85,7 +85,13 @@ def _bar(label: str, value: int | None, group: str) -> dict[str, Any]:
 
 def _items(path: Path) -> list[dict[str, Any]]:
     """Kept and rejected rows (and, in a stopped run, the unfinished ones) in one shape."""
-    items = [_kept(row) for row in read_rows(path / "kept.jsonl")]
+    rounds = {
+        item_id.split(":", 1)[-1]: _loads(blob)
+        for item_id, blob in query(
+            path / "state.sqlite", "SELECT id, row FROM items WHERE kind = 'trajectory'"
+        )
+    }
+    items = [_kept(row, rounds.get(str(row.get("id")))) for row in read_rows(path / "kept.jsonl")]
     rejected = list(read_rows(path / "rejected.jsonl"))
     seeds = {r.get("id"): r.get("instruction") for r in rejected if r.get("kind") == "seed"}
     items += [_rejected(row) for row in rejected]
@@ -111,7 +117,17 @@ def _loads(blob: str) -> dict[str, Any] | None:
     return row if isinstance(row, dict) else None
 
 
-def _kept(row: dict[str, Any]) -> dict[str, Any]:
+def _kept(row: dict[str, Any], trajectory: dict[str, Any] | None) -> dict[str, Any]:
+    """A kept row, with every round it went through when the run recorded them (runs made before reports existed did not)."""
+    if trajectory and trajectory.get("attempts"):
+        extra = (
+            {"refused_rewrites": trajectory["refused_rewrites"]} if trajectory.get("refused_rewrites") else {}
+        )
+        return {**_kept_last(row), "attempts": trajectory["attempts"], "only_last_round": False, **extra}
+    return _kept_last(row)
+
+
+def _kept_last(row: dict[str, Any]) -> dict[str, Any]:
     attempt = {
         k: row.get(k)
         for k in ("iteration", "instruction", "gap", "strong_score", "target_score", "judge_scores")

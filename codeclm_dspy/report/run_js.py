@@ -62,7 +62,7 @@ function rounds(theta) {
   });
   return card("rounds", "Contrastive Filtering rounds", its.length ? rows : note("This method has no filter rounds."),
     hists.length ? [h("h3", null, "Gap G = strong score - target score, per round (green: |G| > θ, the filter keeps it unless a quality gate refuses an answer)"),
-      note("A kept pair records only the round that kept it, so its earlier rounds are missing from these histograms."),
+      D.items.some((it) => it.only_last_round) ? note("This run's kept pairs recorded only the round that kept them (runs made before reports existed), so their earlier rounds are missing from these histograms.") : null,
       h("div", {class: "hists"}, hists)] : null);
 }
 

@@ -26,7 +26,7 @@ from typing import Any
 from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.out_paths import claim_dir, kind_of_identity
 from codeclm_dspy.pipeline.records import Trajectory, trajectory_details
-from codeclm_dspy.runs.run_state import RunState
+from codeclm_dspy.runs.run_state import TRAJECTORY, RunState
 from codeclm_dspy.secrets import scrub
 
 KEPT, REJECTED, MANIFEST, DATASET, STATE = (
@@ -103,10 +103,14 @@ class RunDir:
         self.kept_live = 0  # kept in this session so far (the progress display)
         self._lock = threading.Lock()
 
-    def keep(self, row: dict[str, Any]) -> None:
+    def keep(self, row: dict[str, Any], trajectory: dict[str, Any] | None = None) -> None:
         with self._lock:
             self.kept_live += 1
         self.state.put_item("instruction", row["id"], "kept", "contrastive_filtering", row["iteration"], row)
+        if trajectory is not None:  # for `codeclm report`: every round, both answers; not exported
+            self.state.put_item(
+                TRAJECTORY, row["id"], TRAJECTORY, "contrastive_filtering", row["iteration"], trajectory
+            )
 
     def reject(self, row: dict[str, Any]) -> None:
         iteration = len(row.get("attempts") or ())

@@ -56,6 +56,9 @@ CREATE TABLE IF NOT EXISTS items (
 );
 """
 FINAL = ("kept", "rejected", "failed")
+# A kept item's whole trajectory, beside its row (same id, this kind and status): read by
+# `codeclm report`, never exported, not counted as an item.
+TRAJECTORY = "trajectory"
 
 
 def _prefix(key: str) -> int:
@@ -180,7 +183,8 @@ class RunState:
 
     def counts(self) -> dict[str, int]:
         """Items per status."""
-        return dict(self._read("SELECT status, COUNT(*) FROM items GROUP BY status"))
+        query = "SELECT status, COUNT(*) FROM items WHERE kind != ? GROUP BY status"
+        return dict(self._read(query, (TRAJECTORY,)))
 
     def export(self, path: Path, statuses: tuple[str, ...]) -> int:
         """Write the rows with these statuses to JSONL, sorted by id, atomically."""

@@ -62,7 +62,7 @@ def keep_pair(
     """Count a kept pair and write its kept.jsonl row: the strong model's answer, no judge, no gap."""
     counts.keep()
     traj.attempts.append(Attempt(iteration, instruction, response, "", None, None, None, None))
-    sink.keep(kept_row(traj, "strong"))
+    sink.keep(kept_row(traj, "strong"), trajectory_details(traj))
 
 
 def evidence(traj: Trajectory, instruction: str, **details: Any) -> dict[str, Any]:

@@ -57,6 +57,20 @@ def test_the_run_page_data_agrees_with_the_manifest_and_rows(scripted_run):
     kept = next(i for i in data["items"] if i["outcome"] == "kept" and i["instruction"] == HOSTILE)
     assert kept["source"] == "strong" and kept["attempts"][0]["strong_response"] == "STRONG answer"
     assert kept["seeds"] and all(s["id"] in ("s0", "s1") for s in kept["seeds"])
+    # a kept pair shows its whole trajectory too: both answers of each round, not only the winner
+    assert not kept["only_last_round"] and kept["attempts"][-1]["target_response"]
+    assert (
+        kept["attempts"][-1]["judge_scores"]
+        == json.loads(next(line for line in (out / "kept.jsonl").open() if HOSTILE in line))["judge_scores"]
+    )
+
+
+def test_kept_trajectories_stay_out_of_the_dataset_and_the_item_counts(scripted_run):
+    out, _ = scripted_run
+    manifest = json.loads((out / "manifest.json").read_text())
+    kept_rows = [json.loads(line) for line in (out / "kept.jsonl").open()]
+    assert all("attempts" not in row for row in kept_rows)
+    assert "trajectory" not in manifest["items"] and manifest["items"]["kept"] == len(kept_rows)
 
 
 def test_markup_in_an_item_cannot_leave_the_data_block(scripted_run):
