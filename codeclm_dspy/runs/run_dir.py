@@ -4,13 +4,15 @@
                     (see run_state.py); what makes a run resumable
     kept.jsonl      one row per kept instruction-response pair, sorted by id
     rejected.jsonl  every seed, metadata or instruction not kept, with reason
-    dataset/        kept.jsonl as a saved HF dataset (datasets.load_from_disk)
+    dataset/        kept.jsonl as a saved HF dataset (datasets.load_from_disk),
+                    the same rows as data/train-00000-of-00001.parquet (the Hub's
+                    layout) and README.md, its dataset card (see dataset_card.py)
     manifest.json   config (no secrets), models, versions, funnel, costs
     .codeclm        the marker that says codeclm wrote it (see out_paths)
 
-Items are recorded in state.sqlite as they move; kept.jsonl, rejected.jsonl
-and dataset/ are exported from it when the run ends or stops, and
-manifest.json is written last, atomically. Running ``codeclm generate`` on an
+Items are recorded in state.sqlite as they move; kept.jsonl and
+rejected.jsonl are exported from it when the run ends or stops, dataset/ when
+it completes, and manifest.json is written last, atomically. Running ``codeclm generate`` on an
 existing run directory resumes it, provided the config (all but ``engine``),
 the seeds and the program are the ones it was started with.
 """
@@ -26,6 +28,7 @@ from typing import Any
 from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.out_paths import claim_dir, kind_of_identity
 from codeclm_dspy.pipeline.records import Trajectory, trajectory_details
+from codeclm_dspy.runs.dataset_card import PARQUET_DIR, PARQUET_FILE, card_text
 from codeclm_dspy.runs.run_state import RunState
 from codeclm_dspy.secrets import scrub
 
@@ -125,7 +128,7 @@ class RunDir:
         self.state.close()
 
     def save_dataset(self):
-        """Save kept.jsonl as an HF dataset sorted by id; return it."""
+        """Save kept.jsonl as an HF dataset sorted by id, and as parquet beside it; return it."""
         import datasets
 
         datasets.disable_progress_bars()  # the run's own display already said what happens
@@ -137,7 +140,24 @@ class RunDir:
         # one shard even when empty: datasets writes none for 0 rows, and then
         # load_from_disk cannot read the directory back
         data.save_to_disk(str(self.path / DATASET), num_shards=1)
+        # the file the card's configs name: load_dataset(dataset/) and the Hub read it
+        parquet = self.path / DATASET / PARQUET_DIR / PARQUET_FILE
+        parquet.parent.mkdir(exist_ok=True)
+        data.to_parquet(str(parquet))
         return data
+
+    def write_card(self, manifest: dict[str, Any], data) -> Path:
+        """Write dataset/README.md, the card of ``data`` (saved by ``save_dataset``), from ``manifest``."""
+        card = card_text(
+            manifest,
+            data.features,
+            len(data),
+            num_bytes=data.data.nbytes,
+            parquet_bytes=(self.path / DATASET / PARQUET_DIR / PARQUET_FILE).stat().st_size,
+        )
+        path = self.path / DATASET / "README.md"
+        path.write_text(card, encoding="utf-8")
+        return path
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Write manifest.json atomically (temp file, fsync, rename)."""
