@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from codeclm_dspy.errors import CodecLMError, ConfigError, RunDirError
-from codeclm_dspy.runs.dataset_card import PARQUET_DIR, PARQUET_FILE, card_text
-from codeclm_dspy.runs.run_dir import DATASET, MANIFEST
+from codeclm_dspy.runs.run_dir import DATASET, MANIFEST, save_card
 from codeclm_dspy.secrets import register, scrub
 
 
@@ -89,15 +88,7 @@ def push_run(out: str | Path, repo_id: str, *, push: Callable[[Any, str, str], N
         )
     folder = out / DATASET
     data = datasets.load_from_disk(str(folder))
-    card = card_text(
-        manifest,
-        data.features,
-        len(data),
-        num_bytes=data.data.nbytes,
-        parquet_bytes=(folder / PARQUET_DIR / PARQUET_FILE).stat().st_size,
-        repo_id=repo_id,
-    )
-    (folder / "README.md").write_text(card, encoding="utf-8")
+    card = save_card(folder, manifest, data, repo_id)
     register(get_token())  # masked wherever scrub runs, should the Hub quote it back
     try:
         (push or push_to_hub)(data, repo_id, card)

@@ -11,10 +11,11 @@
     .codeclm        the marker that says codeclm wrote it (see out_paths)
 
 Items are recorded in state.sqlite as they move; kept.jsonl and
-rejected.jsonl are exported from it when the run ends or stops, dataset/ when
-it completes, and manifest.json is written last, atomically. Running ``codeclm generate`` on an
-existing run directory resumes it, provided the config (all but ``engine``),
-the seeds and the program are the ones it was started with.
+rejected.jsonl are exported from it when the run ends or stops, dataset/
+when it completes, and manifest.json is written last, atomically. Running
+``codeclm generate`` on an existing run directory resumes it, provided the
+config (all but ``engine``), the seeds and the program are the ones it was
+started with.
 """
 
 from __future__ import annotations
@@ -140,24 +141,15 @@ class RunDir:
         # one shard even when empty: datasets writes none for 0 rows, and then
         # load_from_disk cannot read the directory back
         data.save_to_disk(str(self.path / DATASET), num_shards=1)
-        # the file the card's configs name: load_dataset(dataset/) and the Hub read it
+        # where push_to_hub puts the rows on the Hub, and what the card's configs name
         parquet = self.path / DATASET / PARQUET_DIR / PARQUET_FILE
         parquet.parent.mkdir(exist_ok=True)
         data.to_parquet(str(parquet))
         return data
 
-    def write_card(self, manifest: dict[str, Any], data) -> Path:
+    def write_card(self, manifest: dict[str, Any], data) -> str:
         """Write dataset/README.md, the card of ``data`` (saved by ``save_dataset``), from ``manifest``."""
-        card = card_text(
-            manifest,
-            data.features,
-            len(data),
-            num_bytes=data.data.nbytes,
-            parquet_bytes=(self.path / DATASET / PARQUET_DIR / PARQUET_FILE).stat().st_size,
-        )
-        path = self.path / DATASET / "README.md"
-        path.write_text(card, encoding="utf-8")
-        return path
+        return save_card(self.path / DATASET, manifest, data)
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Write manifest.json atomically (temp file, fsync, rename)."""
@@ -167,3 +159,24 @@ class RunDir:
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(self.path / MANIFEST)
+
+
+def save_card(folder: Path, manifest: dict[str, Any], data, repo_id: str | None = None) -> str:
+    """Write ``folder``/README.md, the card of the dataset saved there; return its text.
+
+    Args:
+        folder: a run's dataset/ (Arrow files and the parquet copy).
+        manifest: the run's manifest, or the fields it is about to be written with.
+        data: the saved dataset.
+        repo_id: the Hub repository it is pushed to, if it is.
+    """
+    card = card_text(
+        manifest,
+        data.features,
+        len(data),
+        num_bytes=data.data.nbytes,
+        parquet_bytes=(folder / PARQUET_DIR / PARQUET_FILE).stat().st_size,
+        repo_id=repo_id,
+    )
+    (folder / "README.md").write_text(card, encoding="utf-8")
+    return card
