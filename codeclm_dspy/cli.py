@@ -79,6 +79,14 @@ def generate(
         bool, typer.Option("--quiet", "-q", help="No progress display (for logs and CI).")
     ] = False,
     report: ReportOption = True,
+    push_to_hub: Annotated[
+        str | None,
+        typer.Option(
+            metavar="REPO",
+            help="When the run completes, push dataset/ and its card to this Hugging Face Hub dataset "
+            "repository (NAME or NAMESPACE/NAME; the token from HF_TOKEN or `hf auth login`).",
+        ),
+    ] = None,
 ) -> None:
     """Generate instruction-response pairs tailored to the seeds and the target model."""
     from codeclm_dspy.config import load_config
@@ -88,6 +96,10 @@ def generate(
     from codeclm_dspy.progress import NullProgress, RichProgress
 
     with cli_errors():
+        if push_to_hub is not None:
+            from codeclm_dspy.runs.hub import check_repo_id
+
+            check_repo_id(push_to_hub)  # before anything runs
         check_dir(out, "run")
         cfg = load_config(config, random_seed=random_seed)
         check_cache(cfg.engine)
@@ -107,6 +119,11 @@ def generate(
         run(cfg, seeds, out, program=compiled, progress=progress, program_source=source, metadata=metadata)
     _summary(out)
     report_at_end(out, report)
+    if push_to_hub is not None:
+        from codeclm_dspy.runs.hub import push_run
+
+        with cli_errors():
+            typer.echo(f"pushed {out}/dataset/ and its card to {push_run(out, push_to_hub)}")
 
 
 @app.command("report")
@@ -179,7 +196,9 @@ def _summary(out: Path) -> None:
         f"{session['provider_calls']} calls, {session['cache_hits']} cache hits, {session['replayed']} replayed; "
         f"{manifest['wall_time_s']:.1f}s"
     )
-    lines.append(f"wrote {out}/kept.jsonl, rejected.jsonl, dataset/, manifest.json")
+    lines.append(
+        f"wrote {out}/kept.jsonl, rejected.jsonl, dataset/ (with its card and data/*.parquet), manifest.json"
+    )
     typer.echo("\n".join(lines))
 
 

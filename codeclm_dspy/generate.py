@@ -129,13 +129,15 @@ def generate(
         checks["rows"] = run_dir.kept_count == counts.instructions.kept  # kept.jsonl agrees
         checks["balanced"] = checks["balanced"] and checks["rows"]
         usage = usage_report(session.state.usage_rows())
-        session.end(
-            "complete",
-            counts=counts.to_manifest(),
-            accounting=checks,
-            stale_items_dropped=stale,
-            cost_funnel=cost_funnel(counts, usage, program.STAGES),
-        )
+        results = {
+            "counts": counts.to_manifest(),
+            "accounting": checks,
+            "stale_items_dropped": stale,
+            "cost_funnel": cost_funnel(counts, usage, program.STAGES),
+        }
+        # the card before the manifest, which is written last (a complete run has both)
+        run_dir.write_card({**session.manifest, **results, "usage": usage}, dataset)
+        session.end("complete", **results)
     return dataset
 
 

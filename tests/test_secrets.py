@@ -5,6 +5,7 @@ Authorization header back in its error messages."""
 import json
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 import codeclm_dspy as cc
@@ -46,6 +47,29 @@ def test_planted_key_appears_nowhere(hostile, tmp_path):
     assert wrong.returncode != 0 and "AuthenticationError" in wrong.stderr
     assert PLANTED not in wrong.stdout + wrong.stderr and "Traceback" not in wrong.stderr
     assert leaks(tmp_path) == []
+
+
+def test_planted_key_is_not_in_the_dataset_card_or_the_parquet(tmp_path):
+    # Server errors (500) that quote the Authorization header fail some items
+    # but let the run complete, so the card and the parquet copy are written;
+    # the key is also planted in the config (a header in extra_params).
+    with StubServer(
+        delay_ms=1, fault_rate=0.3, seed=3, require_key=PLANTED, leak_auth=True, faults=("500",)
+    ) as s:
+        planted = {"extra_params": {"extra_headers": {"X-Api-Token": PLANTED}}}
+        config, seeds = write_inputs(tmp_path, stub_config(s.url, num_retries=0, **planted))
+        done = run_cli(config, seeds, tmp_path / "run", tmp_path, key=PLANTED)
+    assert done.returncode == 0, done.stderr
+    run = tmp_path / "run"
+    assert "Bearer ***" in (run / "rejected.jsonl").read_text()  # the key was quoted back, and masked
+    card = (run / "dataset" / "README.md").read_text()
+    assert "`openai/stub-strong`" in card and PLANTED not in card
+    # parquet pages are compressed: read the cells, not only the bytes
+    [parquet] = (run / "dataset" / "data").glob("*.parquet")
+    rows = pq.read_table(parquet).to_pylist()
+    assert rows and PLANTED not in json.dumps(rows, ensure_ascii=False)
+    assert PLANTED not in done.stdout + done.stderr
+    assert leaks(run) == [] and leaks(tmp_path / "cache") == []  # config.yaml holds it: the user wrote it
 
 
 def test_saved_program_holds_no_key(monkeypatch, tmp_path):

@@ -4,15 +4,18 @@
                     (see run_state.py); what makes a run resumable
     kept.jsonl      one row per kept instruction-response pair, sorted by id
     rejected.jsonl  every seed, metadata or instruction not kept, with reason
-    dataset/        kept.jsonl as a saved HF dataset (datasets.load_from_disk)
+    dataset/        kept.jsonl as a saved HF dataset (datasets.load_from_disk),
+                    the same rows as data/train-00000-of-00001.parquet (the Hub's
+                    layout) and README.md, its dataset card (see dataset_card.py)
     manifest.json   config (no secrets), models, versions, funnel, costs
     .codeclm        the marker that says codeclm wrote it (see out_paths)
 
-Items are recorded in state.sqlite as they move; kept.jsonl, rejected.jsonl
-and dataset/ are exported from it when the run ends or stops, and
-manifest.json is written last, atomically. Running ``codeclm generate`` on an
-existing run directory resumes it, provided the config (all but ``engine``),
-the seeds and the program are the ones it was started with.
+Items are recorded in state.sqlite as they move; kept.jsonl and
+rejected.jsonl are exported from it when the run ends or stops, dataset/
+when it completes, and manifest.json is written last, atomically. Running
+``codeclm generate`` on an existing run directory resumes it, provided the
+config (all but ``engine``), the seeds and the program are the ones it was
+started with.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.out_paths import claim_dir, kind_of_identity
 from codeclm_dspy.pipeline.records import Trajectory, trajectory_details
+from codeclm_dspy.runs.dataset_card import PARQUET_DIR, PARQUET_FILE, card_text
 from codeclm_dspy.runs.run_state import TRAJECTORY, RunState
 from codeclm_dspy.secrets import scrub
 
@@ -129,7 +133,7 @@ class RunDir:
         self.state.close()
 
     def save_dataset(self):
-        """Save kept.jsonl as an HF dataset sorted by id; return it."""
+        """Save kept.jsonl as an HF dataset sorted by id, and as parquet beside it; return it."""
         import datasets
 
         datasets.disable_progress_bars()  # the run's own display already said what happens
@@ -141,7 +145,15 @@ class RunDir:
         # one shard even when empty: datasets writes none for 0 rows, and then
         # load_from_disk cannot read the directory back
         data.save_to_disk(str(self.path / DATASET), num_shards=1)
+        # where push_to_hub puts the rows on the Hub, and what the card's configs name
+        parquet = self.path / DATASET / PARQUET_DIR / PARQUET_FILE
+        parquet.parent.mkdir(exist_ok=True)
+        data.to_parquet(str(parquet))
         return data
+
+    def write_card(self, manifest: dict[str, Any], data) -> str:
+        """Write dataset/README.md, the card of ``data`` (saved by ``save_dataset``), from ``manifest``."""
+        return save_card(self.path / DATASET, manifest, data)
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         """Write manifest.json atomically (temp file, fsync, rename)."""
@@ -151,3 +163,24 @@ class RunDir:
             handle.flush()
             os.fsync(handle.fileno())
         tmp.replace(self.path / MANIFEST)
+
+
+def save_card(folder: Path, manifest: dict[str, Any], data, repo_id: str | None = None) -> str:
+    """Write ``folder``/README.md, the card of the dataset saved there; return its text.
+
+    Args:
+        folder: a run's dataset/ (Arrow files and the parquet copy).
+        manifest: the run's manifest, or the fields it is about to be written with.
+        data: the saved dataset.
+        repo_id: the Hub repository it is pushed to, if it is.
+    """
+    card = card_text(
+        manifest,
+        data.features,
+        len(data),
+        num_bytes=data.data.nbytes,
+        parquet_bytes=(folder / PARQUET_DIR / PARQUET_FILE).stat().st_size,
+        repo_id=repo_id,
+    )
+    (folder / "README.md").write_text(card, encoding="utf-8")
+    return card
