@@ -5,7 +5,9 @@ that line's body (the same pure function, ``reply``), so a run in batch mode
 can be checked against the same run online. What a real provider does slowly
 or rarely is configurable, to test the client's side of it:
 
-- ``delay_s``: a batch stays ``in_progress`` this long after it is created;
+- ``delay_s``: a batch stays ``in_progress`` this long after it is created
+  (``POST /batch-delay?s=N`` changes it for every batch not yet done: a test
+  holds a batch in flight, kills its client, then lets the batch finish);
 - ``fail_rate`` with ``fail_mode``: that share of lines (chosen from the
   seed and the line's ``custom_id``) come back as a 500 error line, the
   first time the server sees them (``once``: a retry succeeds) or every time
@@ -45,6 +47,7 @@ def add_batch_routes(
     batches: dict[str, dict[str, Any]] = {}
     failed_once: set[str] = set()
     stats["batch"] = Counter()
+    delay = {"s": delay_s}
 
     def new_id(prefix: str) -> str:
         return f"{prefix}-{len(files) + len(batches):06d}-{hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:8]}"
@@ -91,14 +94,14 @@ def add_batch_routes(
             "cancelled_at": None,
             "request_counts": {"total": 0, "completed": 0, "failed": 0},
             "metadata": body.get("metadata"),
-            "_ready": time.monotonic() + delay_s,
+            "_created": time.monotonic(),
             "_expire": stats["batch"]["created"] <= expire,
         }
         return web.json_response(_public(batches[batch_id]))
 
     def finish(batch: dict[str, Any]) -> None:
         """Answer every line of a batch whose delay is over (or expire it)."""
-        if batch["status"] != "in_progress" or time.monotonic() < batch["_ready"]:
+        if batch["status"] != "in_progress" or time.monotonic() < batch["_created"] + delay["s"]:
             return
         out, err = [], []
         lines = [json.loads(line) for line in files[batch["input_file_id"]].splitlines() if line.strip()]
@@ -159,6 +162,11 @@ def add_batch_routes(
             stats["batch"]["cancelled"] += 1
         return web.json_response(_public(batch))
 
+    async def set_delay(request: web.Request) -> web.Response:
+        delay["s"] = float(request.query.get("s", 0))
+        return web.json_response(delay)
+
+    app.router.add_post("/batch-delay", set_delay)
     for prefix in ("/v1", ""):
         app.router.add_post(f"{prefix}/files", upload)
         app.router.add_get(f"{prefix}/files/{{file_id}}/content", content)

@@ -274,6 +274,10 @@ class StubServer:
         """Zero the server's counters."""
         self._call("POST", "/reset")
 
+    def batch_delay(self, seconds: float) -> None:
+        """Make every batch not yet done take ``seconds`` from its creation (``stub_batches``)."""
+        self._call("POST", f"/batch-delay?s={seconds}")
+
 
 if __name__ == "__main__":
     main()
