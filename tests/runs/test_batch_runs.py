@@ -113,7 +113,7 @@ def test_a_run_killed_while_a_batch_is_in_flight_resumes_without_submitting_it_a
         os.kill(proc.pid, signal.SIGKILL)
         proc.join()
         assert proc.exitcode == -signal.SIGKILL
-        ((ours, batch_id),) = in_flight(out)
+        ((_ours, batch_id),) = in_flight(out)
         assert stub.stats()["batch"]["created"] == 1
         shown = status(out, tmp_path)
         assert "batches: 1 (1 in flight)" in shown and f"in flight: {batch_id} (round 1, strong)" in shown
