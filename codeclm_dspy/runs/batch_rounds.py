@@ -29,16 +29,21 @@ replays the calls of passes 1..n-1 from the journal.
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
+from functools import partial
 from typing import Any
 
 from codeclm_dspy.engine.batch_wait import AwaitingBatch, BatchHold, WaitingRequest
 from codeclm_dspy.engine.batches import DONE, BatchClient, batch_provider, batch_usd, jsonl, split
-from codeclm_dspy.errors import BudgetExhausted, ConfigError
+from codeclm_dspy.engine.retries import as_stop, is_transient, provider_message
+from codeclm_dspy.errors import BudgetExhausted, ConfigError, ProviderStopped
 from codeclm_dspy.runs.batch_store import BatchStore
+
+RETRIES = 4  # of one batch API call's transient errors (1 + 2 + 4 + 8 s of waiting)
 
 
 def batch_roles(config) -> dict[str, str]:
@@ -90,9 +95,7 @@ class BatchRounds:
         session.state.set_meta("batch_tag", tag)
         self.tag = tag
         if self.engine.budget:  # lines submitted by an earlier session are spent, though not yet journaled
-            for row in self.store.in_flight():
-                for _ in range(row["requests"]):
-                    self.engine.budget.reserve()
+            self.engine.budget.calls += sum(row["requests"] for row in self.store.in_flight())
 
     def run(self, run_pass: Callable[[], Any]) -> Any:
         self._collect()  # batches an earlier session left in flight
@@ -110,6 +113,15 @@ class BatchRounds:
             self._submit(waiting, self.store.rounds() + 1)
             self._report()
             self._collect()
+
+    def _call(self, request: Callable, retries: int = RETRIES) -> Any:
+        """One batch API call (``request()`` makes its coroutine) on the engine's loop.
+
+        A transient error is retried with doubling waits (a poll may span
+        hours of network weather); anything left stops the run cleanly, in one
+        line, resumable with every batch in flight kept.
+        """
+        return self.engine.loop.run(_patiently(request, retries))
 
     def _arm(self) -> None:
         """A fresh hold for the next pass, knowing which requests failed for good or go online."""
@@ -132,9 +144,10 @@ class BatchRounds:
                 ours = f"{self.tag}-r{round_:03d}-{role}-{n}"
                 self.store.intend(ours, round_, role, chunk[0].model, [(r.key, r.step) for r in chunk])
                 client = self.clients[role]
-                file_id = self.engine.loop.run(client.upload(jsonl(chunk)))
+                file_id = self._call(partial(client.upload, jsonl(chunk)))
                 self.store.uploaded(ours, file_id)
-                batch_id = self.engine.loop.run(client.create(file_id, ours, self.cfg.completion_window))
+                # never retried here: a create that timed out may have been made (resume finds it)
+                batch_id = self._call(partial(client.create, file_id, ours, self.cfg.completion_window), 0)
                 self.store.submitted(ours, batch_id)
 
     def _reserve(self, requests: list[WaitingRequest]) -> list[WaitingRequest]:
@@ -162,7 +175,7 @@ class BatchRounds:
         pending = []
         for row in rows:
             if row["provider_id"] is None:
-                found = self.engine.loop.run(self.clients[row["role"]].find(row["id"]))
+                found = self._call(partial(self.clients[row["role"]].find, row["id"]))
                 if found is None:  # never created: the replay asks for its requests again
                     self._release(row["requests"])
                     self.store.abandon(row["id"])
@@ -177,7 +190,7 @@ class BatchRounds:
             with shown as tick:
                 while pending:
                     for row in list(pending):
-                        batch = self.engine.loop.run(self.clients[row["role"]].status(row["provider_id"]))
+                        batch = self._call(partial(self.clients[row["role"]].status, row["provider_id"]))
                         if batch.status not in DONE:
                             self.store.polled(row["id"], batch.status)
                             continue
@@ -191,7 +204,7 @@ class BatchRounds:
 
     def _settle(self, row: dict, batch) -> None:
         """Journal a finished batch's answers (batch price), then record its failed lines."""
-        outcome = self.engine.loop.run(self.clients[row["role"]].outcome(batch))
+        outcome = self._call(partial(self.clients[row["role"]].outcome, batch))
         requests = self.store.requests_of(row["id"])
         seconds = time.time() - (row["submitted"] or row["created"])
         answered, failed, writes = [], {}, []
@@ -237,3 +250,17 @@ class BatchRounds:
     def close(self) -> None:
         self.engine.batch = None
         self.store.close()
+
+
+async def _patiently(request: Callable, retries: int):
+    for attempt in range(retries + 1):
+        try:
+            return await request()
+        except Exception as exc:
+            if is_transient(exc) and attempt < retries:
+                await asyncio.sleep(2**attempt)
+                continue
+            raise as_stop(exc) or ProviderStopped(
+                f"the provider's batch API failed ({provider_message(exc)}); everything so far is saved, "
+                "batches in flight included: fix the cause and run the same command again to resume"
+            ) from exc

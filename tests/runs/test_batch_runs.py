@@ -16,7 +16,7 @@ import time
 import pytest
 
 from benchmarks.stub_server import StubServer
-from tests.engine_helpers import ForkedCLI, env, manifest, rows, run_cli, stub_config, write_inputs
+from tests.engine_helpers import ForkedCLI, command, env, manifest, rows, run_cli, stub_config, write_inputs
 
 FILES = ("kept.jsonl", "rejected.jsonl")
 
@@ -199,3 +199,21 @@ def test_batch_mode_is_refused_where_it_cannot_work(tmp_path):
         refused.returncode == 2 and "models.target: batch needs a provider with a batch API" in refused.stderr
     )
     assert "Traceback" not in refused.stderr and not (tmp_path / "out").exists()
+
+
+def test_a_batch_api_that_stops_answering_stops_the_run_cleanly_with_the_batch_kept(tmp_path):
+    out = tmp_path / "out"
+    with StubServer(batch_delay_s=3600) as stub:
+        config, seeds = write_inputs(tmp_path, batched(stub.url))
+        proc = subprocess.Popen(
+            command(config, seeds, out), env=env(tmp_path), stderr=subprocess.PIPE, text=True
+        )
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and not in_flight(out) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stub.kill()  # the provider dies while the run polls its batch
+        _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 4, stderr
+    assert "Traceback" not in stderr and "run the same command again to resume" in stderr
+    assert manifest(out)["status"] == "stopped"
+    assert "batches: 1 (1 in flight)" in status(out, tmp_path)
