@@ -2,7 +2,8 @@
 
 Answers are a pure function of the request body and ``--seed``; schema'd requests get a JSON object
 synthesised from the requested JSON schema. Faults (429, 500, hang, malformed, empty) can be injected
-at a fixed rate, and ``GET /stats`` exposes the server's own request counters. The answers
+at a fixed rate, and ``GET /stats`` exposes the server's own request counters. ``/v1/files`` and
+``/v1/batches`` answer batches of the same requests with the same answers (``stub_batches``). The answers
 themselves are built in ``stub_answers``; this module serves them, injects the faults, and runs the
 server as a subprocess for tests (``StubServer``).
 """
@@ -29,6 +30,7 @@ from typing import Any
 from aiohttp import web
 
 from benchmarks.stub_answers import answer, prompt_chars
+from benchmarks.stub_batches import add_batch_routes
 
 FAULTS = ("429", "500", "timeout", "malformed", "empty")
 
@@ -41,8 +43,14 @@ def make_app(
     require_key: str | None = None,
     leak_auth: bool = False,
     faults: tuple[str, ...] = FAULTS,
+    batch: dict[str, Any] | None = None,
 ) -> web.Application:
-    """Build the aiohttp application; the arguments mirror the CLI flags."""
+    """Build the aiohttp application; the arguments mirror the CLI flags.
+
+    Args:
+        batch: options of the batch API (``stub_batches.add_batch_routes``:
+            ``delay_s``, ``fail_rate``, ``fail_mode``, ``expire``).
+    """
     faults_rng = random.Random(seed)
     stats: dict[str, Any] = {"requests": 0, "by_model": Counter(), "faults": Counter(), "unauthorized": 0}
     stats.update(
@@ -83,6 +91,10 @@ def make_app(
             return error(500, "internal server error", "server_error", auth)
         if fault == "timeout":
             await asyncio.sleep(hang_s)
+        return web.json_response(reply(body, fault))
+
+    def reply(body: dict, fault: str | None = None) -> dict:
+        """The chat completion answering ``body``: a function of the body and the seed (and a fault)."""
         key = hashlib.sha256(f"{seed}|{json.dumps(body, sort_keys=True)}".encode()).hexdigest()
         content, schema = answer(body, key)
         if fault == "malformed":
@@ -96,14 +108,15 @@ def make_app(
         }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         choice = {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}
-        reply = {"id": f"chatcmpl-{key[:24]}", "object": "chat.completion", "created": int(time.time())}
-        return web.json_response({**reply, "model": model, "choices": [choice], "usage": usage})
+        head = {"id": f"chatcmpl-{key[:24]}", "object": "chat.completion", "created": int(time.time())}
+        return {**head, "model": str(body.get("model", "stub")), "choices": [choice], "usage": usage}
 
     async def get_stats(request: web.Request) -> web.Response:
         return web.json_response(stats)
 
     async def reset(request: web.Request) -> web.Response:
         stats.update(requests=0, by_model=Counter(), faults=Counter(), unauthorized=0, peak_in_flight=0)
+        stats["batch"].clear()
         return web.json_response(stats)
 
     app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -111,6 +124,7 @@ def make_app(
     app.router.add_post("/chat/completions", chat)
     app.router.add_get("/stats", get_stats)
     app.router.add_post("/reset", reset)
+    add_batch_routes(app, stats, reply, seed=seed, **(batch or {}))
     return app
 
 
@@ -124,6 +138,12 @@ async def _serve(args: argparse.Namespace) -> None:
         args.require_key,
         args.leak_auth,
         tuple(args.faults.split(",")),
+        {
+            "delay_s": args.batch_delay_s,
+            "fail_rate": args.batch_fail_rate,
+            "fail_mode": args.batch_fail_mode,
+            "expire": args.batch_expire,
+        },
     )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -150,6 +170,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--hang-s", type=float, default=30.0, help="how long a 'timeout' fault hangs")
     parser.add_argument("--require-key", default=os.environ.get("STUB_REQUIRE_KEY") or None)
     parser.add_argument("--leak-auth", action="store_true", help="echo the Authorization header in errors")
+    parser.add_argument("--batch-delay-s", type=float, default=0.0, help="a batch's time to complete")
+    parser.add_argument("--batch-fail-rate", type=float, default=0.0, help="share of batch lines that fail")
+    parser.add_argument("--batch-fail-mode", choices=("once", "always"), default="once")
+    parser.add_argument("--batch-expire", type=int, default=0, help="the first N batches expire")
     args = parser.parse_args(argv)
     unknown = set(args.faults.split(",")) - set(FAULTS)
     if unknown:
@@ -180,11 +204,17 @@ class StubServer:
         leak_auth: bool = False,
         port: int = 0,
         faults: tuple[str, ...] = FAULTS,
+        batch_delay_s: float = 0.0,
+        batch_fail_rate: float = 0.0,
+        batch_fail_mode: str = "once",
+        batch_expire: int = 0,
     ) -> None:
         self.argv = [sys.executable, "-m", "benchmarks.stub_server", "--port", str(port), "--seed", str(seed)]
         self.argv += f"--delay-ms {delay_ms} --fault-rate {fault_rate} --hang-s {hang_s}".split()
         self.argv += ["--leak-auth"] if leak_auth else []
         self.argv += ["--faults", ",".join(faults)]
+        self.argv += f"--batch-delay-s {batch_delay_s} --batch-fail-rate {batch_fail_rate}".split()
+        self.argv += f"--batch-fail-mode {batch_fail_mode} --batch-expire {batch_expire}".split()
         self.require_key = require_key
         self.url = ""
         self.port = port
@@ -237,12 +267,16 @@ class StubServer:
 
     def stats(self) -> dict:
         """The server's counters: ``requests``, ``by_model``, ``faults``, ``unauthorized``,
-        ``in_flight`` (requests it holds now) and ``peak_in_flight``."""
+        ``in_flight`` (requests it holds now), ``peak_in_flight`` and ``batch`` (``stub_batches``)."""
         return self._call("GET", "/stats")
 
     def reset(self) -> None:
         """Zero the server's counters."""
         self._call("POST", "/reset")
+
+    def batch_delay(self, seconds: float) -> None:
+        """Make every batch not yet done take ``seconds`` from its creation (``stub_batches``)."""
+        self._call("POST", f"/batch-delay?s={seconds}")
 
 
 if __name__ == "__main__":

@@ -87,6 +87,15 @@ def generate(
             "repository (NAME or NAMESPACE/NAME; the token from HF_TOKEN or `hf auth login`).",
         ),
     ] = None,
+    batch: Annotated[
+        bool | None,
+        typer.Option(
+            "--batch/--online",
+            help="--batch: send the calls of every role whose provider has a batch API (and whose section "
+            "does not say batch: false) through it, at about half price, in rounds; --online: no batches. "
+            "A run may switch between sessions.",
+        ),
+    ] = None,
 ) -> None:
     """Generate instruction-response pairs tailored to the seeds and the target model."""
     from codeclm_dspy.config import load_config
@@ -107,6 +116,12 @@ def generate(
             cfg.seeds.instruction_field = instruction_field
         if workers:
             cfg.engine.workers = workers
+        if batch is not None:
+            cfg.engine.batch.enabled = batch
+            if not batch:
+                for role in (cfg.models.strong, cfg.models.target, cfg.models.judge):
+                    if role is not None:
+                        role.batch = False
         if method:
             cfg = apply_preset(cfg, method)
         progress = NullProgress() if quiet else RichProgress()
@@ -144,6 +159,17 @@ def report_command(
     with cli_errors():
         written = write_report(path, out)
     typer.echo(f"wrote {written}")
+
+
+@app.command()
+def status(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory of `codeclm generate`.")],
+) -> None:
+    """Where a run stands: items, calls, batch rounds, batches in flight (their age and size)."""
+    from codeclm_dspy.runs.status import run_status
+
+    with cli_errors():
+        typer.echo(run_status(run_dir))
 
 
 def _summary(out: Path) -> None:

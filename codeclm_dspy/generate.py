@@ -19,6 +19,7 @@ from codeclm_dspy.pipeline.methods import check_program, make_program, method_na
 from codeclm_dspy.pipeline.records import Metadata, Seed
 from codeclm_dspy.pipeline.sinks import MemorySink
 from codeclm_dspy.progress import NullProgress, Progress
+from codeclm_dspy.runs.batch_rounds import batch_roles, run_in_rounds
 from codeclm_dspy.runs.manifest import cost_funnel
 from codeclm_dspy.runs.run_dir import kept_features
 from codeclm_dspy.runs.session import RunSession
@@ -74,7 +75,10 @@ def generate(
     program.configure(config)
     given = {"metadata": metadata} if metadata is not None else {}
     progress = progress or NullProgress()
+    batched = batch_roles(config)  # a role that cannot be batched is refused before anything is written
     if out is None:
+        if batched:
+            raise ConfigError("batch mode needs a run directory (--out): batches outlive the process")
         rt = Runtime(build_lms(config), config.engine.parse_retries, config.engine.workers)
         sink = MemorySink()
         try:
@@ -113,14 +117,19 @@ def generate(
         }
         if hasattr(progress, "status"):
             progress.status = lambda: f"kept {run_dir.kept_live} | {session.meter.status()}"
-        counts = program.run(
-            session.rt,
-            seeds,
-            run_dir,
-            random_seed=config.random_seed,
-            workers=config.engine.workers,
-            progress=progress,
-            **given,
+        counts = run_in_rounds(  # batch mode: passes until no call waits (runs/batch_rounds.py)
+            session,
+            config,
+            lambda: program.run(
+                session.rt,
+                seeds,
+                run_dir,
+                random_seed=config.random_seed,
+                workers=config.engine.workers,
+                progress=progress,
+                **given,
+            ),
+            progress,
         )
         stale = session.state.drop_items_before(session.started)
         run_dir.export()

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError
 
 from codeclm_dspy.config.base import _Strict
 from codeclm_dspy.config.compile import CompileConfig
-from codeclm_dspy.config.engine import BudgetConfig, EngineConfig
+from codeclm_dspy.config.engine import BatchConfig, BudgetConfig, EngineConfig
 from codeclm_dspy.config.method import (
     EVOL_OPERATIONS,
     BenchmarkConfig,
@@ -32,6 +32,7 @@ from codeclm_dspy.files import load_yaml, text_problem
 
 __all__ = [
     "EVOL_OPERATIONS",
+    "BatchConfig",
     "BenchmarkConfig",
     "BudgetConfig",
     "CompileConfig",
@@ -94,7 +95,7 @@ class Config(_Strict):
                 data.pop(section)
         for role in data["models"].values():
             if role:
-                for key in ("timeout", "num_retries", "concurrency", "rpm", "tpm"):
+                for key in ("timeout", "num_retries", "concurrency", "rpm", "tpm", "batch"):
                     role.pop(key, None)
                 for deployment in role.get("deployments") or ():
                     deployment.pop("rpm", None)  # a replica's limits pace a run, never change it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +26,32 @@ class BudgetConfig(BaseModel):
     max_usd: float | None = Field(default=None, gt=0, le=10_000_000)
 
 
+class BatchConfig(_Strict):
+    """Provider batch APIs (``engine/batch_rounds.py``, docs/batch.md).
+
+    Attributes:
+        enabled: the run switch (``codeclm generate --batch``): batch every role
+            whose provider has a batch API, unless its section says ``batch: false``.
+        poll_s: seconds between looks at a batch in flight.
+        retry_failed: a line that came back with an error, or unanswered from
+            an expired batch: ``next_round`` (in the next batch) or ``online``
+            (at once, through the usual path with its retries).
+        max_attempts: batches a request may go out in before its item fails
+            with the line's error.
+        completion_window: the provider's window (OpenAI offers only 24h).
+        max_requests, max_bytes: one batch's limits (OpenAI: 50,000 requests,
+            200 MB); more waiting requests go out as several batches.
+    """
+
+    enabled: bool = False
+    poll_s: float = Field(default=30.0, gt=0, le=3600)
+    retry_failed: Literal["next_round", "online"] = "next_round"
+    max_attempts: int = Field(default=3, ge=1, le=100)
+    completion_window: Literal["24h"] = "24h"
+    max_requests: int = Field(default=50_000, ge=1, le=1_000_000)
+    max_bytes: int = Field(default=190_000_000, ge=1024, le=10_000_000_000)
+
+
 class EngineConfig(_Strict):
     """How the run executes; none of this changes what the method produces.
 
@@ -41,6 +68,7 @@ class EngineConfig(_Strict):
         max_in_flight: requests in flight across all roles at once (None: only
             the per-role ``concurrency`` limits). Set it when the roles share
             one server, whose capacity no single role's limit describes.
+        batch: provider batch APIs (see ``BatchConfig``).
     """
 
     workers: int = Field(default=16, ge=1, le=1024)
@@ -49,6 +77,7 @@ class EngineConfig(_Strict):
     cache: bool = True
     cache_dir: str | None = None
     budget: BudgetConfig = Field(default_factory=BudgetConfig)
+    batch: BatchConfig = Field(default_factory=BatchConfig)
 
     def cache_path(self) -> Path:
         """The request cache's SQLite file."""

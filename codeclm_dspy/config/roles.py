@@ -90,6 +90,12 @@ class RoleConfig(_Strict):
             LiteLLM has no record of; ``json_object_schema``: the
             ``{"type": "json_object", "schema": ...}`` form that
             llama-cpp-python's server takes; ``off``: JSON mode, no schema.
+        batch: send this role's calls through the provider's batch API
+            (``engine/batch_rounds.py``: about half price, answered within the
+            completion window). None: as the run says (``codeclm generate
+            --batch`` / ``engine.batch.enabled``); False: always online (say, a
+            local target); True: always batched. How a call travels never
+            changes its answer, so a run may switch between sessions.
     """
 
     model: str = Field(min_length=1)
@@ -106,8 +112,17 @@ class RoleConfig(_Strict):
     deployments: list[DeploymentConfig] | None = None
     extra_params: dict[str, Any] = Field(default_factory=dict)
     structured_output: Literal["auto", "json_schema", "json_object_schema", "off"] = "auto"
+    batch: bool | None = None
 
     _is_a_name = field_validator("api_key_env")(_env_name)
+
+    @model_validator(mode="after")
+    def _batchable(self) -> RoleConfig:
+        if self.batch and self.model.startswith("embedded/"):
+            raise ValueError("batch: an embedded model runs in this process; it has no batch API")
+        if self.batch and self.deployments:
+            raise ValueError("batch: a role with several deployments cannot be batched; give one api_base")
+        return self
 
     @model_validator(mode="after")
     def _one_way_to_each_endpoint(self) -> RoleConfig:

@@ -101,6 +101,8 @@ class CallEngine:
         # exception per item (DSPy's Evaluate, the optimizers) would turn a
         # stop into a score of zero; the compiler looks here afterwards.
         self.stopped: RunStopped | None = None
+        # batch mode (runs/batch_rounds.py sets it): a miss of a batched role waits (engine/batch_wait.py)
+        self.batch = None
 
     def complete(
         self, role: str, messages: list[dict[str, Any]], params: dict[str, Any], rollout: int | None = None
@@ -183,6 +185,8 @@ class CallEngine:
             await self._record(key, role, name, model, "cache", cached, worth, 0.0)
             self.meter.add("cache", cached.get("usage"), 0.0)
             return cached
+        if self.batch is not None and role in self.batch.roles:
+            self.batch.hold(key, role, name, model, messages, params)  # raises: the next batch answers it
         if self.budget:
             self.budget.reserve()
         started = time.monotonic()

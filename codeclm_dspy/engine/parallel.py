@@ -3,7 +3,9 @@
 An item's own error comes back as its result (the caller records it as that
 item's failure); an error that stops the run (``retries.as_stop``: a budget,
 a dead provider) lets the items already started finish, skips the rest, and
-is raised once.
+is raised once. In batch mode, an item waiting for a batch
+(``batch_wait.AwaitingBatch``) lets every other item run on, then the wait
+is raised once: it ends the pass (``runs/batch_rounds.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from codeclm_dspy.engine.batch_wait import AwaitingBatch
 from codeclm_dspy.engine.retries import as_stop
 from codeclm_dspy.errors import RunStopped
 
@@ -25,12 +28,16 @@ def pmap(fn: Callable, items: Iterable, workers: int) -> list[tuple[Any, Any]]:
     """
     items = list(items)
     stopped: list[RunStopped] = []
+    waiting: list[AwaitingBatch] = []  # batch mode: items that wait for a batch (engine/batch_wait.py)
 
     def safe(item):
         if stopped:
             return None
         try:
             return fn(item)
+        except AwaitingBatch as wait:  # not a failure: the item goes on in the next pass
+            waiting.append(wait)
+            return None
         except Exception as exc:
             stop = as_stop(exc)
             if stop is None:
@@ -44,6 +51,8 @@ def pmap(fn: Callable, items: Iterable, workers: int) -> list[tuple[Any, Any]]:
         results = _bounded(safe, items, workers, stopped)
     if stopped:
         raise stopped[0]
+    if waiting:  # every item went as far as it could; the stage cannot go on without the rest
+        raise waiting[0]
     return results
 
 

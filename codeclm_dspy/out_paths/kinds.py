@@ -13,6 +13,7 @@ from typing import Any
 MARKER = ".codeclm"
 STATE = "state.sqlite"
 RUN_TABLES = frozenset({"meta", "calls", "items"})
+BATCH_TABLES = frozenset({"batches", "batch_requests"})  # a batch run's (runs/batch_store.py)
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 
@@ -40,7 +41,9 @@ RUN = _atomic(
 CRR = _atomic("verdicts.jsonl", "failed.jsonl", "manifest.json")
 REPORT = "report.html"  # `codeclm report` (codeclm_dspy/report/) writes it into each kind it reads
 KINDS = {
-    "run": Kind("run directory", (*_sqlite(STATE), *RUN, "dataset", REPORT), STATE, RUN_TABLES),
+    "run": Kind(
+        "run directory", (*_sqlite(STATE), *RUN, "dataset", REPORT), STATE, RUN_TABLES | BATCH_TABLES
+    ),
     "crr": Kind("CRR evaluation directory", (*_sqlite(STATE), *CRR, REPORT), STATE, RUN_TABLES),
     "program": Kind(
         "program directory",
