@@ -102,17 +102,23 @@ def in_flight(out) -> list[tuple]:
         return []
 
 
+def killed_with_a_batch_in_flight(stub, out, tmp_path):
+    """Start a batch run and SIGKILL it once its first batch is on record as submitted."""
+    config, seeds = write_inputs(tmp_path, batched(stub.url))
+    proc = ForkedCLI().start(config, seeds, out, tmp_path)
+    deadline = time.monotonic() + 120
+    while proc.is_alive() and not in_flight(out) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.join()
+    assert proc.exitcode == -signal.SIGKILL
+    return config, seeds
+
+
 def test_a_run_killed_while_a_batch_is_in_flight_resumes_without_submitting_it_again(reference, tmp_path):
     out = tmp_path / "out"
     with StubServer(batch_delay_s=3600) as stub:  # the first batch stays in flight
-        config, seeds = write_inputs(tmp_path, batched(stub.url))
-        proc = ForkedCLI().start(config, seeds, out, tmp_path)
-        deadline = time.monotonic() + 120
-        while proc.is_alive() and not in_flight(out) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.join()
-        assert proc.exitcode == -signal.SIGKILL
+        config, seeds = killed_with_a_batch_in_flight(stub, out, tmp_path)
         ((_ours, batch_id),) = in_flight(out)
         assert stub.stats()["batch"]["created"] == 1
         shown = status(out, tmp_path)
@@ -134,13 +140,7 @@ def test_a_batch_created_but_not_recorded_is_found_not_submitted_again(reference
     """The kill landed between the provider creating a batch and the run recording its id."""
     out = tmp_path / "out"
     with StubServer(batch_delay_s=3600) as stub:
-        config, seeds = write_inputs(tmp_path, batched(stub.url))
-        proc = ForkedCLI().start(config, seeds, out, tmp_path)
-        deadline = time.monotonic() + 120
-        while proc.is_alive() and not in_flight(out) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.join()
+        config, seeds = killed_with_a_batch_in_flight(stub, out, tmp_path)
         with sqlite3.connect(out / "state.sqlite") as conn:  # as if the id never reached the disk
             conn.execute("UPDATE batches SET status = 'submitting', provider_id = NULL, submitted = NULL")
         assert "not created yet" in status(out, tmp_path)
