@@ -142,7 +142,11 @@ def test_a_batch_created_but_not_recorded_is_found_not_submitted_again(reference
     with StubServer(batch_delay_s=3600) as stub:
         config, seeds = killed_with_a_batch_in_flight(stub, out, tmp_path)
         with sqlite3.connect(out / "state.sqlite") as conn:  # as if the id never reached the disk
-            conn.execute("UPDATE batches SET status = 'submitting', provider_id = NULL, submitted = NULL")
+            # (never polled either: a poll before the kill would have left its status)
+            conn.execute(
+                "UPDATE batches SET status = 'submitting', provider_id = NULL, submitted = NULL,"
+                " provider_status = NULL"
+            )
         assert "not created yet" in status(out, tmp_path)
         stub.batch_delay(0)
         resumed = run_cli(config, seeds, out, tmp_path)
