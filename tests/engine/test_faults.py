@@ -15,8 +15,10 @@ def faulty():
 
 
 def test_a_run_through_20_percent_faults_accounts_for_every_item(faulty, tmp_path):
-    # timeout 1 s: the stub's "timeout" fault hangs for 5 s, so the client gives up and retries
-    config, seeds = write_inputs(tmp_path, stub_config(faulty.url, timeout=1.0, num_retries=4))
+    # timeout 1 s: the stub's "timeout" fault hangs for 5 s, so the client gives up and retries.
+    # 8 retries: with 4, one request in about 3,000 met a fault on all 5 attempts (0.2^5), and when
+    # the last was a 429 the rate limit (rightly) stopped the run; at 0.2^9 that no longer happens.
+    config, seeds = write_inputs(tmp_path, stub_config(faulty.url, timeout=1.0, num_retries=8))
     done = run_cli(config, seeds, tmp_path / "run", tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
