@@ -2,7 +2,7 @@
 #   make demo   run CodecLM on the embedded models and write runs/demo-<time>/ (core install)
 #   make test   lint, then the whole test suite (real llama.cpp and MiniLM embedding tests
 #               included, so it also installs the evals extra: CPU torch, sentence-transformers)
-.PHONY: setup setup-evals demo eval-demo compile-demo sweep-demo test lint format bench
+.PHONY: setup setup-evals demo eval-demo compile-demo sweep-demo test lint format bench bench-peers
 
 setup:
 	bash scripts/setup.sh
@@ -44,5 +44,11 @@ format: setup
 	.venv/bin/ruff check --fix .
 
 # The run-engine benchmark (about 15 minutes): prints a table, writes benchmarks/results/engine.json
+# and its summary into README.md
 bench: setup
-	.venv/bin/python -m benchmarks.engine
+	.venv/bin/python -m benchmarks.engine --readme
+
+# codeclm beside curator and Data Designer (about 10 minutes; installs them into .peers-venvs from
+# PyPI once): prints a table, writes benchmarks/results/peers.json and the table into README.md
+bench-peers: setup
+	.venv/bin/python -m benchmarks.peers --readme

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.readme_block import stamp, write_block
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -127,14 +129,20 @@ def main() -> None:
         choices=("openai", "aiohttp_openai"),
         help="LiteLLM provider prefix of the models (aiohttp_openai: LiteLLM's lighter client)",
     )
+    parser.add_argument(
+        "--readme", action="store_true", help="write the summary into README.md (full runs only)"
+    )
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.readme and args.quick:
+        parser.error("--readme keeps full runs only; drop --quick")
     if args.one:
         print(json.dumps(scenario(*json.loads(args.one))))
         return
     from benchmarks.stub_server import StubServer
 
     scale = 0.25 if args.quick else 1.0
+    load = os.getloadavg()[0]
     results: dict = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "provider": args.provider,
@@ -184,6 +192,30 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
+    if args.readme:
+        command = "python -m benchmarks.engine --readme" + (
+            f" --provider {args.provider}" if args.provider != "openai" else ""
+        )
+        write_block("engine", [*summary(results), "", stamp(command, load)])
+
+
+def summary(results: dict) -> list[str]:
+    """The README's lines: 200 ms at every concurrency, 0 ms, and memory at 1,000 and 10,000."""
+    lines = ["| scenario (models `" + results["provider"] + "/…`) | result |", "|---|---:|"]
+    for row in results["throughput_200ms"]:
+        lines.append(
+            f"| 200 ms latency, concurrency {row['concurrency']}, {row['calls']:,} calls "
+            f"| {row['efficiency']:.1%} of ideal |"
+        )
+    fast = results["overhead_0ms"]
+    lines.append(f"| 0 ms latency, concurrency 32, {fast['calls']:,} calls | {fast['calls_per_s']} calls/s |")
+    small, large = results["memory"]
+    lines.append(
+        f"| peak RSS, {small['instructions']:,} -> {large['instructions']:,} kept pairs (0 ms, T = 1) "
+        f"| {small['peak_rss_mb']} -> {large['peak_rss_mb']} MB "
+        f"({large['peak_rss_mb'] - small['peak_rss_mb']:+.1f} MB) |"
+    )
+    return lines
 
 
 if __name__ == "__main__":

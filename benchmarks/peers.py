@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+from benchmarks.readme_block import commit, stamp, write_block
 from benchmarks.stub_server import StubServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -165,13 +166,8 @@ def run_codeclm(tool: str, scenario: Scenario, server: StubServer, logs: Path) -
 
 
 def codeclm_version() -> str:
-    """This checkout's version and commit, with ``+`` when tracked files have uncommitted changes."""
-    git = ["git", "-C", str(ROOT)]
-    commit = subprocess.run(
-        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
-    dirty = subprocess.run([*git, "diff", "--quiet", "HEAD"], capture_output=True).returncode != 0
-    return f"codeclm-dspy {version('codeclm-dspy')} ({commit or 'no git'}{'+' if dirty else ''})"
+    """This checkout's version and commit, with ``+changes`` when tracked files have uncommitted changes."""
+    return f"codeclm-dspy {version('codeclm-dspy')} ({commit()})"
 
 
 def measure(tools: list[str], plan: list[Scenario], venvs: Path) -> dict:
@@ -230,6 +226,33 @@ def table(results: dict, plan: list[Scenario]) -> list[str]:
     return lines + notes
 
 
+NAMES = {
+    "codeclm": "codeclm-dspy, models `openai/…` (full CodecLM pipeline, T = 4)",
+    "codeclm-aiohttp": "codeclm-dspy, models `aiohttp_openai/…` (the same)",
+    "curator": "Bespoke curator (single completions)",
+    "datadesigner": "NeMo Data Designer (single completions)",
+}
+
+
+def markdown(results: dict, plan: list[Scenario]) -> list[str]:
+    """The table as the README shows it (``--readme``)."""
+    lines = [
+        "| tool | 0 ms latency, concurrency 32 | 200 ms latency, concurrency 128: share of ideal "
+        "| calls (0 ms / 200 ms) |",
+        "|---|---:|---:|---:|",
+    ]
+    for tool, result in results.items():
+        name = NAMES[tool] + (f", {result['version']}" if tool in PEERS and result["version"] else "")
+        if result["error"]:
+            lines.append(f"| {name} | failed | failed | |")
+            continue
+        rows = [result["scenarios"][s.key] for s in plan]
+        zero, slow = (cell(s, r) for s, r in zip(plan, rows, strict=True))
+        calls = " / ".join(f"{r['calls']:,}" if "calls" in r else "-" for r in rows)
+        lines.append(f"| {name} | {zero} calls/s | {slow} | {calls} |")
+    return lines
+
+
 def main() -> None:
     """Parse the command line, measure, print the table and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -237,11 +260,16 @@ def main() -> None:
     parser.add_argument("--tools", default=",".join(TOOLS), help=f"comma-separated, from {', '.join(TOOLS)}")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "peers.json"))
     parser.add_argument("--venvs", default=str(ROOT / ".peers-venvs"), help="where the peers' venvs are kept")
+    parser.add_argument(
+        "--readme", action="store_true", help="write the table into README.md (full runs only)"
+    )
     args = parser.parse_args()
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = sorted(set(tools) - set(TOOLS))
     if unknown or not tools:
         parser.error(f"unknown --tools {unknown}; choose from {', '.join(TOOLS)}")
+    if args.readme and args.quick:
+        parser.error("--readme keeps full runs only; drop --quick")
     plan = scenarios(args.quick)
     load = os.getloadavg()[0]
     busy = " (busy: numbers will be low)" if load > 0.5 else ""
@@ -253,6 +281,10 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")
+    if args.readme:
+        write_block(
+            "peers", [*markdown(results, plan), "", stamp("python -m benchmarks.peers --readme", load)]
+        )
     if any(r["error"] or any("error" in row for row in r["scenarios"].values()) for r in results.values()):
         raise SystemExit("some tools did not report: see the lines above")
 

@@ -118,10 +118,6 @@ def generate(
             cfg.engine.workers = workers
         if batch is not None:
             cfg.engine.batch.enabled = batch
-            if not batch:
-                for role in (cfg.models.strong, cfg.models.target, cfg.models.judge):
-                    if role is not None:
-                        role.batch = False
         if method:
             cfg = apply_preset(cfg, method)
         progress = NullProgress() if quiet else RichProgress()

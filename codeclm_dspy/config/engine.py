@@ -30,8 +30,10 @@ class BatchConfig(_Strict):
     """Provider batch APIs (``engine/batch_rounds.py``, docs/batch.md).
 
     Attributes:
-        enabled: the run switch (``codeclm generate --batch``): batch every role
-            whose provider has a batch API, unless its section says ``batch: false``.
+        enabled: the run switch. True (``codeclm generate --batch``): batch every
+            role whose provider has a batch API, unless its section says
+            ``batch: false``. False (``--online``): no batches at all, whatever
+            the roles say. Unset: only the roles whose section says ``batch: true``.
         poll_s: seconds between looks at a batch in flight.
         retry_failed: a line that came back with an error, or unanswered from
             an expired batch: ``next_round`` (in the next batch) or ``online``
@@ -43,7 +45,7 @@ class BatchConfig(_Strict):
             200 MB); more waiting requests go out as several batches.
     """
 
-    enabled: bool = False
+    enabled: bool | None = None
     poll_s: float = Field(default=30.0, gt=0, le=3600)
     retry_failed: Literal["next_round", "online"] = "next_round"
     max_attempts: int = Field(default=3, ge=1, le=100)

@@ -94,8 +94,9 @@ class RoleConfig(_Strict):
             (``engine/batch_rounds.py``: about half price, answered within the
             completion window). None: as the run says (``codeclm generate
             --batch`` / ``engine.batch.enabled``); False: always online (say, a
-            local target); True: always batched. How a call travels never
-            changes its answer, so a run may switch between sessions.
+            local target); True: batched unless the run says online
+            (``--online``). How a call travels never changes its answer, so
+            a run may switch between sessions.
     """
 
     model: str = Field(min_length=1)

@@ -206,16 +206,39 @@ class CallEngine:
             raise
         answer = _plain(raw)
         usage = answer["usage"]
-        tokens = usage["prompt_tokens"] + usage["completion_tokens"]
+        self.limiters[role].used(usage["prompt_tokens"] + usage["completion_tokens"])
         usd = usd_of(model, usage["prompt_tokens"], usage["completion_tokens"])
-        self.limiters[role].used(tokens)
+        durable = self.book(key, role, name, model, answer, usd, time.monotonic() - started)
+        if durable is not None:
+            await asyncio.wrap_future(durable)
+        return answer
+
+    def book(self, key, role, name, model, answer, usd, seconds) -> Future | None:
+        """Account for an answer the provider was paid for: budget, journal, cache, meter.
+
+        Online answers come through ``_fetch``; a batch's answers are booked
+        by ``runs/batch_rounds.py`` at batch prices, the same way.
+
+        Returns:
+            The journal's future, done once the answer is durable (None when
+            there is no journal or it writes at once); the answer must not be
+            used before.
+        """
+        usage = answer["usage"]
         if self.budget:
-            self.budget.charge(tokens, usd)
-        await self._record(key, role, name, model, "provider", answer, usd, time.monotonic() - started)
+            self.budget.charge(usage["prompt_tokens"] + usage["completion_tokens"], usd)
+        durable = None
+        if self.state:
+            fields = {"role": role, "step": name, "model": model, "source": "provider"}
+            durable = self.state.record_call(key, **fields, response=answer, usd=usd, seconds=seconds)
         if self.cache and answer["content"]:
             self.cache.put(key, answer)
         self.meter.add("provider", usage, usd)
-        return answer
+        return durable
+
+    def connection(self, role: str) -> dict[str, Any]:
+        """A role's LiteLLM connection arguments (they hold its key: never log them)."""
+        return self._connections[role]
 
     def _slots(self):
         """The cap on requests in flight across all roles (made on the loop, at first use)."""

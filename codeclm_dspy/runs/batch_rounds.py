@@ -49,14 +49,17 @@ RETRIES = 4  # of one batch API call's transient errors (1 + 2 + 4 + 8 s of wait
 def batch_roles(config) -> dict[str, str]:
     """Role -> batch provider, for the roles whose calls go through batches in this run.
 
-    A role's own ``batch: true`` always; ``batch: false`` never; unset, when
-    the run asks for batches (``engine.batch.enabled``) and the role's provider
-    has a batch API.
+    No role when the run says online (``engine.batch.enabled: false``,
+    ``--online``). Otherwise a role's own ``batch: true`` always; ``batch:
+    false`` never; unset, when the run asks for batches (``enabled: true``)
+    and the role's provider has a batch API.
 
     Raises:
         ConfigError: a role says ``batch: true`` on a provider without one.
     """
     chosen = {}
+    if config.engine.batch.enabled is False:
+        return chosen
     for name, role in config.models.roles().items():
         if role.batch:
             chosen[name] = batch_provider(name, role.model)
@@ -88,7 +91,7 @@ class BatchRounds:
         self.engine = session.rt.lms.engine
         self.store = BatchStore(session.state.path)
         # a role's endpoint and key, as the engine holds them (never written anywhere)
-        self.clients = {r: BatchClient(self.engine._connections[r], p) for r, p in roles.items()}
+        self.clients = {r: BatchClient(self.engine.connection(r), p) for r, p in roles.items()}
         self.roles, self.progress = roles, progress
         self.waited_s = 0.0
         tag = session.state.get_meta("batch_tag") or uuid.uuid4().hex[:12]
@@ -208,22 +211,17 @@ class BatchRounds:
         requests = self.store.requests_of(row["id"])
         seconds = time.time() - (row["submitted"] or row["created"])
         answered, failed, writes = [], {}, []
-        engine, state = self.engine, self.session.state
         for request in requests:
-            key, step = request["key"], request["step"]
+            key = request["key"]
             answer = outcome.answers.get(key)
             if answer is None:
                 failed[key] = outcome.errors.get(key) or outcome.errors.get("*") or "no answer in the batch"
                 continue
             usage = answer["usage"]
             usd = batch_usd(row["model"], usage["prompt_tokens"], usage["completion_tokens"])
-            fields = {"role": row["role"], "step": step, "model": row["model"], "source": "provider"}
-            writes.append(state.record_call(key, **fields, response=answer, usd=usd, seconds=seconds))
-            if engine.budget:
-                engine.budget.charge(usage["prompt_tokens"] + usage["completion_tokens"], usd)
-            if engine.cache and answer["content"]:
-                engine.cache.put(key, answer)
-            engine.meter.add("provider", usage, usd)
+            writes.append(
+                self.engine.book(key, row["role"], request["step"], row["model"], answer, usd, seconds)
+            )
             answered.append(key)
         for done in writes:  # every answer durable before the batch is marked done
             if done is not None:

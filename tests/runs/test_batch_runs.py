@@ -16,6 +16,8 @@ import time
 import pytest
 
 from benchmarks.stub_server import StubServer
+from codeclm_dspy.config import Config
+from codeclm_dspy.runs.batch_rounds import batch_roles
 from tests.engine_helpers import ForkedCLI, command, env, manifest, rows, run_cli, stub_config, write_inputs
 
 FILES = ("kept.jsonl", "rejected.jsonl")
@@ -52,6 +54,17 @@ def same_rows(out, reference) -> None:
     done = manifest(out)
     assert done["status"] == "complete" and done["accounting"]["balanced"]
     assert done["counts"] == manifest(reference)["counts"]
+
+
+def test_the_run_switch_and_the_roles_choose_which_roles_batch():
+    config = small("http://127.0.0.1:9/v1")
+    config["models"]["strong"]["batch"] = True
+    config["models"]["target"]["batch"] = False
+    chosen = {}
+    for switch in (None, True, False):  # unset, --batch, --online
+        config["engine"]["batch"]["enabled"] = switch
+        chosen[switch] = sorted(batch_roles(Config.model_validate(config)))
+    assert chosen == {None: ["strong"], True: ["judge", "strong"], False: []}
 
 
 def status(out, tmp) -> str:
