@@ -25,7 +25,7 @@ run never pays for a call twice. Item progress is queued without waiting: a
 killed process can lose the last item updates, never a call they depend on,
 and the replay on resume rewrites them. A look-up of a key this run has not
 seen costs no query: the keys in the journal are held in memory as 64-bit
-prefixes (about 60 bytes a call), and only a prefix hit reads the file.
+prefixes (``key_index.py``: 8 bytes a call), and only a prefix hit reads the file.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from typing import Any
 from codeclm_dspy.engine.sqlite import BatchWriter, connect
 from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.out_paths import shown
+from codeclm_dspy.runs.key_index import KeyIndex
 from codeclm_dspy.secrets import scrub
 
 SCHEMA = """
@@ -61,11 +62,6 @@ FINAL = ("kept", "rejected", "failed")
 TRAJECTORY = "trajectory"
 
 
-def _prefix(key: str) -> int:
-    """The in-memory index's form of a request key: its first 64 bits."""
-    return int(key[:16], 16)
-
-
 class RunState:
     """Thread-safe access to a run's ``state.sqlite``: reads on one connection, writes queued to another."""
 
@@ -75,7 +71,7 @@ class RunState:
         self._conn = connect(path, "a run state")
         try:
             self._conn.executescript(SCHEMA)
-            known = {_prefix(key) for (key,) in self._conn.execute("SELECT key FROM calls")}
+            known = KeyIndex(key for (key,) in self._conn.execute("SELECT key FROM calls ORDER BY key"))
         except (sqlite3.Error, ValueError) as exc:  # connect() read it; a damaged file can still fail here
             self._conn.close()
             raise RunDirError(f"cannot use {shown(path)} as a run state: {exc}") from None
@@ -105,7 +101,7 @@ class RunState:
     # -- the call journal -----------------------------------------------------
     def recorded_call(self, key: str) -> dict[str, Any] | None:
         """The answer recorded for a request key, if any."""
-        if _prefix(key) not in self._known:
+        if key not in self._known:
             return None  # the common case: a request this run never made
         queued = self._queued.get(key)
         if queued is None:
@@ -138,7 +134,7 @@ class RunState:
         row = (key, role, step, model, source, blob)
         tokens = (int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
         self._queued[key] = blob
-        self._known.add(_prefix(key))
+        self._known.add(key)
         sql = "INSERT OR IGNORE INTO calls VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         return self._writer.submit(sql, (*row, *tokens, usd, seconds), tag=key, durable=True)
 
