@@ -143,6 +143,10 @@ def main() -> None:
 
     scale = 0.25 if args.quick else 1.0
     load = os.getloadavg()[0]
+    command = "python -m benchmarks.engine --readme" + (
+        f" --provider {args.provider}" if args.provider != "openai" else ""
+    )
+    where = stamp(command, load)  # before this script writes anything
     results: dict = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "provider": args.provider,
@@ -193,10 +197,7 @@ def main() -> None:
     Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
     if args.readme:
-        command = "python -m benchmarks.engine --readme" + (
-            f" --provider {args.provider}" if args.provider != "openai" else ""
-        )
-        write_block("engine", [*summary(results), "", stamp(command, load)])
+        write_block("engine", [*summary(results), "", where])
 
 
 def summary(results: dict) -> list[str]:

@@ -274,6 +274,7 @@ def main() -> None:
     load = os.getloadavg()[0]
     busy = " (busy: numbers will be low)" if load > 0.5 else ""
     print(f"{os.cpu_count()} CPUs, load average {load:.2f}{busy}", flush=True)
+    where = stamp("python -m benchmarks.peers --readme", load)  # before this script writes anything
     results = measure(tools, plan, Path(args.venvs))
     print("\n".join(["", *table(results, plan)]))
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average": round(load, 2)}
@@ -282,9 +283,7 @@ def main() -> None:
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")
     if args.readme:
-        write_block(
-            "peers", [*markdown(results, plan), "", stamp("python -m benchmarks.peers --readme", load)]
-        )
+        write_block("peers", [*markdown(results, plan), "", where])
     if any(r["error"] or any("error" in row for row in r["scenarios"].values()) for r in results.values()):
         raise SystemExit("some tools did not report: see the lines above")
 
