@@ -48,7 +48,7 @@ format: setup
 bench: setup
 	.venv/bin/python -m benchmarks.engine --readme
 
-# codeclm beside curator and Data Designer (about 10 minutes; installs them into .peers-venvs from
+# codeclm beside curator and Data Designer (about 15 minutes; installs them into .peers-venvs from
 # PyPI once): prints a table, writes benchmarks/results/peers.json and the table into README.md
 bench-peers: setup
 	.venv/bin/python -m benchmarks.peers --readme
