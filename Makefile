@@ -43,7 +43,7 @@ format: setup
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
-# The run-engine benchmark (about 15 minutes): prints a table, writes benchmarks/results/engine.json
+# The run-engine benchmark (about 30 minutes): prints a table, writes benchmarks/results/engine.json
 # and its summary into README.md
 bench: setup
 	.venv/bin/python -m benchmarks.engine --readme
