@@ -205,27 +205,6 @@ def cell(scenario: Scenario, row: dict) -> str:
     return f"{row['score']:.1f}" if scenario.delay_ms == 0 else f"{row['score']:.1%}"
 
 
-def table(results: dict, plan: list[Scenario]) -> list[str]:
-    """One line per tool: the two scores, the server's call counts and the version."""
-    lines = [
-        f"{'tool':<14}{'0 ms, c=32':>12}{'200 ms, c=128':>15}{'calls (server)':>18}  version",
-        f"{'':<14}{'calls/s':>12}{'of ideal':>15}{'0 ms / 200 ms':>18}",
-    ]
-    notes = []
-    for tool, result in results.items():
-        if result["error"]:
-            lines.append(f"{tool:<14}{result['error']}")
-            continue
-        rows = [result["scenarios"][s.key] for s in plan]
-        for scenario, row in zip(plan, rows, strict=True):
-            if "error" in row:
-                notes.append(f"  {tool}, {scenario.key}: {row['error']}")
-        score = [cell(s, r) for s, r in zip(plan, rows, strict=True)]
-        calls = " / ".join(f"{r['calls']:,}" if "calls" in r else "-" for r in rows)
-        lines.append(f"{tool:<14}{score[0]:>12}{score[1]:>15}{calls:>18}  {result['version'] or ''}")
-    return lines + notes
-
-
 NAMES = {
     "codeclm": "codeclm-dspy, models `openai/…` (full CodecLM pipeline, T = 4)",
     "codeclm-aiohttp": "codeclm-dspy, models `aiohttp_openai/…` (the same)",
@@ -234,23 +213,31 @@ NAMES = {
 }
 
 
-def markdown(results: dict, plan: list[Scenario]) -> list[str]:
-    """The table as the README shows it (``--readme``)."""
+def table(results: dict, plan: list[Scenario]) -> tuple[list[str], list[str]]:
+    """The markdown table (printed, and written into the README with ``--readme``) and its notes.
+
+    Returns:
+        The table's lines: one per tool, its two scores, the server's call
+        counts and its version; then one note per scenario a tool failed.
+    """
     lines = [
         "| tool | 0 ms latency, concurrency 32 | 200 ms latency, concurrency 128: share of ideal "
         "| calls (0 ms / 200 ms) |",
         "|---|---:|---:|---:|",
     ]
+    notes = []
     for tool, result in results.items():
         name = NAMES[tool] + (f", {result['version']}" if tool in PEERS and result["version"] else "")
         if result["error"]:
             lines.append(f"| {name} | failed | failed | |")
+            notes.append(f"{tool}: {result['error']}")
             continue
         rows = [result["scenarios"][s.key] for s in plan]
+        notes += [f"{tool}, {s.key}: {r['error']}" for s, r in zip(plan, rows, strict=True) if "error" in r]
         zero, slow = (cell(s, r) for s, r in zip(plan, rows, strict=True))
         calls = " / ".join(f"{r['calls']:,}" if "calls" in r else "-" for r in rows)
         lines.append(f"| {name} | {zero} calls/s | {slow} | {calls} |")
-    return lines
+    return lines, notes
 
 
 def main() -> None:
@@ -276,14 +263,15 @@ def main() -> None:
     print(f"{os.cpu_count()} CPUs, load average {load:.2f}{busy}", flush=True)
     where = stamp("python -m benchmarks.peers --readme", load)  # before this script writes anything
     results = measure(tools, plan, Path(args.venvs))
-    print("\n".join(["", *table(results, plan)]))
+    lines, notes = table(results, plan)
+    print("\n".join(["", *lines, *notes]))
     machine = {"cpus": os.cpu_count(), "python": platform.python_version(), "load_average": round(load, 2)}
     out = {"machine": machine, "quick": args.quick, "scenarios": [asdict(s) for s in plan], "tools": results}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
     print(f"wrote {args.out}")
     if args.readme:
-        write_block("peers", [*markdown(results, plan), "", where])
+        write_block("peers", [*lines, "", where])
     if any(r["error"] or any("error" in row for row in r["scenarios"].values()) for r in results.values()):
         raise SystemExit("some tools did not report: see the lines above")
 
