@@ -33,7 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def scenario(
-    url: str, concurrency: int, instructions: int, iterations: int, provider: str = "openai"
+    url: str,
+    concurrency: int,
+    instructions: int,
+    iterations: int,
+    provider: str = "openai",
+    senders: int = 0,
 ) -> dict:
     """Run one pipeline in this process and report its numbers.
 
@@ -65,7 +70,12 @@ def scenario(
             },
             # All roles share the one server: max_in_flight caps the total, so
             # "ideal = calls x latency / concurrency" is a true upper bound.
-            "engine": {"workers": concurrency, "max_in_flight": concurrency, "cache": False},
+            "engine": {
+                "workers": concurrency,
+                "max_in_flight": concurrency,
+                "cache": False,
+                "senders": senders,
+            },
         }
     )
     with tempfile.TemporaryDirectory() as tmp:

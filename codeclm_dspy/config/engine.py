@@ -71,10 +71,17 @@ class EngineConfig(_Strict):
             the per-role ``concurrency`` limits). Set it when the roles share
             one server, whose capacity no single role's limit describes.
         batch: provider batch APIs (see ``BatchConfig``).
+        senders: child processes that make the calls of roles served from an
+            ``api_base`` (``engine/senders.py``): 0 sends from the run's own
+            process. One process tops out near 500 calls a second on LiteLLM's
+            own CPU cost; set 1 or 2 (at most the cores left beside the run)
+            for a fast server at high concurrency. Answers, retries, budgets
+            and journal are the same either way.
     """
 
     workers: int = Field(default=16, ge=1, le=1024)
     max_in_flight: int | None = Field(default=None, ge=1, le=10_000)
+    senders: int = Field(default=0, ge=0, le=64)
     parse_retries: int = Field(default=2, ge=0, le=100)
     cache: bool = True
     cache_dir: str | None = None

@@ -32,6 +32,7 @@ from codeclm_dspy.engine.cache import RequestCache, request_key
 from codeclm_dspy.engine.event_loop import engine_loop
 from codeclm_dspy.engine.limits import RoleLimiter
 from codeclm_dspy.engine.retries import as_stop, complete_with_retries, unreachable
+from codeclm_dspy.engine.send import plain
 from codeclm_dspy.engine.usage import UsageMeter, usd_of
 from codeclm_dspy.errors import RunStopped
 
@@ -76,6 +77,8 @@ class CallEngine:
         budget: caps; None for no cap.
         meter: per-step accounting.
         max_in_flight: requests in flight across all roles (None: no cap).
+        senders: the sender processes some roles' connections use (closed
+            with the engine); None when the run sends from its own process.
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class CallEngine:
         budget: Budget | None = None,
         meter: UsageMeter | None = None,
         max_in_flight: int | None = None,
+        senders=None,
     ):
         self._connections, self.limiters = connections, limiters
         self.num_retries = num_retries
@@ -96,6 +100,7 @@ class CallEngine:
         self.loop = engine_loop()
         self._inflight: dict[str, asyncio.Future] = {}  # touched on the loop only: no lock
         self._max_in_flight = max_in_flight
+        self.senders = senders
         self._all_slots: asyncio.Semaphore | None = None
         # The first stop (budget, provider) seen. Code that catches every
         # exception per item (DSPy's Evaluate, the optimizers) would turn a
@@ -162,9 +167,12 @@ class CallEngine:
         return await asyncio.shield(leader)  # a follower cancelled does not cancel the leader
 
     def close(self) -> None:
-        """Close the request cache and the roles' Routers (the journal belongs to the run)."""
+        """Close the request cache, the sender processes and the roles' Routers (the journal
+        belongs to the run)."""
         if self.cache is not None:
             self.cache.close()
+        if self.senders is not None:
+            self.loop.run(self.senders.close())
         for connection in self._connections.values():
             if connection.get("router") is not None:
                 connection["router"].close()  # its callbacks sit in LiteLLM's process-wide lists
@@ -204,7 +212,7 @@ class CallEngine:
             if stop is not None:
                 raise stop from exc
             raise
-        answer = _plain(raw)
+        answer = plain(raw)
         usage = answer["usage"]
         self.limiters[role].used(usage["prompt_tokens"] + usage["completion_tokens"])
         usd = usd_of(model, usage["prompt_tokens"], usage["completion_tokens"])
@@ -262,17 +270,3 @@ class CallEngine:
             )
             if durable is not None:
                 await asyncio.wrap_future(durable)
-
-
-def _plain(raw) -> dict[str, Any]:
-    """The parts of a LiteLLM ``ModelResponse`` a run keeps (no headers, no ids)."""
-    choice = raw.choices[0]
-    usage = getattr(raw, "usage", None)
-    return {
-        "content": choice.message.content or "",
-        "finish_reason": choice.finish_reason,
-        "usage": {
-            "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
-            "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
-        },
-    }

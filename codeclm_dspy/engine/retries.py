@@ -25,6 +25,7 @@ request.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import re
@@ -71,32 +72,56 @@ def _client_fault(exc: BaseException) -> bool:
     return isinstance(exc, litellm.BadRequestError | litellm.AuthenticationError | litellm.NotFoundError)
 
 
-def _backoff(retries: int):
-    def wait(state: tenacity.RetryCallState) -> float:
-        import litellm
+def _backoff(retries: int, done: int = 0):
+    """tenacity's wait: LiteLLM's ``calculate_retry_after`` for the attempt just failed.
 
+    ``done``: attempts made before tenacity's loop began (the first one, sent
+    without it), so the waits are those of one loop over every attempt.
+    """
+
+    def wait(state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        headers = getattr(exc, "litellm_response_headers", None) or getattr(
-            getattr(exc, "response", None), "headers", None
-        )
-        return litellm.calculate_retry_after(
-            remaining_retries=retries - state.attempt_number + 1,
-            max_retries=retries,
-            response_headers=headers if headers is not None and hasattr(headers, "get") else None,
-        )
+        return _retry_after(exc, retries, state.attempt_number + done)
 
     return wait
 
 
+def _retry_after(exc: BaseException | None, retries: int, failed: int) -> float:
+    """Seconds to wait after attempt number ``failed`` met ``exc``."""
+    import litellm
+
+    headers = getattr(exc, "litellm_response_headers", None) or getattr(
+        getattr(exc, "response", None), "headers", None
+    )
+    return litellm.calculate_retry_after(
+        remaining_retries=retries - failed + 1,
+        max_retries=retries,
+        response_headers=headers if headers is not None and hasattr(headers, "get") else None,
+    )
+
+
 async def complete_with_retries(connection: dict[str, Any], messages: list[dict], params: dict, retries: int):
-    """``litellm.acompletion`` with backoff, jitter and ``Retry-After``."""
+    """``litellm.acompletion`` with backoff, jitter and ``Retry-After``.
+
+    The first attempt goes out directly: most calls need no other, and
+    setting up tenacity's loop costs about half a millisecond of CPU a call
+    (measured at 0 ms latency), a fifth of the run's own work per call.
+    """
+    request = {"messages": messages, "num_retries": 0, **connection, **params}
+    try:
+        return await send_once(**request)
+    except Exception as exc:
+        if retries == 0 or not is_transient(exc):
+            raise
+        failed = exc
+    await asyncio.sleep(_retry_after(failed, retries, 1))
     retrying = tenacity.AsyncRetrying(
         retry=tenacity.retry_if_exception(is_transient),
-        wait=_backoff(retries),
-        stop=tenacity.stop_after_attempt(retries + 1),
+        wait=_backoff(retries, done=1),
+        stop=tenacity.stop_after_attempt(retries),
         reraise=True,
     )
-    return await retrying(send_once, messages=messages, num_retries=0, **connection, **params)
+    return await retrying(send_once, **request)
 
 
 def as_stop(exc: BaseException) -> RunStopped | None:
@@ -207,6 +232,8 @@ def connection_failure(exc: BaseException) -> str | None:
     """
     if _in_process(exc):
         return None
+    if isinstance(told := getattr(exc, "connection_failure", None), str):
+        return told  # said by a sender process (senders.py), where the chain was
     kinds = [kind for error in _chain(exc) if (kind := _kind(error)) is not None]
     return min(kinds, key=lambda kind: kind[0])[1] if kinds else None
 

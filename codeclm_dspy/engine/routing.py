@@ -24,9 +24,11 @@ from codeclm_dspy.engine.budget import Budget
 from codeclm_dspy.engine.cache import RequestCache
 from codeclm_dspy.engine.calls import CallEngine, Journal
 from codeclm_dspy.engine.deployments import RoleRouter
+from codeclm_dspy.engine.event_loop import engine_loop
 from codeclm_dspy.engine.limits import RoleLimiter
 from codeclm_dspy.engine.lm import RoutedLM
 from codeclm_dspy.engine.preflight import api_key, check_api_base, check_role, provider_of
+from codeclm_dspy.engine.senders import SenderPool
 from codeclm_dspy.engine.usage import UsageMeter, spare_litellm_pricing
 
 __all__ = ["LMRoles", "build_lms", "check_role", "provider_of"]
@@ -117,6 +119,9 @@ def build_lms(
         check: preflight every role first (see ``check_role``).
     """
     roles = config.models.roles()
+    senders = SenderPool(config.engine.senders) if config.engine.senders else None
+    if senders is not None:  # they import LiteLLM while this process checks the roles
+        engine_loop().run(senders.start())
     for name, role in roles.items():
         if check:
             check_role(name, role)
@@ -127,6 +132,9 @@ def build_lms(
                 if entry.api_base is not None:
                     check_api_base(f"{name}.deployments.{i}", entry.api_base)
     connections = {name: _connection(name, role) for name, role in roles.items()}
+    for name, role in roles.items():
+        if senders is not None and role.api_base is not None and not role.deployments:
+            connections[name]["sender"] = senders
     for role in roles.values():
         if role.model.startswith(f"{embedded.PROVIDER}/"):
             embedded.register(role.model)
@@ -147,6 +155,7 @@ def build_lms(
         ),
         meter=meter,
         max_in_flight=engine_cfg.max_in_flight,
+        senders=senders,
     )
     routers = [c["router"] for c in connections.values() if "router" in c]
     if routers:  # unhook their LiteLLM callbacks once the engine is gone

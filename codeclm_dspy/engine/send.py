@@ -10,12 +10,14 @@ LiteLLM client honours it.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 
-async def send_once(router=None, **request):
+async def send_once(router=None, sender=None, **request):
     """One attempt: ``litellm.acompletion``, or ``litellm.completion`` on a thread for a
     custom provider that only answers synchronously (its handler has no ``acompletion``),
-    or the role's own Router when it has several deployments.
+    or the role's own Router when it has several deployments. With sender processes
+    (``senders.py``, ``engine.senders``) a server role's attempt runs in one of them.
 
     For a server, the role's ``timeout`` is also enforced here, around the
     whole attempt: not every LiteLLM client honours it (``aiohttp_openai/``
@@ -30,12 +32,15 @@ async def send_once(router=None, **request):
         attempt = router.send(**request)
     elif handler is not None and type(handler).acompletion is litellm.CustomLLM.acompletion:
         return await asyncio.to_thread(litellm.completion, **request)
+    elif sender is not None and handler is None:
+        attempt = sender.send(request)  # the child enforces the timeout; ours below is a backstop
     else:
         attempt = litellm.acompletion(**request)
     # a Router may hold a request back for its deployments' rpm: not a timeout
     limit = None if handler is not None or router is not None else request.get("timeout")
+    grace = TIMEOUT_GRACE_S * (2 if sender is not None else 1)
     try:
-        async with asyncio.timeout(limit + TIMEOUT_GRACE_S if limit else None):
+        async with asyncio.timeout(limit + grace if limit else None):
             return await attempt
     except TimeoutError as exc:
         provider = request["model"].split("/", 1)[0]
@@ -55,3 +60,22 @@ def _custom_handler(model: str):
         if entry.get("provider") == prefix:
             return entry.get("custom_handler")
     return None
+
+
+def plain(raw) -> dict[str, Any]:
+    """The parts of a LiteLLM ``ModelResponse`` a run keeps (no headers, no ids).
+
+    A sender process's answer arrives in this form already.
+    """
+    if isinstance(raw, dict):
+        return raw
+    choice = raw.choices[0]
+    usage = getattr(raw, "usage", None)
+    return {
+        "content": choice.message.content or "",
+        "finish_reason": choice.finish_reason,
+        "usage": {
+            "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
+            "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
+        },
+    }
