@@ -94,6 +94,8 @@ def scenario(
         "wall_s": round(wall, 2),
         "calls_per_s": round(usage["calls"] / wall, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        # the largest sender process's (engine.senders; each is its own process, with its own memory)
+        "sender_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "minimum_calls": minimum_calls(counts, config.pipeline),
     }
 
@@ -115,8 +117,10 @@ def minimum_calls(counts: dict, pipeline) -> int:
     return counts["seeds"]["encoded"] + checks + per_meta + rounds
 
 
-def in_subprocess(url: str, concurrency: int, instructions: int, iterations: int, provider: str) -> dict:
-    args = json.dumps([url, concurrency, instructions, iterations, provider])
+def in_subprocess(
+    url: str, concurrency: int, instructions: int, iterations: int, provider: str, senders: int = 0
+) -> dict:
+    args = json.dumps([url, concurrency, instructions, iterations, provider, senders])
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.engine", "--one", args],
         cwd=ROOT,
@@ -140,6 +144,9 @@ def main() -> None:
         help="LiteLLM provider prefix of the models (aiohttp_openai: LiteLLM's lighter client)",
     )
     parser.add_argument(
+        "--senders", type=int, default=0, help="engine.senders: child processes that make the calls"
+    )
+    parser.add_argument(
         "--readme", action="store_true", help="write the summary into README.md (full runs only)"
     )
     parser.add_argument("--one", help=argparse.SUPPRESS)
@@ -153,19 +160,22 @@ def main() -> None:
 
     scale = 0.25 if args.quick else 1.0
     load = os.getloadavg()[0]
-    command = "python -m benchmarks.engine --readme" + (
-        f" --provider {args.provider}" if args.provider != "openai" else ""
+    command = (
+        "python -m benchmarks.engine --readme"
+        + (f" --provider {args.provider}" if args.provider != "openai" else "")
+        + (f" --senders {args.senders}" if args.senders else "")
     )
     where = stamp(command, load)  # before this script writes anything
     results: dict = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "provider": args.provider,
+        "senders": args.senders,
     }
     with StubServer(delay_ms=200) as slow:
         rows = []
         for c in (1, 8, 32, 128):
             instructions = max(4, int({1: 12, 8: 96, 32: 384, 128: 1536}[c] * scale))
-            row = in_subprocess(slow.url, c, instructions, 4, args.provider)
+            row = in_subprocess(slow.url, c, instructions, 4, args.provider, args.senders)
             row["ideal_s"] = round(row["calls"] * 0.2 / c, 2)
             row["efficiency"] = round(row["ideal_s"] / row["wall_s"], 3)
             rows.append(row)
@@ -176,12 +186,12 @@ def main() -> None:
             )
         results["throughput_200ms"] = rows
     with StubServer(delay_ms=0) as fast:
-        row = in_subprocess(fast.url, 32, int(2000 * scale), 4, args.provider)
+        row = in_subprocess(fast.url, 32, int(2000 * scale), 4, args.provider, args.senders)
         results["overhead_0ms"] = row
         print(f"latency 0 ms: {row['calls_per_s']} calls/s ({row['calls']} calls)", flush=True)
         memory = []
         for n in (1000, 10000):
-            row = in_subprocess(fast.url, 32, int(n * scale), 1, args.provider)
+            row = in_subprocess(fast.url, 32, int(n * scale), 1, args.provider, args.senders)
             memory.append(row)
             print(
                 f"{row['instructions']} instructions: peak RSS {row['peak_rss_mb']} MB "
@@ -212,7 +222,8 @@ def main() -> None:
 
 def summary(results: dict) -> list[str]:
     """The README's lines: 200 ms at every concurrency, 0 ms, and memory at 1,000 and 10,000."""
-    lines = ["| scenario (models `" + results["provider"] + "/…`) | result |", "|---|---:|"]
+    senders = f", `engine.senders: {results['senders']}`" if results.get("senders") else ""
+    lines = ["| scenario (models `" + results["provider"] + f"/…`{senders}) | result |", "|---|---:|"]
     for row in results["throughput_200ms"]:
         lines.append(
             f"| 200 ms latency, concurrency {row['concurrency']}, {row['calls']:,} calls "

@@ -40,9 +40,15 @@ from benchmarks.stub_server import StubServer
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = ROOT / "benchmarks" / "peers"
 PEERS = {"curator": "bespokelabs-curator==0.1.31", "datadesigner": "data-designer==0.9.7"}
-# codeclm twice: models as openai/ (the OpenAI SDK, LiteLLM's default for these
-# servers) and as aiohttp_openai/ (LiteLLM's lighter client for OpenAI-compatible servers)
-CODECLM = {"codeclm": "openai", "codeclm-aiohttp": "aiohttp_openai"}
+# codeclm three times: models as openai/ (the OpenAI SDK, LiteLLM's default for these
+# servers) and as aiohttp_openai/ (LiteLLM's lighter client for OpenAI-compatible servers),
+# both sending from the run's process; then aiohttp_openai/ with engine.senders: 2
+# (engine/senders.py: LiteLLM's per-call work in two child processes)
+CODECLM = {
+    "codeclm": ("openai", 0),
+    "codeclm-aiohttp": ("aiohttp_openai", 0),
+    "codeclm-senders": ("aiohttp_openai", 2),
+}
 TOOLS = (*CODECLM, *PEERS)
 TIMEOUT_S = 3600
 
@@ -149,7 +155,8 @@ def run_peer(tool: str, python: Path, scenario: Scenario, server: StubServer, lo
 
 def run_codeclm(tool: str, scenario: Scenario, server: StubServer, logs: Path) -> dict:
     """Run ``benchmarks.engine --one``; it makes no call outside its timed ``generate``."""
-    one = json.dumps([server.url, scenario.concurrency, scenario.instructions, 4, CODECLM[tool]])
+    provider, senders = CODECLM[tool]
+    one = json.dumps([server.url, scenario.concurrency, scenario.instructions, 4, provider, senders])
     before = server.stats()["requests"]
     stdout = run_logged(
         [sys.executable, "-m", "benchmarks.engine", "--one", one], logs / f"{tool}-{scenario.key}.log"
@@ -208,6 +215,7 @@ def cell(scenario: Scenario, row: dict) -> str:
 NAMES = {
     "codeclm": "codeclm-dspy, models `openai/…` (full CodecLM pipeline, T = 4)",
     "codeclm-aiohttp": "codeclm-dspy, models `aiohttp_openai/…` (the same)",
+    "codeclm-senders": "codeclm-dspy, `aiohttp_openai/…`, `engine.senders: 2` (the same)",
     "curator": "Bespoke curator (single completions)",
     "datadesigner": "NeMo Data Designer (single completions)",
 }

@@ -56,6 +56,7 @@ def refused(tmp_path, data: dict, key: str) -> str:
 NUMBERS = [
     "engine.workers",
     "engine.max_in_flight",
+    "engine.senders",
     "engine.parse_retries",
     "engine.budget.max_calls",
     "engine.budget.max_tokens",
@@ -125,6 +126,7 @@ def test_nan_and_infinity_are_refused(tmp_path, field, value):
         ("pipeline.max_iterations", 101, "less than or equal to 100"),
         ("pipeline.num_instructions", 10_000_001, "less than or equal to 10000000"),
         ("engine.workers", 1025, "less than or equal to 1024"),
+        ("engine.senders", 65, "less than or equal to 64"),
         ("models.strong.concurrency", 1025, "less than or equal to 1024"),
         ("models.strong.rpm", 1_000_001, "less than or equal to 1000000"),
         ("models.strong.tpm", 10**12, "less than or equal to 1000000000"),

@@ -119,22 +119,20 @@ def build_lms(
         check: preflight every role first (see ``check_role``).
     """
     roles = config.models.roles()
-    senders = SenderPool(config.engine.senders) if config.engine.senders else None
+    served = [name for name, role in roles.items() if role.api_base is not None and not role.deployments]
+    senders = SenderPool(config.engine.senders) if config.engine.senders and served else None
     if senders is not None:  # they import LiteLLM while this process checks the roles
         engine_loop().run(senders.start())
-    for name, role in roles.items():
-        if check:
-            check_role(name, role)
-        else:  # no network, but never a malformed URL
-            if role.api_base is not None:
-                check_api_base(name, role.api_base)
-            for i, entry in enumerate(role.endpoints()):
-                if entry.api_base is not None:
-                    check_api_base(f"{name}.deployments.{i}", entry.api_base)
+    try:
+        for name, role in roles.items():
+            _check(name, role, check)
+    except BaseException:
+        if senders is not None:
+            engine_loop().run(senders.close())
+        raise
     connections = {name: _connection(name, role) for name, role in roles.items()}
-    for name, role in roles.items():
-        if senders is not None and role.api_base is not None and not role.deployments:
-            connections[name]["sender"] = senders
+    for name in served if senders is not None else ():
+        connections[name]["sender"] = senders  # a custom provider among them stays here (send.py)
     for role in roles.values():
         if role.model.startswith(f"{embedded.PROVIDER}/"):
             embedded.register(role.model)
@@ -174,6 +172,18 @@ def build_lms(
             **sampling,
         )
     return LMRoles(**lms, engine=engine)
+
+
+def _check(name: str, role: RoleConfig, reach: bool) -> None:
+    """Preflight one role (``check_role``), or without the network only its URLs' shape."""
+    if reach:
+        check_role(name, role)
+        return
+    if role.api_base is not None:
+        check_api_base(name, role.api_base)
+    for i, entry in enumerate(role.endpoints()):
+        if entry.api_base is not None:
+            check_api_base(f"{name}.deployments.{i}", entry.api_base)
 
 
 def _close_all(routers: list[RoleRouter]) -> None:

@@ -33,14 +33,13 @@ async def send_once(router=None, sender=None, **request):
     elif handler is not None and type(handler).acompletion is litellm.CustomLLM.acompletion:
         return await asyncio.to_thread(litellm.completion, **request)
     elif sender is not None and handler is None:
-        attempt = sender.send(request)  # the child enforces the timeout; ours below is a backstop
+        return await sender.send(request)  # the child runs this function: the timeout is kept there
     else:
         attempt = litellm.acompletion(**request)
     # a Router may hold a request back for its deployments' rpm: not a timeout
     limit = None if handler is not None or router is not None else request.get("timeout")
-    grace = TIMEOUT_GRACE_S * (2 if sender is not None else 1)
     try:
-        async with asyncio.timeout(limit + grace if limit else None):
+        async with asyncio.timeout(limit + TIMEOUT_GRACE_S if limit else None):
             return await attempt
     except TimeoutError as exc:
         provider = request["model"].split("/", 1)[0]

@@ -58,6 +58,7 @@ class SenderPool:
         self._ids = itertools.count()
         self._starting: asyncio.Lock | None = None
         self._died: SenderDied | None = None
+        self._closing = False  # children that exit now were asked to
 
     async def send(self, request: dict[str, Any]) -> dict[str, Any]:
         """One attempt in a child: the plain answer, or the LiteLLM error it met, raised here."""
@@ -70,8 +71,11 @@ class SenderPool:
         self._waiting[k][ident] = future
         try:
             child = self._children[k]
-            child.stdin.write(json.dumps({"id": ident, "request": request}).encode() + b"\n")
-            await child.stdin.drain()
+            try:
+                child.stdin.write(json.dumps({"id": ident, "request": request}).encode() + b"\n")
+                await child.stdin.drain()
+            except (ConnectionError, RuntimeError):
+                pass  # the child is gone: its reader fails this future with SenderDied
             reply = await future
         finally:
             self._waiting[k].pop(ident, None)
@@ -104,7 +108,11 @@ class SenderPool:
         """Hand each answer of child ``k`` to its waiting request; on its exit, fail the rest."""
         child, waiting = self._children[k], self._waiting[k]
         while line := await child.stdout.readline():
-            reply = json.loads(line)
+            try:
+                reply = json.loads(line)
+            except ValueError:  # not an answer: something in the child printed to our pipe
+                logger.debug("a sender printed %r", line[:200])
+                continue
             future = waiting.get(reply["id"])
             if future is not None and not future.done():
                 future.set_result(reply)
@@ -118,8 +126,6 @@ class SenderPool:
         for future in list(waiting.values()):
             if not future.done():
                 future.set_exception(self._died)
-
-    _closing = False
 
     async def close(self) -> None:
         """Close the children's stdin (they finish and exit) and wait for them."""
