@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from codeclm_dspy.errors import RunStopped
@@ -59,6 +60,7 @@ class SenderPool:
         self._starting: asyncio.Lock | None = None
         self._died: SenderDied | None = None
         self._closing = False  # children that exit now were asked to
+        self._readers: list[asyncio.Task] = []  # the loop keeps only weak references to tasks
 
     async def send(self, request: dict[str, Any]) -> dict[str, Any]:
         """One attempt in a child: the plain answer, or the LiteLLM error it met, raised here."""
@@ -95,6 +97,7 @@ class SenderPool:
                     sys.executable,
                     "-m",
                     "codeclm_dspy.engine.senders",
+                    env=_child_env(),
                     stdin=asyncio.subprocess.PIPE,
                     stdout=asyncio.subprocess.PIPE,
                     stderr=None if os.environ.get("CODECLM_SENDER_LOG") else asyncio.subprocess.DEVNULL,
@@ -102,7 +105,9 @@ class SenderPool:
                 )
                 self._waiting.append({})
                 self._children.append(child)
-                asyncio.get_running_loop().create_task(self._read(len(self._children) - 1))
+                self._readers.append(
+                    asyncio.get_running_loop().create_task(self._read(len(self._children) - 1))
+                )
 
     async def _read(self, k: int) -> None:
         """Hand each answer of child ``k`` to its waiting request; on its exit, fail the rest."""
@@ -138,6 +143,18 @@ class SenderPool:
                 await asyncio.wait_for(child.wait(), timeout=5)
             except TimeoutError:
                 child.kill()
+
+
+def _child_env() -> dict[str, str]:
+    """This environment, with the directory this package was imported from first on the path.
+
+    A child must import the same codeclm_dspy as the run, even when the run
+    found it through its own ``sys.path`` (a checkout, a test) rather than
+    an installed package.
+    """
+    root = str(Path(__file__).resolve().parents[2])  # the directory holding codeclm_dspy/
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": root + (os.pathsep + path if path else "")}
 
 
 def describe(exc: BaseException) -> dict[str, Any]:
