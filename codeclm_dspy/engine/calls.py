@@ -167,8 +167,10 @@ class CallEngine:
         return await asyncio.shield(leader)  # a follower cancelled does not cancel the leader
 
     def close(self) -> None:
-        """Close the request cache, the sender processes and the roles' Routers (the journal
-        belongs to the run)."""
+        """Close the request cache, the sender processes and the roles' Routers.
+
+        The journal is not the engine's: the run closes it.
+        """
         if self.cache is not None:
             self.cache.close()
         if self.senders is not None:
