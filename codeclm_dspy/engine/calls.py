@@ -192,7 +192,9 @@ class CallEngine:
             # priced as if paid: a cold-cache run of the same method would pay it
             usage = cached.get("usage") or {}
             worth = usd_of(model, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0))
-            await self._record(key, role, name, model, "cache", cached, worth, 0.0)
+            durable = self._journal(key, role, name, model, "cache", cached, worth, 0.0)
+            if durable is not None:
+                await asyncio.wrap_future(durable)
             self.meter.add("cache", cached.get("usage"), 0.0)
             return cached
         if self.batch is not None and role in self.batch.roles:
@@ -237,10 +239,7 @@ class CallEngine:
         usage = answer["usage"]
         if self.budget:
             self.budget.charge(usage["prompt_tokens"] + usage["completion_tokens"], usd)
-        durable = None
-        if self.state:
-            fields = {"role": role, "step": name, "model": model, "source": "provider"}
-            durable = self.state.record_call(key, **fields, response=answer, usd=usd, seconds=seconds)
+        durable = self._journal(key, role, name, model, "provider", answer, usd, seconds)
         if self.cache and answer["content"]:
             self.cache.put(key, answer)
         self.meter.add("provider", usage, usd)
@@ -258,17 +257,10 @@ class CallEngine:
             self._all_slots = asyncio.BoundedSemaphore(self._max_in_flight)
         return self._all_slots
 
-    async def _record(self, key, role, name, model, source, answer, usd, seconds) -> None:
-        if self.state:
-            durable = self.state.record_call(
-                key,
-                role=role,
-                step=name,
-                model=model,
-                source=source,
-                response=answer,
-                usd=usd,
-                seconds=seconds,
-            )
-            if durable is not None:
-                await asyncio.wrap_future(durable)
+    def _journal(self, key, role, name, model, source, answer, usd, seconds) -> Future | None:
+        """Record one answer in the run's journal; the future is done once it is durable."""
+        if self.state is None:
+            return None
+        return self.state.record_call(
+            key, role=role, step=name, model=model, source=source, response=answer, usd=usd, seconds=seconds
+        )
