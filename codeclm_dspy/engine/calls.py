@@ -8,7 +8,8 @@ answer this run already received: resume and replay), then in the shared
 request cache, and only then claims a budget slot, waits for a role slot and
 sends it through ``litellm.acompletion`` with retries (``retries.py``); a
 connection failure that outlasts them becomes a ``ProviderUnreachable``,
-which stops the run instead of failing the item. Whatever arrives is
+which stops the run instead of failing the item, and so do read timeouts
+of one role in a row (a hung server: ``retries.hung``). Whatever arrives is
 committed to the journal before it is used. Identical requests in flight at
 the same time are sent once and share the answer, so a run's answers never
 depend on timing. ``complete`` is the same for code that is not async: it
@@ -31,7 +32,7 @@ from codeclm_dspy.engine.budget import Budget
 from codeclm_dspy.engine.cache import RequestCache, request_key
 from codeclm_dspy.engine.event_loop import engine_loop
 from codeclm_dspy.engine.limits import RoleLimiter
-from codeclm_dspy.engine.retries import as_stop, complete_with_retries, unreachable
+from codeclm_dspy.engine.retries import as_stop, complete_with_retries, hung, is_read_timeout, unreachable
 from codeclm_dspy.engine.send import plain
 from codeclm_dspy.engine.usage import UsageMeter, usd_of
 from codeclm_dspy.errors import RunStopped
@@ -99,6 +100,9 @@ class CallEngine:
         self.meter = meter or UsageMeter()
         self.loop = engine_loop()
         self._inflight: dict[str, asyncio.Future] = {}  # touched on the loop only: no lock
+        # per role, on the loop only: read timeouts since its last answer, and whether it answered yet
+        self._timeouts_in_a_row = dict.fromkeys(connections, 0)
+        self._answered: set[str] = set()
         self._max_in_flight = max_in_flight
         self.senders = senders
         self._all_slots: asyncio.Semaphore | None = None
@@ -213,9 +217,16 @@ class CallEngine:
             # A dead or unreachable server is no item's fault: stop the run
             # with one line naming the endpoint rather than fail the item.
             stop = unreachable(role, self._connections[role], exc, self.num_retries[role])
+            if stop is None and is_read_timeout(exc):
+                self._timeouts_in_a_row[role] += 1
+                streak, answered = self._timeouts_in_a_row[role], role in self._answered
+                stop = hung(role, self._connections[role], streak, answered, self.num_retries[role])
             if stop is not None:
                 raise stop from exc
             raise
+        if self._timeouts_in_a_row[role] or role not in self._answered:
+            self._timeouts_in_a_row[role] = 0
+            self._answered.add(role)
         answer = plain(raw)
         usage = answer["usage"]
         self.limiters[role].used(usage["prompt_tokens"] + usage["completion_tokens"])

@@ -118,3 +118,39 @@ def test_every_provider_answer_is_recorded_before_it_is_returned(monkeypatch):
     # an answer that cannot be recorded is not used: the caller sees the failure
     with pytest.raises(OSError, match="disk full"):
         engine(state=MemoryJournal(broken=True)).complete("strong", ask("rate these"), {})
+
+
+def test_read_timeouts_in_a_row_stop_the_run_and_an_answer_between_resets_the_count(monkeypatch):
+    """A read timeout fails only its request, until ``TIMEOUT_STREAK`` of one role
+    come in a row with no answer between (a hung server): that one stops the run.
+    Before the role's first answer ``FIRST_TIMEOUTS`` suffice."""
+    from codeclm_dspy.engine.retries import FIRST_TIMEOUTS, TIMEOUT_STREAK
+    from codeclm_dspy.errors import ProviderStopped
+
+    timeout = litellm.Timeout("no answer within 30 s", model=MODEL, llm_provider="openai")
+    provider = install(monkeypatch, FakeProvider(fail=timeout))
+    eng = engine()
+    prompts = (ask(f"prompt {i}") for i in range(100))
+
+    def outcomes(n: int) -> list[str]:
+        found = []
+        for _ in range(n):
+            try:
+                eng.complete("strong", next(prompts), {})
+                found.append("answer")
+            except ProviderStopped as exc:
+                found.append("stop")
+                assert "the strong model's provider at 127.0.0.1:9 (openai/fake-model)" in str(exc)
+            except litellm.Timeout:
+                found.append("timeout")
+        return found
+
+    assert outcomes(FIRST_TIMEOUTS) == ["timeout"] * (FIRST_TIMEOUTS - 1) + ["stop"]
+    provider.fail = None
+    assert outcomes(1) == ["answer"]
+    provider.fail = timeout
+    assert outcomes(TIMEOUT_STREAK) == ["timeout"] * (TIMEOUT_STREAK - 1) + ["stop"]
+    provider.fail = None
+    assert outcomes(1) == ["answer"]  # an answer resets the count
+    provider.fail = timeout
+    assert outcomes(TIMEOUT_STREAK - 1) == ["timeout"] * (TIMEOUT_STREAK - 1)

@@ -143,3 +143,38 @@ def test_a_read_timeout_is_the_items_and_fails_only_it(stub_key, tmp_path, provi
     failed = [r for r in rows(tmp_path / "run" / "rejected.jsonl") if r["outcome"] == "failed"]
     assert any("Timeout" in r["error"] for r in failed)
     assert manifest(tmp_path / "run")["status"] == "complete"
+
+
+def test_a_server_that_answers_nothing_in_time_stops_the_run_and_the_same_command_resumes(stub_key, tmp_path):
+    """One read timeout fails its item (above); read timeouts one after another with
+    no answer between say the server takes requests and answers none. The run stops
+    with exit 4 and one line naming the role, the endpoint and its timeout, instead
+    of failing every seed and finishing empty; once the server answers, the same
+    command sends the timed-out calls again and ends with the dataset of a run that
+    never met the hang."""
+    out = tmp_path / "run"
+    with StubServer(fault_rate=1.0, hang_s=5.0, delay_ms=1, faults=("timeout",)) as stub:
+        config, seeds = write_inputs(tmp_path, small(stub.url, num_retries=0, timeout=0.3))
+        stopped = run_cli(config, seeds, out, tmp_path)
+        port = stub.port
+    assert stopped.returncode == 4, stopped.stderr
+    lines = [line for line in stopped.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stopped.stderr
+    pattern = (
+        rf"the (\w+) model's provider at 127\.0\.0\.1:{port} \(openai/stub-\1\) answered none of "
+        rf"\d+ requests in a row within models\.\1\.timeout \(0\.3 s, 1 attempt each\)"
+    )
+    assert re.search(pattern, lines[0]), lines[0]
+    assert "run the same command again to resume" in lines[0] and KEY not in stopped.stderr
+    assert manifest(out)["status"] == "stopped" and manifest(out)["usage"]["calls"] == 0
+
+    with StubServer(delay_ms=1, port=port):  # the same URL, answering now
+        resumed = run_cli(config, seeds, out, tmp_path)
+        assert resumed.returncode == 0, resumed.stderr
+        reference = run_cli(config, seeds, tmp_path / "reference", tmp_path)
+        assert reference.returncode == 0, reference.stderr
+    done = manifest(out)
+    assert done["status"] == "complete" and done["accounting"]["balanced"], done["accounting"]
+    for name in ("kept.jsonl", "rejected.jsonl"):
+        assert rows(out / name) == rows(tmp_path / "reference" / name), name
+    assert done["counts"] == manifest(tmp_path / "reference")["counts"]
