@@ -152,6 +152,27 @@ def test_strings_with_control_characters_are_refused(tmp_path, field, value, say
     assert says in refused(tmp_path, with_value(field, value), field)
 
 
+@pytest.mark.parametrize(
+    ("param", "says"),
+    [
+        ("stream", "the engine needs each answer whole"),
+        ("n", "one answer per request"),
+        ("model", "models.<role>.model"),
+        ("api_key", "NAME of an environment variable in models.<role>.api_key_env"),
+        ("temperature", "give models.<role>.temperature"),
+        ("timeout", "give models.<role>.timeout"),
+    ],
+)
+def test_extra_params_cannot_set_what_the_engine_owns(tmp_path, param, says):
+    """Passed through, ``stream`` failed every item with an error about the answer's
+    shape, ``model`` sent requests to another model under the role's journal keys,
+    and ``temperature`` silently beat the role's own field."""
+    message = refused(
+        tmp_path, with_value("models.strong.extra_params", {"seed": 1, param: 1}), "extra_params"
+    )
+    assert f"extra_params cannot set '{param}'" in message and says in message
+
+
 def test_ints_are_still_floats_and_aliases_still_work(tmp_path):
     """Strictness refuses bools and floats-as-counts, not a plain YAML config with anchors."""
     (tmp_path / "config.yaml").write_text(

@@ -26,6 +26,33 @@ def _env_name(value: str | None) -> str | None:
     return value
 
 
+# extra_params keys the engine owns: passed through, each would quietly undo
+# one of its guarantees, so the config refuses them and says where they go.
+_ENGINE_OWNS = {
+    "model": "the role's model string is models.<role>.model (it is part of every request key)",
+    "messages": "each step writes its own messages",
+    "api_base": "give models.<role>.api_base (or deployments)",
+    "base_url": "give models.<role>.api_base (or deployments)",
+    "api_key": "give the NAME of an environment variable in models.<role>.api_key_env",
+    "timeout": "give models.<role>.timeout",
+    "num_retries": "give models.<role>.num_retries (the engine retries, with backoff)",
+    "max_retries": "give models.<role>.num_retries (the engine retries, with backoff)",
+    "temperature": "give models.<role>.temperature",
+    "max_tokens": "give models.<role>.max_tokens",
+    "top_p": "give models.<role>.top_p",
+    "stream": "the engine needs each answer whole; it cannot take a stream",
+    "n": "one answer per request: each answer is its own request, journal entry and cost",
+    "response_format": "each step asks for its own output schema (see models.<role>.structured_output)",
+}
+
+
+def _engine_keys(value: dict[str, Any]) -> dict[str, Any]:
+    for key in value:
+        if key in _ENGINE_OWNS:
+            raise ValueError(f"extra_params cannot set {key!r}: {_ENGINE_OWNS[key]}")
+    return value
+
+
 class DeploymentConfig(_Strict):
     """One endpoint of a role that several serve.
 
@@ -83,7 +110,9 @@ class RoleConfig(_Strict):
         concurrency: most requests of this role in flight at once.
         rpm, tpm: the provider's requests and tokens per minute for this
             role; requests wait rather than draw 429s. None: no limit.
-        extra_params: further keyword arguments passed through to LiteLLM.
+        extra_params: further keyword arguments passed through to LiteLLM
+            (``seed``, ``stop``, ``frequency_penalty``, a provider's own
+            options); none the engine sets itself (``_ENGINE_OWNS``).
         structured_output: how JSON schemas reach the server. ``auto``: as
             LiteLLM's model table says the model supports; ``json_schema``:
             OpenAI-style ``response_format`` (OpenAI, vLLM, Ollama) for a model
@@ -116,6 +145,7 @@ class RoleConfig(_Strict):
     batch: bool | None = None
 
     _is_a_name = field_validator("api_key_env")(_env_name)
+    _not_the_engines = field_validator("extra_params")(_engine_keys)
 
     @model_validator(mode="after")
     def _batchable(self) -> RoleConfig:

@@ -48,7 +48,7 @@ def test_public_dict_masks_credential_like_params():
                 "target": {
                     "model": "openai/x",
                     "api_key_env": "K",
-                    "extra_params": {"api_key": "sk-live-123"},
+                    "extra_params": {"aws_secret_access_key": "sk-live-123"},
                 },
             }
         }

@@ -146,7 +146,7 @@ def test_the_card_never_shows_endpoints_or_credentials():
                     "api_base": "https://proxy-user:hunter2-secret@proxy.example/v1",
                     "api_key_env": "MY_PROVIDER_KEY_VAR",
                     "extra_params": {
-                        "api_key": "sk-in-extra-params",
+                        "aws_secret_access_key": "sk-in-extra-params",
                         "extra_headers": {"X-Token": "tok-xyz"},
                     },
                 },
