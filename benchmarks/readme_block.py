@@ -16,15 +16,23 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# what the scripts write and what is only read by people: a change there changes no measurement
+NOT_MEASURED = (":(exclude)README.md", ":(exclude)docs", ":(exclude)benchmarks/results")
+
+
 def commit() -> str:
-    """The checkout's short commit, with ``+changes`` when the tree differs from it."""
+    """The checkout's short commit, with ``+changes`` when the code differs from it.
+
+    Uncommitted text in the README, docs/ or benchmarks/results/ does not
+    count: one benchmark script writes there while the next one runs.
+    """
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
         return done.stdout.strip() if done.returncode == 0 else ""
 
     head = git("rev-parse", "--short", "HEAD") or "unknown commit"
-    dirty = git("status", "--porcelain", "--untracked-files=no")
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", *NOT_MEASURED)
     return head + ("+changes" if dirty else "")
 
 
