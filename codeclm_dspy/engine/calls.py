@@ -9,7 +9,7 @@ request cache, and only then claims a budget slot, waits for a role slot and
 sends it through ``litellm.acompletion`` with retries (``retries.py``); a
 connection failure that outlasts them becomes a ``ProviderUnreachable``,
 which stops the run instead of failing the item, and so do read timeouts
-of one role in a row (a hung server: ``retries.hung``). Whatever arrives is
+of one role in a row (a hung server: ``timeouts.py``). Whatever arrives is
 committed to the journal before it is used. Identical requests in flight at
 the same time are sent once and share the answer, so a run's answers never
 depend on timing. ``complete`` is the same for code that is not async: it
@@ -32,8 +32,9 @@ from codeclm_dspy.engine.budget import Budget
 from codeclm_dspy.engine.cache import RequestCache, request_key
 from codeclm_dspy.engine.event_loop import engine_loop
 from codeclm_dspy.engine.limits import RoleLimiter
-from codeclm_dspy.engine.retries import as_stop, complete_with_retries, hung, is_read_timeout, unreachable
+from codeclm_dspy.engine.retries import as_stop, complete_with_retries, unreachable
 from codeclm_dspy.engine.send import plain
+from codeclm_dspy.engine.timeouts import hung, is_read_timeout
 from codeclm_dspy.engine.usage import UsageMeter, usd_of
 from codeclm_dspy.errors import RunStopped
 

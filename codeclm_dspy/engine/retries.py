@@ -42,7 +42,7 @@ from codeclm_dspy.errors import ProviderStopped, ProviderUnreachable, RunStopped
 from codeclm_dspy.secrets import scrub
 
 
-def _in_process(exc: BaseException) -> bool:
+def in_process(exc: BaseException) -> bool:
     """An error from the embedded llama.cpp models: no network to blame.
 
     LiteLLM reports any error of a custom provider as a connection error;
@@ -56,7 +56,7 @@ def is_transient(exc: BaseException) -> bool:
     """True for errors that a later attempt may not meet."""
     import litellm
 
-    if _in_process(exc):
+    if in_process(exc):
         return False
     if isinstance(exc, litellm.Timeout | litellm.APIConnectionError | litellm.RateLimitError):
         return True
@@ -154,11 +154,11 @@ def stops_the_run(exc: BaseException) -> bool:
     remaining request, so the run stops (and can be resumed) instead of
     failing its items one by one. A read timeout fails only its item: the
     server took the request, and a long answer to one prompt can outlast it
-    (``TIMEOUT_STREAK`` of them in a row do stop it: see ``hung``).
+    (enough of them in a row do stop it: ``timeouts.py``).
     """
     import litellm
 
-    if _in_process(exc):
+    if in_process(exc):
         return False
     if connection_failure(exc) is not None:
         return True
@@ -231,7 +231,7 @@ def connection_failure(exc: BaseException) -> str | None:
     failure (see ``stops_the_run``), nor is any error of the in-process
     embedded models.
     """
-    if _in_process(exc):
+    if in_process(exc):
         return None
     if isinstance(told := getattr(exc, "connection_failure", None), str):
         return told  # said by a sender process (senders.py), where the chain was
@@ -274,45 +274,6 @@ def endpoint(connection: dict[str, Any], exc: BaseException | None = None) -> st
             if found:
                 break
     return found or str(connection.get("model", "the provider"))
-
-
-# Read timeouts of one role in a row, with no answer from it between, that
-# stop the run: one slow prompt fails its item, but this many say the server
-# takes requests and answers none (hung, overloaded, a stuck GPU). At a 15%
-# rate of random timeouts, 8 in a row happen about once in 4 million calls.
-TIMEOUT_STREAK = 8
-# Fewer suffice before the role's first answer of the session: a run against a
-# server hung from the start would otherwise fail every seed and finish empty.
-FIRST_TIMEOUTS = 3
-
-
-def is_read_timeout(exc: BaseException) -> bool:
-    """A request the server took but did not answer in time (not a failed connection)."""
-    import litellm
-
-    return isinstance(exc, litellm.Timeout) and not _in_process(exc) and connection_failure(exc) is None
-
-
-def hung(
-    role: str, connection: dict[str, Any], streak: int, answered: bool, retries: int
-) -> ProviderStopped | None:
-    """The run-stopping form of ``streak`` read timeouts in a row, once there are enough.
-
-    Enough is ``TIMEOUT_STREAK``, or ``FIRST_TIMEOUTS`` while the role has not
-    ``answered`` any request this session. The items that timed out before
-    are not lost: their calls are not in the journal, so the resumed run
-    sends them again.
-    """
-    if streak < (TIMEOUT_STREAK if answered else FIRST_TIMEOUTS):
-        return None
-    limit = connection.get("timeout")
-    attempts = (f"{limit:g} s, " if limit else "") + f"{retries + 1} attempt{'s' if retries else ''} each"
-    return ProviderStopped(
-        f"the {role} model's provider at {endpoint(connection)} ({connection.get('model')}) answered "
-        f"none of {streak} requests in a row within models.{role}.timeout ({attempts}); everything "
-        "so far is saved: run the same command again to resume once it answers, or raise the "
-        "timeout if its answers are that slow"
-    )
 
 
 def unreachable(

@@ -124,7 +124,7 @@ def test_read_timeouts_in_a_row_stop_the_run_and_an_answer_between_resets_the_co
     """A read timeout fails only its request, until ``TIMEOUT_STREAK`` of one role
     come in a row with no answer between (a hung server): that one stops the run.
     Before the role's first answer ``FIRST_TIMEOUTS`` suffice."""
-    from codeclm_dspy.engine.retries import FIRST_TIMEOUTS, TIMEOUT_STREAK
+    from codeclm_dspy.engine.timeouts import FIRST_TIMEOUTS, TIMEOUT_STREAK
     from codeclm_dspy.errors import ProviderStopped
 
     timeout = litellm.Timeout("no answer within 30 s", model=MODEL, llm_provider="openai")
