@@ -104,14 +104,15 @@ class Instructions:
 
 @dataclass(kw_only=True)
 class CodecLMInstructions(Instructions):
-    """CodecLM's outcomes besides the shared ones: gate rejections, target-model pairs, over quota."""
+    """CodecLM's outcomes besides the shared ones: gate rejections, target-model pairs, left over."""
 
     rejected: int = 0  # a quality gate refused it, or the decoder's output was not an instruction
     kept_target: int = 0  # kept with the target model's answer (Contrastive Filtering, §4.3)
     over_quota: int = 0  # decoded, but the quota was met before it was needed
+    max_overdraw: int = 0  # decoded, but pipeline.max_overdraw stopped the run before it was filtered
 
     def not_kept(self) -> int:
-        return super().not_kept() + self.rejected + self.over_quota
+        return super().not_kept() + self.rejected + self.over_quota + self.max_overdraw
 
 
 @dataclass(kw_only=True)

@@ -47,7 +47,7 @@ class Funnel(Counts):
     decode: Decode = field(init=False, default_factory=Decode)
     instructions: CodecLMInstructions = field(init=False, default_factory=CodecLMInstructions)
     # every instruction that was not kept, by reason (within_threshold,
-    # duplicate, over_quota, a quality gate's reason, parse_error, ...)
+    # duplicate, over_quota, max_overdraw, a quality gate's reason, parse_error, ...)
     not_kept_by_reason: dict[str, int] = field(init=False, default_factory=dict)
     iterations: list[Iteration] = field(init=False, default_factory=list)
 
@@ -89,11 +89,21 @@ class Funnel(Counts):
             self.instructions.dropped += 1
             self._because(reason)
 
-    def over_quota(self) -> None:
-        """Count a decoded instruction the quota no longer needed."""
+    def left_over(self, reason: str) -> None:
+        """Count a decoded instruction that was never filtered.
+
+        Args:
+            reason: "over_quota" (the quota was met before it was needed) or
+                "max_overdraw" (the cap stopped the run with pairs missing).
+        """
         with self.lock:
-            self.instructions.over_quota += 1
-            self._because("over_quota")
+            if reason == "over_quota":
+                self.instructions.over_quota += 1
+            elif reason == "max_overdraw":
+                self.instructions.max_overdraw += 1
+            else:
+                raise ValueError(f"unknown left-over reason {reason!r}")
+            self._because(reason)
 
     def _because(self, reason: str) -> None:
         self.not_kept_by_reason[reason] = self.not_kept_by_reason.get(reason, 0) + 1

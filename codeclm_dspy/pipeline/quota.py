@@ -87,14 +87,17 @@ def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_see
         wave, buffer = buffer[:missing], buffer[missing:]
         evolved += len(wave)
         evolve_wave(program, rt, wave, sink, funnel, gates, random_seed, workers, progress)
+    # left decoded but never filtered: the quota was met first, or max_overdraw
+    # stopped the loop (the only cap that can leave decoded instructions behind)
+    left_over = "over_quota" if reason is None else "max_overdraw"
     for traj_id, state, text in buffer:
-        funnel.over_quota()
+        funnel.left_over(left_over)
         sink.reject(
             rejected_row(
                 "instruction",
                 traj_id,
                 "rejected",
-                "over_quota",
+                left_over,
                 "quota",
                 instruction=text,
                 basic_instruction=text,

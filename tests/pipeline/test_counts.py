@@ -66,7 +66,7 @@ def small_run() -> Funnel:
     f.duplicate()
     f.reject("prompt_leak")
     f.drop("within_threshold")
-    f.over_quota()
+    f.left_over("over_quota")
     f.instructions.settle(None)
     return f
 

@@ -117,6 +117,28 @@ def test_every_item_is_accounted_for(script, tmp_path):
     assert manifest["usage"]["calls"] == len(script.calls)
 
 
+def test_instructions_left_at_a_cap_say_the_cap_not_over_quota(script, tmp_path):
+    # the model writes twice what each decode call asks for; the judge ties every pair
+    numbers = itertools.count()
+    script.handlers["decode"] = lambda r, i, p: {
+        "new_instructions": [
+            f"Question {next(numbers)} about {i['use_case']}" for _ in range(2 * int(i["count"]))
+        ]
+    }
+    script.handlers["judge"] = lambda role, i, p: {"score_1": 6, "score_2": 6}
+    cc.generate(config(num_instructions=4, max_iterations=1, max_overdraw=1.0), SEEDS, tmp_path / "run")
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    counts, funnel = manifest["counts"]["instructions"], manifest["cost_funnel"]
+    assert manifest["accounting"]["balanced"] and counts["kept"] == 0
+    assert "max_overdraw" in funnel["shortfall_reason"]
+    # 8 decoded, 4 filtered (the cap): the other 4 were never needed by a met quota
+    assert counts["over_quota"] == 0 and counts["max_overdraw"] == 4
+    assert funnel["not_kept_by_reason"] == {"within_threshold": 4, "max_overdraw": 4}
+    rejected = [json.loads(line) for line in (tmp_path / "run" / "rejected.jsonl").open()]
+    left = [r for r in rejected if r["stage"] == "quota"]
+    assert len(left) == 4 and {r["reason"] for r in left} == {"max_overdraw"}
+
+
 def test_kept_rows_carry_the_schema_sft_trainers_read(script):
     script.handlers["judge"] = lambda r, i, p: {
         "score_1": 9 if i["answer_1"] == "STRONG answer" else 1,
