@@ -11,16 +11,22 @@ with the same semantics as for a role with one endpoint.
 
 What this module adds around the Router:
 
-- Failover inside an attempt. A deployment that cannot be connected to is
-  put in the Router's cooldown for ``COOLDOWN_S`` (the Router leaves it out
-  of its choice meanwhile) and the same request goes at once to a deployment
-  not yet tried, cooling ones last. The attempt fails, with that connection
-  error, only once every deployment failed to connect; so a dead replica
+- Failover inside an attempt. A deployment that cannot be connected to, or
+  that took the request and did not answer within the timeout (a hung
+  replica), is put in the Router's cooldown for ``COOLDOWN_S`` (the Router
+  leaves it out of its choice meanwhile) and the same request goes at once
+  to a deployment not yet tried, cooling ones last. The attempt fails, with
+  that error, only once every deployment failed; so a dead or hung replica
   costs no item and no retry while another answers, and the run stops
-  (``ProviderUnreachable``) only when all are unreachable past the retries.
-  LiteLLM's own cooldown is not enough for this: it ignores what it calls
-  connection errors, and its usage strategy keeps choosing a dead replica,
-  whose token count, never growing, stays the lowest.
+  (``ProviderUnreachable``, or the hung-server rule of ``timeouts.py``) only
+  when none answers past the retries. LiteLLM's own cooldown is not enough
+  for this: it ignores what it calls connection errors, and its usage
+  strategy keeps choosing a dead replica, whose token count, never growing,
+  stays the lowest.
+- One trial at a time. For the same reason, a deployment that failed is not
+  simply let back after its cooldown: it gets one request alone (``_trial``)
+  while the Router still leaves it out, and is back once it answers. A hung
+  replica so holds one request for a timeout every cooldown, not all of them.
 - Waiting for room. When every live deployment is at its limits for the
   clock minute the Router refuses the request; it waits for the next minute
   (the Router counts per clock minute) instead of drawing a 429, as the role
@@ -41,6 +47,7 @@ from typing import Any
 
 from codeclm_dspy.engine.event_loop import engine_loop
 from codeclm_dspy.engine.retries import connection_failure, endpoint
+from codeclm_dspy.engine.timeouts import is_read_timeout
 
 GROUP = "codeclm-deployments"
 STRATEGY = "usage-based-routing-v2"
@@ -73,6 +80,8 @@ class RoleRouter:
         ]
         self._tpm = [entry.get("tpm") for entry in deployments]
         self._router = None
+        self._struck: set[str] = set()  # failed (no connection, no answer in time), no answer since
+        self._on_trial: set[str] = set()  # struck ones with their one trial request in flight
 
     def __repr__(self) -> str:  # the model list holds keys: never show it
         return f"RoleRouter({', '.join(self.endpoints)})"
@@ -87,22 +96,33 @@ class RoleRouter:
         """
         router = self._router or self._build()
         tried: list[str] = []
-        target = GROUP
-        while True:
-            try:
-                return await router.acompletion(model=target, messages=messages, **params)
-            except Exception as exc:
-                failed = getattr(exc, "failed_deployment_id", None)
-                if failed in self.ids and connection_failure(exc) is not None:
-                    self._cool_down(router, failed, exc)
-                    tried.append(failed)
-                    target = await self._next_untried(router, tried)
-                    if target is None:
+        trial = await self._trial(router, params.get("timeout"))
+        target = trial or GROUP
+        try:
+            while True:
+                try:
+                    answer = await router.acompletion(model=target, messages=messages, **params)
+                except Exception as exc:
+                    failed = getattr(exc, "failed_deployment_id", None)
+                    if failed in self.ids and _unanswered(exc):
+                        self._struck.add(failed)
+                        self._cool_down(router, failed, exc, COOLDOWN_S)
+                        tried.append(failed)
+                        target = await self._next_untried(router, tried)
+                        if target is None:
+                            raise
+                    elif target == GROUP and failed is None and _refused(exc):
+                        target = await self._after_refusal(router, messages)
+                    else:
                         raise
-                elif target == GROUP and failed is None and _refused(exc):
-                    target = await self._after_refusal(router, messages)
                 else:
-                    raise
+                    answered = (getattr(answer, "_hidden_params", None) or {}).get("model_id") or target
+                    self._struck.discard(answered)
+                    if answered == trial:  # it is back: end the cooldown that kept the others off it
+                        self._cool_down(router, trial, None, 0.01)
+                    return answer
+        finally:
+            self._on_trial.discard(trial)
 
     def _build(self):
         import litellm
@@ -113,14 +133,34 @@ class RoleRouter:
         return self._router
 
     @staticmethod
-    def _cool_down(router, deployment_id: str, exc: BaseException) -> None:
+    def _cool_down(router, deployment_id: str, exc: BaseException | None, seconds: float) -> None:
         status = getattr(exc, "status_code", None)
         router.cooldown_cache.add_deployment_to_cooldown(
             model_id=deployment_id,
-            original_exception=exc,
+            original_exception=exc or RuntimeError("on trial"),
             exception_status=status if isinstance(status, int) else 503,
-            cooldown_time=COOLDOWN_S,
+            cooldown_time=seconds,
         )
+
+    async def _trial(self, router, timeout: float | None) -> str | None:
+        """A struck deployment whose cooldown is over, taken for this one request, or None.
+
+        It stays in cooldown for everyone else while its trial runs (at most
+        the request's timeout): the Router would otherwise send it every
+        request, its usage being the lowest, and a hung replica would hold
+        them all for a timeout each. An answer clears it; a failure strikes
+        it again.
+        """
+        due = self._struck - self._on_trial
+        if not due:
+            return None
+        cooling = await _cooling(router)
+        for id_ in self.ids:
+            if id_ in due and id_ not in cooling and id_ not in self._on_trial:
+                self._on_trial.add(id_)
+                self._cool_down(router, id_, None, (timeout or COOLDOWN_S) + COOLDOWN_S)
+                return id_
+        return None
 
     async def _next_untried(self, router, tried: list[str]) -> str | None:
         """The first deployment not tried in this attempt, those not cooling down first."""
@@ -164,6 +204,11 @@ class RoleRouter:
         else:
             with contextlib.suppress(RuntimeError):  # the loop already closed (process exit)
                 loop.loop.call_soon_threadsafe(_discard, router)
+
+
+def _unanswered(exc: BaseException) -> bool:
+    """The deployment could not be connected to, or took the request and did not answer in time."""
+    return connection_failure(exc) is not None or is_read_timeout(exc)
 
 
 def _refused(exc: BaseException) -> bool:

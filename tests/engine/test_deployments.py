@@ -16,6 +16,7 @@ import litellm
 import pytest
 
 from benchmarks.stub_server import StubServer
+from codeclm_dspy.engine import deployments
 from codeclm_dspy.engine.deployments import RoleRouter
 from codeclm_dspy.engine.event_loop import engine_loop
 from tests.engine_helpers import command, env, manifest, rows, run_cli, stub_config, write_inputs
@@ -129,6 +130,29 @@ def test_a_replica_that_dies_mid_run_costs_nothing_while_the_other_answers(tmp_p
     assert state["status"] == "complete" and state["accounting"]["balanced"]
     assert [r for r in rows(out / "rejected.jsonl") if r["outcome"] == "failed"] == []
     same_dataset(out, tmp_path / "reference")
+
+
+def test_a_replica_that_hangs_costs_no_item_and_does_not_stop_the_run(tmp_path):
+    """A replica that takes every request and answers none: each request that
+    meets it goes on to the other within the same attempt, so the run neither
+    fails items nor stops as a hung provider."""
+    ref_calls = reference(tmp_path)
+    with (
+        StubServer() as other,
+        StubServer() as a,
+        StubServer(fault_rate=1.0, faults=("timeout",), hang_s=30.0) as hung,
+    ):
+        config = two_endpoints([hung.url, a.url], other.url, retries=0)
+        config["models"]["strong"]["timeout"] = 0.5
+        config, seeds = write_inputs(tmp_path, config)
+        done = run_cli(config, seeds, tmp_path / "run", tmp_path)
+        on_a, on_hung = strong_calls(a, hung)
+    assert done.returncode == 0, done.stderr
+    assert on_hung >= 1 and on_a == ref_calls, (on_a, on_hung)
+    state = manifest(tmp_path / "run")
+    assert state["status"] == "complete" and state["accounting"]["balanced"]
+    assert [r for r in rows(tmp_path / "run" / "rejected.jsonl") if r["outcome"] == "failed"] == []
+    same_dataset(tmp_path / "run", tmp_path / "reference")
 
 
 def test_a_dead_replica_at_start_is_named_and_the_run_goes_on(tmp_path):
@@ -247,3 +271,48 @@ def test_a_prompt_over_every_deployments_tpm_fails_at_once_and_close_unhooks_the
     engine_loop().run(asyncio.sleep(0))  # close runs on the loop
     assert hooked.deployment_callback_on_success not in litellm._async_success_callback
     assert hooked.lowesttpm_logger_v2 not in litellm.callbacks
+
+
+def test_a_struck_deployment_gets_one_trial_request_at_a_time(monkeypatch):
+    """After its cooldown a replica that failed takes one request alone: were it
+    simply back, the Router would send it every request (its usage is the
+    lowest) and a hung one would hold each for a timeout."""
+    monkeypatch.setattr(deployments, "COOLDOWN_S", 0.5)
+    with StubServer() as good, StubServer(fault_rate=1.0, faults=("timeout",), hang_s=30.0) as hung:
+        router = router_on(hung.url, good.url)
+
+        async def waves(seconds: float) -> list:
+            answers, ends, n = [], time.monotonic() + seconds, 0
+            while time.monotonic() < ends:
+                wave = [
+                    router.send(messages=[{"role": "user", "content": f"request {n + i}"}], timeout=0.3)
+                    for i in range(8)
+                ]
+                answers += await asyncio.gather(*wave)
+                n += 8
+            return answers
+
+        try:
+            answers = engine_loop().run(asyncio.wait_for(waves(3.0), 60))
+            on_hung, on_good = strong_calls(hung, good)
+        finally:
+            router.close()
+    assert all(a.choices[0].message.content for a in answers)  # every request answered
+    assert on_good == len(answers) >= 24
+    # the first wave can all meet it; then one trial per cooldown (0.5 s) and timeout (0.3 s)
+    assert 2 <= on_hung <= 8 + 4, on_hung
+
+
+def test_a_struck_deployment_that_answers_its_trial_is_back_at_once(monkeypatch):
+    monkeypatch.setattr(deployments, "COOLDOWN_S", 0.3)
+    with StubServer() as a, StubServer() as b:
+        router = router_on(a.url, b.url)
+        try:
+            router._struck.add("strong-0")  # as if it had failed once
+            assert ask(router, "the trial").choices[0].message.content
+            assert strong_calls(a, b) == [1, 0] and not router._struck  # the trial went to it alone
+            time.sleep(0.05)  # what is left of its cooldown: 10 ms
+            cooling = engine_loop().run(deployments._cooling(router._router))
+            assert "strong-0" not in cooling  # not held out for the trial's timeout (10 s here)
+        finally:
+            router.close()

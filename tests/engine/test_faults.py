@@ -37,7 +37,9 @@ def test_a_run_through_20_percent_faults_accounts_for_every_item(faulty, tmp_pat
     # gate, beyond the quota, or failed with its error.
     instr = [r for r in rejected if r["kind"] == "instruction"]
     i = counts["instructions"]
-    not_kept = i["dropped"] + i["duplicates"] + i["failed"] + i["rejected"] + i["over_quota"] + i["max_overdraw"]
+    not_kept = (
+        i["dropped"] + i["duplicates"] + i["failed"] + i["rejected"] + i["over_quota"] + i["max_overdraw"]
+    )
     assert len(kept) == i["kept"] and len(instr) == not_kept
     assert i["generated"] == len(kept) + len(instr)
     for row in rejected:
