@@ -125,7 +125,8 @@ class BatchWriter:
                 if self._on_commit is not None:
                     self._on_commit([tag for _, _, tag, _ in writes if tag is not None])
             except Exception as exc:  # anything: a dead writer would leave its waiters hanging
-                logger.error("writing %s failed: %s", self._what, exc)
+                # debug, not error: the waiters raise it, and the run ends printing it once
+                logger.debug("writing %s failed: %s", self._what, exc)
                 error = self.failed = JournalWriteFailed(
                     f"cannot write {self._what} ({exc}); what was committed before is saved: "
                     "fix the cause (disk space, permissions) and run the same command again to resume"
@@ -143,4 +144,4 @@ class BatchWriter:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
-            logger.error("rolling back %s failed: %s", self._what, exc)
+            logger.debug("rolling back %s failed: %s", self._what, exc)  # the write's error says it

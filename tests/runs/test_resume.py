@@ -12,15 +12,27 @@ slow machine still kills mid-run.
 
 import os
 import random
+import resource
 import shutil
 import signal
+import subprocess
 import time
 from collections import Counter
 
 import pytest
 
 from benchmarks.stub_server import StubServer
-from tests.engine_helpers import ForkedCLI, manifest, recorded_calls, rows, run_cli, stub_config, write_inputs
+from tests.engine_helpers import (
+    ForkedCLI,
+    command,
+    env,
+    manifest,
+    recorded_calls,
+    rows,
+    run_cli,
+    stub_config,
+    write_inputs,
+)
 
 KILL_POINTS = int(os.environ.get("CODECLM_KILL_POINTS", "20"))
 
@@ -113,6 +125,37 @@ def test_budget_stops_cleanly_and_resumes_to_the_same_dataset(server, reference,
     assert rows(out / "kept.jsonl") == rows(ref / "kept.jsonl")
     assert rows(out / "rejected.jsonl") == rows(ref / "rejected.jsonl")
     assert server.stats()["requests"] - before == manifest(ref)["usage"]["calls"] - 40
+
+
+def test_a_full_disk_stops_with_one_line_and_resumes_to_the_same_dataset(server, reference, tmp_path):
+    """No file may grow past half the finished journal (RLIMIT_FSIZE: the write
+    fails as on a full disk, and Python ignores SIGXFSZ): the run stops with
+    one line saying what to do, keeps what it committed, and the same command
+    with room again finishes the reference dataset."""
+    config, seeds, ref = reference
+    cap = (ref / "state.sqlite").stat().st_size // 2
+    out = tmp_path / "full"
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+
+    argv, environ = command(config, seeds, out), env(tmp_path)
+    full = subprocess.run(
+        argv, env=environ, capture_output=True, text=True, timeout=600, preexec_fn=small_disk
+    )
+    assert full.returncode == 4, full.stderr
+    lines = [line for line in full.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in full.stderr, full.stderr
+    assert f"cannot write the run state {out / 'state.sqlite'}" in lines[0]
+    assert "run the same command again to resume" in lines[0]
+    journaled = recorded_calls(out)
+    assert 0 < journaled < manifest(ref)["usage"]["calls"]
+
+    resumed = run_cli(config, seeds, out, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert manifest(out)["status"] == "complete" and manifest(out)["accounting"]["balanced"]
+    assert rows(out / "kept.jsonl") == rows(ref / "kept.jsonl")
+    assert rows(out / "rejected.jsonl") == rows(ref / "rejected.jsonl")
 
 
 def test_resuming_with_a_different_config_is_refused(server, reference, tmp_path):
