@@ -195,8 +195,11 @@ def open_study(storage: str, name: str, *, seed: int | None = None, create: bool
 
     # ERROR: Optuna logs every failed trial with its traceback; the trial keeps its reason instead
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    # heartbeats and retried_trial_number are marked experimental; they are what resume rests on
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning, module=r"optuna\.")
+    # heartbeats and retried_trial_number are marked experimental; they are what resume rests on.
+    # A warning is filed under its caller's module: ours (optimizers.*) as much as Optuna's.
+    warnings.filterwarnings(
+        "ignore", category=optuna.exceptions.ExperimentalWarning, module=r"(optuna|optimizers)(\.|$)"
+    )
     for attempt in range(4):
         try:
             rdb = optuna.storages.RDBStorage(

@@ -34,12 +34,14 @@ def run_script(name: str, tmp: Path, **settings: str) -> Path:
             "CONFIG": str(tmp / "base.yaml"),
             "STUB_API_KEY": "sk-stub-test",
             "CODECLM_CACHE_DIR": str(tmp / "cache"),
+            "PYTHONPATH": str(ROOT),  # this checkout's code, whatever .venv was installed from
             **settings,
         }
         done = subprocess.run(
             ["bash", str(ROOT / "scripts" / name)], env=environ, capture_output=True, text=True, timeout=900
         )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "Warning" not in done.stderr, done.stderr[-3000:]  # what a user reads is the run's own lines
     return out
 
 
