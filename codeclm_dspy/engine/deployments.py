@@ -80,7 +80,8 @@ class RoleRouter:
         ]
         self._tpm = [entry.get("tpm") for entry in deployments]
         self._router = None
-        self._struck: set[str] = set()  # failed (no connection, no answer in time), no answer since
+        # deployment id -> failures (no connection, no answer in time) since its last answer
+        self._struck: dict[str, int] = {}
         self._on_trial: set[str] = set()  # struck ones with their one trial request in flight
 
     def __repr__(self) -> str:  # the model list holds keys: never show it
@@ -105,19 +106,21 @@ class RoleRouter:
                 except Exception as exc:
                     failed = getattr(exc, "failed_deployment_id", None)
                     if failed in self.ids and _unanswered(exc):
-                        self._struck.add(failed)
+                        self._struck[failed] = self._struck.get(failed, 0) + 1
                         self._cool_down(router, failed, exc, COOLDOWN_S)
                         tried.append(failed)
                         target = await self._next_untried(router, tried)
                         if target is None:
                             raise
+                    elif target == trial and _refused(exc):  # at its rpm: the Router picks instead
+                        target = GROUP
                     elif target == GROUP and failed is None and _refused(exc):
                         target = await self._after_refusal(router, messages)
                     else:
                         raise
                 else:
                     answered = (getattr(answer, "_hidden_params", None) or {}).get("model_id") or target
-                    self._struck.discard(answered)
+                    self._struck.pop(answered, None)
                     if answered == trial:  # it is back: end the cooldown that kept the others off it
                         self._cool_down(router, trial, None, 0.01)
                     return answer
@@ -151,7 +154,7 @@ class RoleRouter:
         them all for a timeout each. An answer clears it; a failure strikes
         it again.
         """
-        due = self._struck - self._on_trial
+        due = set(self._struck) - self._on_trial
         if not due:
             return None
         cooling = await _cooling(router)
@@ -163,24 +166,27 @@ class RoleRouter:
         return None
 
     async def _next_untried(self, router, tried: list[str]) -> str | None:
-        """The first deployment not tried in this attempt, those not cooling down first."""
+        """A deployment not tried in this attempt: not cooling down first, then the least failed."""
         rest = [id_ for id_ in self.ids if id_ not in tried]
         if not rest:
             return None
         cooling = await _cooling(router)
-        return min(rest, key=lambda id_: id_ in cooling)  # min keeps the first of equals
+        # min keeps the first of equals
+        return min(rest, key=lambda id_: (id_ in cooling, self._struck.get(id_, 0)))
 
     async def _after_refusal(self, router, messages: list[dict]) -> str:
         """What to send to once the Router had no deployment for a request.
 
         Every deployment cooling down: try them one by one all the same (the
-        cooldown is a guess; the attempt decides). Otherwise the live ones
+        cooldown is a guess; the attempt decides), the one that failed least
+        since its last answer first: one slow answer from a healthy replica
+        must not send every request to a hung one. Otherwise the live ones
         are at their limits for this clock minute: wait for the next one.
         """
         import litellm
 
         if set(self.ids) <= await _cooling(router):
-            return self.ids[0]
+            return min(self.ids, key=lambda id_: (id_ in self._on_trial, self._struck.get(id_, 0)))
         if all(limit is not None for limit in self._tpm):
             tokens = litellm.token_counter(messages=messages)  # as the strategy counts them
             if tokens > max(self._tpm):

@@ -71,6 +71,7 @@ class BatchWriter:
         self._conn, self._what, self._on_commit = conn, what, on_commit
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self.failed: JournalWriteFailed | None = None
+        self._told = False  # the failure reached a caller (raised by submit, or a waiter's future)
         self._thread = threading.Thread(target=self._run, name=f"codeclm-writer ({what})", daemon=True)
         self._thread.start()
 
@@ -83,6 +84,7 @@ class BatchWriter:
             JournalWriteFailed: an earlier write could not be committed.
         """
         if self.failed is not None:
+            self._told = True
             raise self.failed
         done: Future | None = Future() if durable else None
         self._queue.put((sql, params, tag, done))
@@ -93,11 +95,17 @@ class BatchWriter:
         self.submit(None, (), durable=True).result()  # an empty write: its commit follows the rest
 
     def close(self) -> None:
-        """Commit what is queued, stop the thread and close the connection."""
+        """Commit what is queued, stop the thread and close the connection.
+
+        A failed write no caller was told of (nothing waited for it, nothing was
+        queued after it) is logged here as a warning, so it is never silent.
+        """
         if self._thread.is_alive():
             self._queue.put(_CLOSE)
             self._thread.join()
         self._conn.close()
+        if self.failed is not None and not self._told:  # writes nobody waited for (the request cache)
+            logger.warning("%s", self.failed)
 
     def _run(self) -> None:
         while True:
@@ -125,7 +133,8 @@ class BatchWriter:
                 if self._on_commit is not None:
                     self._on_commit([tag for _, _, tag, _ in writes if tag is not None])
             except Exception as exc:  # anything: a dead writer would leave its waiters hanging
-                # debug, not error: the waiters raise it, and the run ends printing it once
+                # debug, not error: a caller gets it (submit raises it, a waiter's future
+                # holds it, or close warns of it), and the run prints it once
                 logger.debug("writing %s failed: %s", self._what, exc)
                 error = self.failed = JournalWriteFailed(
                     f"cannot write {self._what} ({exc}); what was committed before is saved: "
@@ -137,6 +146,7 @@ class BatchWriter:
                 if error is None:
                     done.set_result(None)
                 else:
+                    self._told = True
                     done.set_exception(error)
 
     def _rollback(self) -> None:

@@ -143,7 +143,7 @@ def test_a_replica_that_hangs_costs_no_item_and_does_not_stop_the_run(tmp_path):
         StubServer(fault_rate=1.0, faults=("timeout",), hang_s=30.0) as hung,
     ):
         config = two_endpoints([hung.url, a.url], other.url, retries=0)
-        config["models"]["strong"]["timeout"] = 0.5
+        config["models"]["strong"]["timeout"] = 1.0
         config, seeds = write_inputs(tmp_path, config)
         done = run_cli(config, seeds, tmp_path / "run", tmp_path)
         on_a, on_hung = strong_calls(a, hung)
@@ -238,6 +238,15 @@ def router_on(*urls: str, **limits) -> RoleRouter:
     )
 
 
+def built(router: RoleRouter):
+    """The role's LiteLLM Router, built on the engine's loop as a first request would build it."""
+
+    async def build():
+        return router._router or router._build()
+
+    return engine_loop().run(build())
+
+
 def ask(router: RoleRouter, text: str, wait_s: float = 30.0):
     request = router.send(
         messages=[{"role": "user", "content": text}], model="openai/stub-strong", timeout=10
@@ -278,29 +287,70 @@ def test_a_struck_deployment_gets_one_trial_request_at_a_time(monkeypatch):
     simply back, the Router would send it every request (its usage is the
     lowest) and a hung one would hold each for a timeout."""
     monkeypatch.setattr(deployments, "COOLDOWN_S", 0.5)
+    timeout = 1.0
     with StubServer() as good, StubServer(fault_rate=1.0, faults=("timeout",), hang_s=30.0) as hung:
         router = router_on(hung.url, good.url)
 
-        async def waves(seconds: float) -> list:
-            answers, ends, n = [], time.monotonic() + seconds, 0
-            while time.monotonic() < ends:
+        async def waves(count: int) -> list:
+            answers = []
+            for n in range(count):
                 wave = [
-                    router.send(messages=[{"role": "user", "content": f"request {n + i}"}], timeout=0.3)
+                    router.send(messages=[{"role": "user", "content": f"request {n}-{i}"}], timeout=timeout)
                     for i in range(8)
                 ]
                 answers += await asyncio.gather(*wave)
-                n += 8
             return answers
 
         try:
-            answers = engine_loop().run(asyncio.wait_for(waves(3.0), 60))
+            ask(router, "warm-up")  # the Router is built before the clock starts
+            started = time.monotonic()
+            answers = engine_loop().run(asyncio.wait_for(waves(6), 120))
+            elapsed = time.monotonic() - started
             on_hung, on_good = strong_calls(hung, good)
         finally:
             router.close()
     assert all(a.choices[0].message.content for a in answers)  # every request answered
-    assert on_good == len(answers) >= 24
-    # the first wave can all meet it; then one trial per cooldown (0.5 s) and timeout (0.3 s)
-    assert 2 <= on_hung <= 8 + 4, on_hung
+    assert on_good == len(answers) + 1 == 49
+    # a first wave can all meet it; after that one trial per cooldown and timeout (without
+    # the trial rule: every request of the wave after each cooldown, 20 in 3 s here)
+    trials = elapsed / (deployments.COOLDOWN_S + timeout) + 1
+    assert 1 <= on_hung <= 8 + trials, (on_hung, elapsed)
+
+
+def test_a_trial_a_deployment_refuses_at_its_rpm_goes_to_the_others():
+    if time.time() % 60 > 50:  # the Router counts per clock minute: start in a fresh one
+        time.sleep(60.5 - time.time() % 60)
+    with StubServer() as a, StubServer() as b:
+        router = router_on(a.url, b.url, rpm=2)
+        try:
+            r = built(router)
+            for text in ("one", "two"):  # deployment 0 uses its rpm for this minute
+                engine_loop().run(
+                    r.acompletion(model="strong-0", messages=[{"role": "user", "content": text}])
+                )
+            router._struck["strong-0"] = 1  # then fails: its trial is due at once
+            assert ask(router, "the trial").choices[0].message.content
+            assert strong_calls(a, b) == [2, 1]
+        finally:
+            router.close()
+
+
+def test_with_every_deployment_cooling_the_least_failed_is_tried_first():
+    """One slow answer (a read timeout) cools a healthy replica like a hung one;
+    the hung one, which failed more since it last answered, goes last."""
+    with StubServer(fault_rate=1.0, faults=("timeout",), hang_s=30.0) as hung, StubServer() as good:
+        router = router_on(hung.url, good.url)
+        try:
+            r = built(router)
+            router._struck.update({"strong-0": 5, "strong-1": 1})
+            for id_ in router.ids:
+                router._cool_down(r, id_, None, 30.0)
+            started = time.monotonic()
+            assert ask(router, "while both cool down").choices[0].message.content
+            assert time.monotonic() - started < 5  # not a timeout (10 s) on the hung one first
+            assert strong_calls(hung, good) == [0, 1]
+        finally:
+            router.close()
 
 
 def test_a_struck_deployment_that_answers_its_trial_is_back_at_once(monkeypatch):
@@ -308,7 +358,7 @@ def test_a_struck_deployment_that_answers_its_trial_is_back_at_once(monkeypatch)
     with StubServer() as a, StubServer() as b:
         router = router_on(a.url, b.url)
         try:
-            router._struck.add("strong-0")  # as if it had failed once
+            router._struck["strong-0"] = 1  # as if it had failed once
             assert ask(router, "the trial").choices[0].message.content
             assert strong_calls(a, b) == [1, 0] and not router._struck  # the trial went to it alone
             time.sleep(0.05)  # what is left of its cooldown: 10 ms
