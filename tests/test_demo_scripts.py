@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from benchmarks.stub_server import StubServer
-from tests.engine_helpers import ROOT, stub_config
+from tests.engine_helpers import ROOT, manifest, stub_config
 
 VICUNA = ROOT.parent / "shared" / "data" / "vicuna" / "vicuna.jsonl"
 # the scripts read their benchmarks from ../shared/data, as on the machines the demos are made for
@@ -49,9 +49,9 @@ def run_script(name: str, tmp: Path, **settings: str) -> Path:
 
 
 def complete(run: Path) -> dict:
-    manifest = json.loads((run / "manifest.json").read_text())
-    assert manifest["status"] == "complete" and manifest["accounting"]["balanced"], run
-    return manifest
+    state = manifest(run)
+    assert state["status"] == "complete" and state["accounting"]["balanced"], run
+    return state
 
 
 def test_the_sweep_demo_runs_to_its_best_config_and_a_run_with_it(tmp_path):

@@ -90,10 +90,12 @@ class RoleRouter:
     async def send(
         self, messages: list[dict], model: str | None = None, api_base: str | None = None, **params
     ):
-        """One attempt of a request: the Router's pick, then each other deployment if it cannot connect.
+        """One attempt of a request: a due trial or the Router's pick, then each other deployment.
 
-        ``model`` and ``api_base`` are the role's (they made the request's
-        key); each deployment sends its own.
+        The next deployment is tried when one cannot be connected to or does
+        not answer in time (see the module docstring). ``model`` and
+        ``api_base`` are the role's (they made the request's key); each
+        deployment sends its own.
         """
         router = self._router or self._build()
         tried: list[str] = []
