@@ -67,7 +67,7 @@ class JudgeStudent(dspy.Module):
 
     def forward(self, instruction: str, reference: str, degraded: str) -> dspy.Prediction:
         return dspy.Prediction(
-            scores=self.contrastive_filter.score(self.rt, instruction, reference, degraded)
+            scores=self.rt.run(self.contrastive_filter.score(self.rt, instruction, reference, degraded))
         )
 
 

@@ -5,6 +5,10 @@ their instructions and demos. Everything about *how* they run is passed in
 as a ``Runtime`` at call time, so a saved program is plain JSON state that
 never carries an LM, a key or a lock.
 
+The calls are coroutines: a run's items await them on the engine's loop
+(DSPy's ``acall``), and ``Runtime.run`` lets code that is not async (the
+optimizers, the evaluators) run the same coroutine and wait for it.
+
 Calling a predictor with structured output, retried when parsing fails.
 
 Transport errors (429s, 5xx, timeouts) are retried with backoff
@@ -16,8 +20,9 @@ text so the item can be recorded as failed with its evidence.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from dataclasses import dataclass, field
@@ -28,6 +33,7 @@ from dspy.utils.exceptions import AdapterParseError
 
 from codeclm_dspy.engine.adapter import ADAPTER
 from codeclm_dspy.engine.calls import step as calls_for
+from codeclm_dspy.engine.event_loop import engine_loop
 from codeclm_dspy.engine.routing import LMRoles
 from codeclm_dspy.engine.usage import UsageMeter
 from codeclm_dspy.errors import StepParseError
@@ -67,7 +73,7 @@ def fresh_rollout(lm: dspy.BaseLM, attempt: int) -> dict:
     return {"rollout_id": attempt, **({"seed": attempt} if "seed" in lm.supported_params else {})}
 
 
-def call_structured(
+async def call_structured(
     predictor: dspy.Predict,
     step: str,
     lm: dspy.LM,
@@ -79,6 +85,9 @@ def call_structured(
     **inputs,
 ) -> dspy.Prediction:
     """Run ``predictor`` on ``lm`` with the JSON adapter, retrying parse failures.
+
+    A coroutine: DSPy's async path (``Predict.acall`` -> the adapter ->
+    ``RoutedLM.aforward`` -> the engine) on the engine's loop.
 
     Args:
         check: optional ``prediction -> str | None``; a returned string says
@@ -96,7 +105,7 @@ def call_structured(
     for attempt in range(first_rollout, first_rollout + retries + 1):
         try:
             with dspy.context(lm=lm, adapter=ADAPTER, **quiet), calls_for(step):
-                prediction = predictor(**inputs, config=fresh_rollout(lm, attempt))
+                prediction = await predictor.acall(**inputs, config=fresh_rollout(lm, attempt))
         except AdapterParseError as exc:
             meter.note_parse(step, ok=False)
             last, raw = "unparseable output", str(exc.lm_response)
@@ -109,8 +118,8 @@ def call_structured(
     raise StepParseError(step, f"{last} after {retries + 1} attempts", raw=raw)
 
 
-def call_plain(lm: dspy.BaseLM, step: str, meter: UsageMeter, prompt: str, retries: int) -> Answer:
-    """Send ``prompt`` as the only user message and return the answer.
+async def call_plain(lm: dspy.BaseLM, step: str, meter: UsageMeter, prompt: str, retries: int) -> Answer:
+    """Send ``prompt`` as the only user message and return the answer (a coroutine).
 
     Used for the strong and target answers: the paper sends the instruction
     as it is, so no adapter or template wraps it. An empty answer is asked
@@ -123,8 +132,8 @@ def call_plain(lm: dspy.BaseLM, step: str, meter: UsageMeter, prompt: str, retri
     answer = Answer("")
     for attempt in range(retries + 1):
         with dspy.context(**QUIET), calls_for(step):
-            # forward() rather than __call__: DSPy's processing keeps only the text
-            response = lm.forward(prompt=prompt, **fresh_rollout(lm, attempt))
+            # aforward() rather than acall(): DSPy's processing keeps only the text
+            response = await lm.aforward(prompt=prompt, **fresh_rollout(lm, attempt))
         choice = response.choices[0] if response.choices else None
         text = ((choice.message.content if choice else "") or "").strip()
         answer = Answer(text, getattr(choice, "finish_reason", None))
@@ -132,6 +141,18 @@ def call_plain(lm: dspy.BaseLM, step: str, meter: UsageMeter, prompt: str, retri
         if text:
             break
     return answer
+
+
+class AsyncStep(dspy.Module):
+    """A step whose work is a coroutine, ``aforward(rt, ...)``; a run awaits ``step.acall(rt, ...)``.
+
+    ``forward`` (what ``step(rt, ...)`` calls) runs the same coroutine on the
+    engine's loop and waits, so the optimizers and evaluators, which are not
+    async, call the very code a run awaits.
+    """
+
+    def forward(self, rt: Runtime, *args, **kwargs):
+        return rt.run(self.aforward(rt, *args, **kwargs))
 
 
 @dataclass
@@ -155,20 +176,28 @@ class Runtime:
         self.meter = self.lms.engine.meter if self.lms.engine else UsageMeter()
         self._side = ThreadPoolExecutor(max_workers=self.side_workers, thread_name_prefix="codeclm-side")
 
-    def both(self, first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
-        """Run two independent calls of one item at once; return both results.
+    async def aboth(self, first: Awaitable, second: Awaitable) -> tuple[Any, Any]:
+        """Await two independent calls of one item at once; return both results.
 
         Halves the wait of Contrastive Filtering (the strong and the target
         answer; the two judge orders). Answers are keyed by request, so the
-        order in which they arrive never changes a result.
+        order in which they arrive never changes a result. Both always
+        finish before an error travels on: a stopping run must not leave a
+        paid call behind, unjournaled.
         """
+        results = await asyncio.gather(first, second, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return results[0], results[1]
+
+    def both(self, first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
+        """``aboth`` for code that is not async (the evaluators): two threads."""
         other = self._side.submit(contextvars.copy_context().run, second)
         try:
             result = first()
         except BaseException:
-            # Let the other call land (and be journaled) before the error
-            # travels on: a stopping run must not leave a paid call behind.
-            futures_wait([other])
+            futures_wait([other])  # the other call lands (and is journaled) first
             raise
         return result, other.result()
 
@@ -183,10 +212,10 @@ class Runtime:
         if self.lms.engine is not None:
             self.lms.engine.close()
 
-    def structured(self, predictor, step: str, role: str, rollout: int = 0, check=None, **inputs):
+    async def astructured(self, predictor, step: str, role: str, rollout: int = 0, check=None, **inputs):
         """Call a predictor on a role's LM; see ``call_structured``."""
         lm = getattr(self.lms, role)
-        return call_structured(
+        return await call_structured(
             predictor,
             step,
             lm,
@@ -198,6 +227,22 @@ class Runtime:
             **inputs,
         )
 
-    def plain(self, role: str, step: str, prompt: str) -> Answer:
+    async def aplain(self, role: str, step: str, prompt: str) -> Answer:
         """Send a bare prompt to a role's LM; see ``call_plain``."""
-        return call_plain(getattr(self.lms, role), step, self.meter, prompt, self.parse_retries)
+        return await call_plain(getattr(self.lms, role), step, self.meter, prompt, self.parse_retries)
+
+    def run(self, coro: Coroutine) -> Any:
+        """Run a step's coroutine on the engine's loop from code that is not async; wait for it.
+
+        The caller's context goes with it (DSPy's settings and trace, the
+        step being charged), so an optimizer's thread sees its own trace.
+        """
+        return engine_loop().run(coro)
+
+    def structured(self, predictor, step: str, role: str, rollout: int = 0, check=None, **inputs):
+        """``astructured`` for code that is not async (the optimizers, the evaluators)."""
+        return self.run(self.astructured(predictor, step, role, rollout=rollout, check=check, **inputs))
+
+    def plain(self, role: str, step: str, prompt: str) -> Answer:
+        """``aplain`` for code that is not async."""
+        return self.run(self.aplain(role, step, prompt))

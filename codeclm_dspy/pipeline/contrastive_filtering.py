@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dspy
 
-from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.engine.runtime import AsyncStep, Runtime
 from codeclm_dspy.pipeline.records import Attempt
 from codeclm_dspy.steps import JUDGE, RESPOND_STRONG, RESPOND_TARGET
 from signatures import JudgePair
@@ -36,20 +36,20 @@ def decide(gap: float, threshold: float) -> str | None:
     return None
 
 
-class ContrastiveFilter(dspy.Module):
+class ContrastiveFilter(AsyncStep):
     """Answer with both models, judge both orders, and decide."""
 
     def __init__(self):
         super().__init__()
         self.judge = dspy.Predict(JudgePair)
 
-    def score(self, rt: Runtime, instruction: str, strong: str, target: str) -> dict:
+    async def score(self, rt: Runtime, instruction: str, strong: str, target: str) -> dict:
         """The judge's scores for both orders, keyed by which answer came first."""
-        first, second = rt.both(
-            lambda: rt.structured(
+        first, second = await rt.aboth(
+            rt.astructured(
                 self.judge, JUDGE.name, JUDGE.role, instruction=instruction, answer_1=strong, answer_2=target
             ),
-            lambda: rt.structured(
+            rt.astructured(
                 self.judge, JUDGE.name, JUDGE.role, instruction=instruction, answer_1=target, answer_2=strong
             ),
         )
@@ -58,14 +58,14 @@ class ContrastiveFilter(dspy.Module):
             "target_first": {"strong": int(second.score_2), "target": int(second.score_1)},
         }
 
-    def forward(
+    async def aforward(
         self, rt: Runtime, instruction: str, iteration: int, threshold: float
     ) -> tuple[Attempt, str | None]:
-        strong, target = rt.both(
-            lambda: rt.plain(RESPOND_STRONG.role, RESPOND_STRONG.name, instruction),
-            lambda: rt.plain(RESPOND_TARGET.role, RESPOND_TARGET.name, instruction),
+        strong, target = await rt.aboth(
+            rt.aplain(RESPOND_STRONG.role, RESPOND_STRONG.name, instruction),
+            rt.aplain(RESPOND_TARGET.role, RESPOND_TARGET.name, instruction),
         )
-        scores = self.score(rt, instruction, strong.text, target.text)
+        scores = await self.score(rt, instruction, strong.text, target.text)
         strong_score, target_score = average_scores(scores)
         gap = strong_score - target_score
         attempt = Attempt(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dspy
 
-from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.engine.runtime import AsyncStep, Runtime
 from codeclm_dspy.pipeline.records import Metadata
 from codeclm_dspy.pipeline.text import clean_instruction, looks_like_instruction, normalize
 from codeclm_dspy.steps import DECODE
@@ -18,18 +18,18 @@ TOP_UP_ROUNDS = 3
 ROLLOUT_STRIDE = 16
 
 
-class Decoder(dspy.Module):
+class Decoder(AsyncStep):
     """Write ``count`` distinct basic instructions for one metadata."""
 
     def __init__(self):
         super().__init__()
         self.decode = dspy.Predict(DecodeInstructions)
 
-    def forward(self, rt: Runtime, meta: Metadata, count: int) -> list[str]:
+    async def aforward(self, rt: Runtime, meta: Metadata, count: int) -> list[str]:
         """At most ``count`` distinct instructions (see ``write``)."""
-        return self.write(rt, meta, count)[0][:count]
+        return (await self.write(rt, meta, count))[0][:count]
 
-    def write(
+    async def write(
         self, rt: Runtime, meta: Metadata, count: int, call: int = 0
     ) -> tuple[list[str], list[tuple[str, str]]]:
         """Ask for ``count``; ask again (fresh rollouts) for any shortfall.
@@ -50,7 +50,7 @@ class Decoder(dspy.Module):
             missing = count - len(found)
             if missing <= 0:
                 break
-            out = rt.structured(
+            out = await rt.astructured(
                 self.decode,
                 DECODE.name,
                 DECODE.role,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dspy
 
-from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.engine.runtime import AsyncStep, Runtime
 from codeclm_dspy.steps import ENCODE
 from signatures import EncodeInstruction
 
@@ -36,7 +36,7 @@ def clean_skills(skills: list[str], limit: int = MAX_SKILLS) -> tuple[str, ...]:
     return tuple(list(seen.values())[:limit])
 
 
-class Encoder(dspy.Module):
+class Encoder(AsyncStep):
     """Seed instruction -> (use case, skills)."""
 
     def __init__(self):
@@ -44,8 +44,10 @@ class Encoder(dspy.Module):
         self.encode = dspy.Predict(EncodeInstruction)
         self.encode.demos = list(DEMOS)
 
-    def forward(self, rt: Runtime, instruction: str) -> tuple[str, tuple[str, ...]]:
-        out = rt.structured(self.encode, ENCODE.name, ENCODE.role, check=_unusable, instruction=instruction)
+    async def aforward(self, rt: Runtime, instruction: str) -> tuple[str, tuple[str, ...]]:
+        out = await rt.astructured(
+            self.encode, ENCODE.name, ENCODE.role, check=_unusable, instruction=instruction
+        )
         return _clean_use_case(out.use_case), clean_skills(out.skills)
 
 

@@ -12,7 +12,7 @@ import random
 
 import dspy
 
-from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.engine.runtime import AsyncStep, Runtime
 from codeclm_dspy.pipeline.records import Metadata
 from codeclm_dspy.steps import CHECK_METADATA
 from signatures import CheckMetadata
@@ -98,15 +98,15 @@ def merge_identical(metadata: list[Metadata]) -> tuple[list[Metadata], int]:
     return list(merged.values()), len(metadata) - len(merged)
 
 
-class MetadataChecker(dspy.Module):
+class MetadataChecker(AsyncStep):
     """Is this (use case, skills) pair one a real request could have?"""
 
     def __init__(self):
         super().__init__()
         self.check = dspy.Predict(CheckMetadata)
 
-    def forward(self, rt: Runtime, meta: Metadata) -> bool:
-        out = rt.structured(
+    async def aforward(self, rt: Runtime, meta: Metadata) -> bool:
+        out = await rt.astructured(
             self.check,
             CHECK_METADATA.name,
             CHECK_METADATA.role,

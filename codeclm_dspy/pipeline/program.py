@@ -48,7 +48,7 @@ class CodecLM(dspy.Module):
         self.improver = Improver()
         self.contrastive_filter = ContrastiveFilter()
 
-    def evolve(
+    async def evolve(
         self,
         rt: Runtime,
         traj: Trajectory,
@@ -57,7 +57,7 @@ class CodecLM(dspy.Module):
         gates: Gates | None = None,
         on_attempt=None,
     ) -> str | None:
-        """Run one instruction through up to T filter rounds.
+        """Run one instruction through up to T filter rounds (a coroutine: one item of the run).
 
         Iteration 1 judges the basic instruction itself; each later iteration
         first applies one sampled action to the current instruction (no
@@ -74,12 +74,14 @@ class CodecLM(dspy.Module):
         gates = gates or self.gates()
         instruction = traj.basic_instruction
         if not self.pipeline.contrastive_filtering:
-            return self._unfiltered(rt, traj, actions, rng, gates)
+            return await self._unfiltered(rt, traj, actions, rng, gates)
         rounds = self.pipeline.max_iterations if self.pipeline.self_rubrics and actions else 1
         for iteration in range(1, rounds + 1):
             if iteration > 1:
-                instruction = self._improve(rt, traj, instruction, actions, rng, gates)
-            attempt, source = self.contrastive_filter(rt, instruction, iteration, self.pipeline.threshold)
+                instruction = await self._improve(rt, traj, instruction, actions, rng, gates)
+            attempt, source = await self.contrastive_filter.acall(
+                rt, instruction, iteration, self.pipeline.threshold
+            )
             traj.attempts.append(attempt)
             if on_attempt is not None:
                 on_attempt(traj)
@@ -94,7 +96,9 @@ class CodecLM(dspy.Module):
                 return source
         return None
 
-    def _improve(self, rt: Runtime, traj: Trajectory, instruction: str, actions, rng, gates: Gates) -> str:
+    async def _improve(
+        self, rt: Runtime, traj: Trajectory, instruction: str, actions, rng, gates: Gates
+    ) -> str:
         """One sampled action applied; a rewrite that leaks prompt text is asked again.
 
         A copied prompt is a bad sample, not a verdict on the instruction, so
@@ -105,14 +109,14 @@ class CodecLM(dspy.Module):
         traj.actions.append(action)
         stride = max(ROLLOUT_STRIDE, rt.parse_retries + 1)
         for k in range(LEAK_RESAMPLES + 1):
-            improved = self.improver(rt, instruction, action, rollout=k * stride)
+            improved = await self.improver.acall(rt, instruction, action, rollout=k * stride)
             problem = gates.instruction(improved)
             if problem is None:
                 return improved
             traj.rewrites.append(improved)
         raise QualityRejected(problem, IMPROVE.name)
 
-    def _unfiltered(
+    async def _unfiltered(
         self, rt: Runtime, traj: Trajectory, actions: list[RubricAction], rng, gates: Gates
     ) -> str:
         """The ablations without Contrastive Filtering (Table 3's first rows).
@@ -124,8 +128,8 @@ class CodecLM(dspy.Module):
         instruction = traj.basic_instruction
         improvements = self.pipeline.max_iterations - 1 if self.pipeline.self_rubrics and actions else 0
         for _ in range(improvements):
-            instruction = self._improve(rt, traj, instruction, actions, rng, gates)
-        strong = rt.plain(RESPOND_STRONG.role, RESPOND_STRONG.name, instruction)
+            instruction = await self._improve(rt, traj, instruction, actions, rng, gates)
+        strong = await rt.aplain(RESPOND_STRONG.role, RESPOND_STRONG.name, instruction)
         traj.attempts.append(
             Attempt(
                 improvements + 1, instruction, strong.text, "", None, None, None, None, strong.finish_reason

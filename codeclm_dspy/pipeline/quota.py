@@ -16,7 +16,7 @@ import math
 import random
 from dataclasses import dataclass
 
-from codeclm_dspy.engine.parallel import pmap, ticked
+from codeclm_dspy.engine.parallel import apmap, aticked
 from codeclm_dspy.engine.retries import as_stop
 from codeclm_dspy.errors import StepParseError, first_line
 from codeclm_dspy.pipeline.funnel import Funnel
@@ -84,9 +84,11 @@ def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_see
             funnel.decode.rounds += 1
             buffer = decode_round(program, rt, plan, sink, funnel, gates, seen, workers, progress, rounds + 1)
             continue
-        wave, buffer = buffer[:missing], buffer[missing:]
-        evolved += len(wave)
-        evolve_wave(program, rt, wave, sink, funnel, gates, random_seed, workers, progress)
+        started = evolve_stream(
+            program, rt, buffer, limit - evolved, sink, funnel, gates, random_seed, workers, progress
+        )
+        evolved += started
+        buffer = buffer[started:]
     # left decoded but never filtered: the quota was met first, or max_overdraw
     # stopped the loop (the only cap that can leave decoded instructions behind)
     left_over = "over_quota" if reason is None else "max_overdraw"
@@ -125,18 +127,18 @@ def decode_round(program, rt, plan, sink, funnel: Funnel, gates: Gates, seen, wo
     p = program.pipeline
     improves = p.self_rubrics and p.max_iterations > 1
 
-    def prepare(job):
+    async def prepare(job):
         state, count = job
         call = state.calls
         needs_rubrics = improves and state.actions is None
-        return rt.both(
-            lambda: program.decoder.write(rt, state.meta, count, call=call),
-            (lambda: _rubrics(program, rt, state.meta)) if needs_rubrics else (lambda: None),
+        return await rt.aboth(
+            program.decoder.write(rt, state.meta, count, call=call),
+            _rubrics(program, rt, state.meta) if needs_rubrics else _nothing(),
         )
 
     added = []
     with progress.stage(f"decode + rubrics (round {number})", len(plan)) as tick:
-        results = pmap(lambda j: ticked(tick, prepare, j), plan, workers)
+        results = apmap(lambda j: aticked(tick, prepare(j)), plan, workers)
     for (state, count), result in results:
         funnel.decode.calls += 1
         call, state.calls = state.calls, state.calls + 1
@@ -190,29 +192,47 @@ def decode_round(program, rt, plan, sink, funnel: Funnel, gates: Gates, seen, wo
     return added
 
 
-def _rubrics(program, rt, meta: Metadata) -> tuple[list, str | None]:
+async def _nothing() -> None:
+    return None
+
+
+async def _rubrics(program, rt, meta: Metadata) -> tuple[list, str | None]:
     """The metadata's actions, or none and why: a rubric failure keeps its instructions."""
     try:
-        return program.rubric_writer(rt, meta, program.pipeline.num_rubrics), None
+        return await program.rubric_writer.acall(rt, meta, program.pipeline.num_rubrics), None
     except Exception as exc:
         if as_stop(exc) is not None:
             raise
         return [], scrub(first_line(exc))
 
 
-def evolve_wave(
-    program, rt, wave, sink, funnel: Funnel, gates: Gates, random_seed, workers, progress
-) -> None:
-    """Self-Rubrics + Contrastive Filtering for each instruction of the wave."""
-    p = program.pipeline
+def evolve_stream(
+    program, rt, buffer, room: int, sink, funnel: Funnel, gates: Gates, random_seed, workers, progress
+) -> int:
+    """Self-Rubrics + Contrastive Filtering for the buffer's instructions, in order; how many started.
 
-    def evolve(job):
+    Instructions stream: the next one starts as soon as one finishes, while
+    the pairs kept plus those in flight are fewer than the quota (and fewer
+    than ``room`` have started), so the run never pays for a pair beyond it.
+    Which instructions start does not depend on timing: each one's outcome
+    is its own, and instruction n+1 starts exactly when fewer than the quota
+    were kept among the first n, as if waves of the missing count had run.
+    """
+    p = program.pipeline
+    quota = p.num_instructions
+
+    def admit(started: int, in_flight: int) -> bool:
+        return started < room and funnel.instructions.kept + in_flight < quota
+
+    async def evolve(job):
         traj_id, state, text = job
         traj = Trajectory(traj_id, state.meta, text)
         note = {"rubrics_error": state.rubrics_error} if state.rubrics_error else {}
         try:
             rng = random.Random(f"{random_seed}:{traj.id}")
-            source = program.evolve(rt, traj, state.actions or [], rng, gates=gates, on_attempt=sink.progress)
+            source = await program.evolve(
+                rt, traj, state.actions or [], rng, gates=gates, on_attempt=sink.progress
+            )
         except QualityRejected as exc:
             funnel.trajectory(traj, None, "refused_rewrite" if exc.stage == "improve" else "rejected")
             funnel.reject(exc.problem.reason)
@@ -258,10 +278,12 @@ def evolve_wave(
         sink.keep(kept_row(traj, source), trajectory_details(traj))
         return source
 
-    with progress.stage("self-rubrics + filtering", len(wave)) as tick:
-        for _job, result in pmap(lambda j: ticked(tick, evolve, j), wave, workers):
-            if isinstance(result, Exception):  # only a bug in our own code lands here
-                raise result
+    with progress.stage("self-rubrics + filtering", min(len(buffer), room)) as tick:
+        results = apmap(lambda j: aticked(tick, evolve(j)), buffer, workers, admit=admit)
+    for _job, result in results:
+        if isinstance(result, Exception):  # only a bug in our own code lands here
+            raise result
+    return len(results)
 
 
 def split_evenly(total: int, parts: int) -> list[int]:

@@ -12,22 +12,22 @@ import random
 
 import dspy
 
-from codeclm_dspy.engine.runtime import Runtime
+from codeclm_dspy.engine.runtime import AsyncStep, Runtime
 from codeclm_dspy.pipeline.records import Metadata, RubricAction
 from codeclm_dspy.pipeline.text import looks_like_instruction
 from codeclm_dspy.steps import IMPROVE, RUBRICS
 from signatures import ImproveInstruction, WriteRubrics
 
 
-class RubricWriter(dspy.Module):
+class RubricWriter(AsyncStep):
     """Metadata -> up to K (rubric, action) pairs."""
 
     def __init__(self):
         super().__init__()
         self.write = dspy.Predict(WriteRubrics)
 
-    def forward(self, rt: Runtime, meta: Metadata, count: int) -> list[RubricAction]:
-        out = rt.structured(
+    async def aforward(self, rt: Runtime, meta: Metadata, count: int) -> list[RubricAction]:
+        out = await rt.astructured(
             self.write,
             RUBRICS.name,
             RUBRICS.role,
@@ -54,16 +54,16 @@ def sample_action(actions: list[RubricAction], rng: random.Random) -> str:
     return rng.choice(actions).action
 
 
-class Improver(dspy.Module):
+class Improver(AsyncStep):
     """Instruction + action -> a harder instruction."""
 
     def __init__(self):
         super().__init__()
         self.improve = dspy.Predict(ImproveInstruction)
 
-    def forward(self, rt: Runtime, instruction: str, action: str, rollout: int = 0) -> str:
+    async def aforward(self, rt: Runtime, instruction: str, action: str, rollout: int = 0) -> str:
         """The rewritten instruction; ``rollout`` > 0 asks for a fresh sample of the same rewrite."""
-        out = rt.structured(
+        out = await rt.astructured(
             self.improve,
             IMPROVE.name,
             IMPROVE.role,

@@ -11,15 +11,17 @@ the run never pays for pairs beyond it. Every item is handed to the sink
 exactly once: kept, rejected with a reason, or failed with its error; the
 returned ``Funnel`` is the cost funnel (``funnel.py``), and it adds up.
 
-Every decision depends only on the answers received, never on thread
-timing, so a resumed run replays its journal to the same state.
+Items are coroutines on the engine's loop (``engine/parallel.py``'s
+``apmap``). Every decision depends only on the answers received, never on
+the order they arrive in, so a resumed run replays its journal to the same
+state.
 """
 
 from __future__ import annotations
 
 import random
 
-from codeclm_dspy.engine.parallel import pmap, ticked
+from codeclm_dspy.engine.parallel import apmap, aticked
 from codeclm_dspy.pipeline.funnel import Funnel
 from codeclm_dspy.pipeline.metadata_pool import merge_identical, mix_and_match
 from codeclm_dspy.pipeline.quality import Gates
@@ -67,7 +69,10 @@ def encode(program, rt, seeds, sink, funnel: Funnel, gates: Gates, workers, prog
     """Seed -> (use case, skills); metadata that is not words is rejected (bad_metadata)."""
     encoded: list[Metadata] = []
     with progress.stage("encode", len(seeds)) as tick:
-        for seed, result in pmap(lambda s: ticked(tick, program.encoder, rt, s.instruction), seeds, workers):
+        encoded_seeds = apmap(
+            lambda s: aticked(tick, program.encoder.acall(rt, s.instruction)), seeds, workers
+        )
+        for seed, result in encoded_seeds:
             if isinstance(result, Exception):
                 funnel.seeds.failed += 1
                 sink.reject(failure("seed", seed.id, "encode", result, instruction=seed.instruction))
@@ -152,7 +157,8 @@ def build_pool(program, rt, unique, sink, funnel: Funnel, random_seed, workers, 
             break
         label = "check metadata" if round_ == 0 else f"check metadata (refill {round_})"
         with progress.stage(label, len(mixed)) as tick:
-            for meta, ok in pmap(lambda m: ticked(tick, program.metadata_checker, rt, m), mixed, workers):
+            checked = apmap(lambda m: aticked(tick, program.metadata_checker.acall(rt, m)), mixed, workers)
+            for meta, ok in checked:
                 if isinstance(ok, Exception):
                     funnel.metadata.check_failed += 1
                     sink.reject(failure("metadata", meta.id, "check_metadata", ok, **metadata_details(meta)))

@@ -27,7 +27,8 @@ def judge_by(strong: int, target: int, bias: int = 0):
 def run_one(lms, threshold=3.0, max_iterations=4, seed=0):
     program = CodecLM(PipelineConfig(threshold=threshold, max_iterations=max_iterations))
     traj = Trajectory("m00000-000", META, "What is a roux?")
-    source = program.evolve(Runtime(lms), traj, ACTIONS, random.Random(seed))
+    rt = Runtime(lms)
+    source = rt.run(program.evolve(rt, traj, ACTIONS, random.Random(seed)))
     return source, traj
 
 
