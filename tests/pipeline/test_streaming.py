@@ -48,7 +48,10 @@ def handlers(script, jitter: random.Random | None):
         strong, target = (9, 2) if d < 3 else (2, 9) if d < 5 else (5, 5)
         first_is_strong = inputs["answer_1"].startswith("STRONG")
         return slow(
-            {"score_1": strong if first_is_strong else target, "score_2": target if first_is_strong else strong}
+            {
+                "score_1": strong if first_is_strong else target,
+                "score_2": target if first_is_strong else strong,
+            }
         )
 
     script.handlers["judge"] = judge
