@@ -16,10 +16,13 @@ def test_results_come_back_in_input_order_with_errors_as_results():
             raise ValueError("item 3 is bad")
         return n * n
 
-    results = pmap(slow_then_fast, range(10), workers=4)
-    assert [item for item, _ in results] == list(range(10))
+    in_order_with_item_3_failed(pmap(slow_then_fast, range(10), workers=4), 10)
+
+
+def in_order_with_item_3_failed(results, n):
+    assert [item for item, _ in results] == list(range(n))
     assert isinstance(results[3][1], ValueError)
-    assert [r for i, r in results if i != 3] == [i * i for i in range(10) if i != 3]
+    assert [r for i, r in results if i != 3] == [i * i for i in range(n) if i != 3]
 
 
 def test_no_more_items_are_queued_than_there_are_workers(monkeypatch):
@@ -67,10 +70,7 @@ def test_apmap_keeps_order_and_never_waits_for_the_slowest_item():
             raise ValueError("item 3 is bad")
         return n * n
 
-    results = apmap(work, range(12), workers=2)
-    assert [item for item, _ in results] == list(range(12))
-    assert isinstance(results[3][1], ValueError)
-    assert [r for i, r in results if i != 3] == [i * i for i in range(12) if i != 3]
+    in_order_with_item_3_failed(apmap(work, range(12), workers=2), 12)
     # with waves of two, item 2 would have waited 0.3 s for item 0; here all ran past it
     assert finished[-1] == 0 and finished[:11] == list(range(1, 12))
 
