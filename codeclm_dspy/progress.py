@@ -59,3 +59,6 @@ class RichProgress:
                 bar.update(task, advance=1, rate=f"{rate:.2f}/s", status=self.status())
 
             yield tick
+            # a stage that met its goal early (the quota's filtering: ``total`` is
+            # what it may take at most) ends full; one stopped by an error keeps its count
+            bar.update(task, total=bar.tasks[task].completed)

@@ -4,7 +4,7 @@ In batch mode a run advances in rounds (``runs/batch_rounds.py``). Within a
 round (a pass of the pipeline from the start), a call of a batched role
 whose answer is neither in the run's journal nor in the request cache is
 not sent: ``BatchHold.hold`` notes it as waiting and raises ``AwaitingBatch``,
-which ends that item's work for this pass. ``pmap`` (``parallel.py``) lets
+which ends that item's work for this pass. ``apmap`` (``parallel.py``) lets
 every other item run on to its own next waiting call, then raises it once,
 which ends the pass: no stage goes on with items missing. The round driver
 sends the waiting requests as batches, journals the answers, and runs the

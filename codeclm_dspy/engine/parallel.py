@@ -32,6 +32,7 @@ class _Outcomes:
     def __init__(self):
         self.stopped: list[RunStopped] = []
         self.waiting: list[AwaitingBatch] = []  # batch mode: items that wait for a batch
+        self.fatal: list[BaseException] = []  # neither an error nor a wait (a cancellation): raised as it is
 
     def caught(self, exc: BaseException):
         """The item's result for ``exc``: the error itself (its failure), or None (a stop, a wait)."""
@@ -46,6 +47,8 @@ class _Outcomes:
 
     def raise_any(self) -> None:
         """Raise the first stop, else the first wait (once every started item has finished)."""
+        if self.fatal:
+            raise self.fatal[0]
         if self.stopped:
             raise self.stopped[0]
         if self.waiting:  # every item went as far as it could; the stage cannot go on without the rest
@@ -139,15 +142,18 @@ def apmap(
     outcomes = _Outcomes()
 
     async def safe(item):
-        if outcomes.stopped:
+        if outcomes.stopped or outcomes.fatal:
             return None
         try:
             return await fn(item)
         except (Exception, AwaitingBatch) as exc:
             return outcomes.caught(exc)
+        except BaseException as exc:  # nothing new starts; the started items finish first
+            outcomes.fatal.append(exc)
+            return None
 
     def may_start(started: int, running: int) -> bool:
-        if outcomes.stopped or started >= len(items) or running >= max(workers, 1):
+        if outcomes.stopped or outcomes.fatal or started >= len(items) or running >= max(workers, 1):
             return False
         # an item waiting for a batch has no outcome yet: it is still in flight for the rule
         return admit is None or admit(started, running + len(outcomes.waiting))

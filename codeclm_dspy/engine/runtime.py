@@ -32,8 +32,10 @@ import dspy
 from dspy.utils.exceptions import AdapterParseError
 
 from codeclm_dspy.engine.adapter import ADAPTER
+from codeclm_dspy.engine.batch_wait import AwaitingBatch
 from codeclm_dspy.engine.calls import step as calls_for
 from codeclm_dspy.engine.event_loop import engine_loop
+from codeclm_dspy.engine.retries import as_stop
 from codeclm_dspy.engine.routing import LMRoles
 from codeclm_dspy.engine.usage import UsageMeter
 from codeclm_dspy.errors import StepParseError
@@ -143,6 +145,18 @@ async def call_plain(lm: dspy.BaseLM, step: str, meter: UsageMeter, prompt: str,
     return answer
 
 
+def first_to_raise(errors: list[BaseException]) -> BaseException:
+    """Of the errors of one item's two calls, the one that decides: a stop, a batch wait, then the first.
+
+    A stop (a budget, a dead provider) must not hide behind the other
+    call's own failure, or the run would go on starting items.
+    """
+    return next(
+        (e for e in errors if as_stop(e) is not None),
+        next((e for e in errors if isinstance(e, AwaitingBatch)), errors[0]),
+    )
+
+
 class AsyncStep(dspy.Module):
     """A step whose work is a coroutine, ``aforward(rt, ...)``; a run awaits ``step.acall(rt, ...)``.
 
@@ -160,9 +174,9 @@ class Runtime:
     """How steps run: the role LMs, usage accounting and parse retries.
 
     Attributes:
-        side_workers: threads for ``both`` (independent calls of one item);
-            one per pipeline worker is enough, since each item runs at most
-            one side call at a time.
+        side_workers: threads for ``both`` (two independent calls of one
+            item, for code that is not async: the evaluators); a run's
+            items use ``aboth`` on the loop instead.
         keep_trace: keep DSPy's trace on for every structured call (compiling).
     """
 
@@ -186,9 +200,9 @@ class Runtime:
         paid call behind, unjournaled.
         """
         results = await asyncio.gather(first, second, return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors:
+            raise first_to_raise(errors)
         return results[0], results[1]
 
     def both(self, first: Callable[[], Any], second: Callable[[], Any]) -> tuple[Any, Any]:
@@ -196,9 +210,10 @@ class Runtime:
         other = self._side.submit(contextvars.copy_context().run, second)
         try:
             result = first()
-        except BaseException:
+        except BaseException as exc:
             futures_wait([other])  # the other call lands (and is journaled) first
-            raise
+            errors = [exc] if other.exception() is None else [exc, other.exception()]
+            raise first_to_raise(errors) from None
         return result, other.result()
 
     def __deepcopy__(self, memo) -> Runtime:
