@@ -31,9 +31,10 @@ class Funnel(Counts):
     """CodecLM's counts, per stage; safe to update from the filtering workers.
 
     The stages update the sections directly on the thread that runs them
-    (``pmap`` hands results back before they are counted). Self-Rubrics and
-    Contrastive Filtering count from inside ``pmap``'s worker threads, through
-    the methods below, which hold ``lock``.
+    (``apmap`` hands results back before they are counted). Self-Rubrics and
+    Contrastive Filtering count from inside the items (coroutines on the
+    engine's loop; a caller on threads may do the same), through the methods
+    below, which hold ``lock``.
 
     Args:
         max_iterations: T, the filter rounds an instruction may take (one row each).
