@@ -130,11 +130,10 @@ def decode_round(program, rt, plan, sink, funnel: Funnel, gates: Gates, seen, wo
     async def prepare(job):
         state, count = job
         call = state.calls
-        needs_rubrics = improves and state.actions is None
-        return await rt.aboth(
-            program.decoder.write(rt, state.meta, count, call=call),
-            _rubrics(program, rt, state.meta) if needs_rubrics else _nothing(),
-        )
+        written = program.decoder.write(rt, state.meta, count, call=call)
+        if not improves or state.actions is not None:  # no rubrics to write
+            return await written, None
+        return await rt.aboth(written, _rubrics(program, rt, state.meta))
 
     added = []
     with progress.stage(f"decode + rubrics (round {number})", len(plan)) as tick:
@@ -190,10 +189,6 @@ def decode_round(program, rt, plan, sink, funnel: Funnel, gates: Gates, seen, wo
                 )
             )
     return added
-
-
-async def _nothing() -> None:
-    return None
 
 
 async def _rubrics(program, rt, meta: Metadata) -> tuple[list, str | None]:
