@@ -2,7 +2,7 @@
 
 Floors, from the bottom (docs/architecture.md):
 
-    base      errors, secrets, files, progress, out_paths, steps   (and the signatures package)
+    base      errors, secrets, key_index, files, progress, out_paths, steps   (and signatures)
     config    codeclm_dspy/config/
     engine    codeclm_dspy/engine/     how calls run; knows no CodecLM step
     pipeline  codeclm_dspy/pipeline/   the method
@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOORS = ("base", "config", "engine", "pipeline", "runs", "top", "plugins")
-BASE = {"errors", "secrets", "files", "progress", "out_paths", "steps"}
+BASE = {"errors", "secrets", "key_index", "files", "progress", "out_paths", "steps"}
 
 
 def floor(module: str) -> str | None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from codeclm_dspy.engine.parallel import apmap, aticked
 from codeclm_dspy.engine.retries import as_stop
 from codeclm_dspy.errors import StepParseError, first_line
+from codeclm_dspy.key_index import KeyIndex
 from codeclm_dspy.pipeline.funnel import Funnel
 from codeclm_dspy.pipeline.quality import Gates, QualityRejected
 from codeclm_dspy.pipeline.records import (
@@ -30,7 +31,7 @@ from codeclm_dspy.pipeline.records import (
     trajectory_details,
 )
 from codeclm_dspy.pipeline.sinks import failure, stage_of
-from codeclm_dspy.pipeline.text import normalize
+from codeclm_dspy.pipeline.text import duplicate_key
 from codeclm_dspy.secrets import scrub
 
 # Later decode rounds ask for (missing pairs / observed keep rate) new
@@ -57,7 +58,7 @@ def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_see
     funnel.instructions.planned = quota
     states = [MetaState(meta) for meta in pool]
     buffer: list[tuple[str, MetaState, str]] = []  # decoded, not yet improved and filtered
-    seen: set[str] = set()
+    seen = KeyIndex()  # every decoded instruction's duplicate key, at 8 bytes each
     cursor, evolved, reason = 0, 0, None
     limit = math.floor(p.max_overdraw * quota)  # instructions improved and filtered, at most
     while funnel.instructions.kept < quota:
@@ -164,14 +165,15 @@ def decode_round(program, rt, plan, sink, funnel: Funnel, gates: Gates, seen, wo
             traj_id = f"{state.meta.id}-{state.next_index:03d}"
             state.next_index += 1
             problem = gates.instruction(text) if why is None else None
-            if why is None and normalize(text) in seen:
+            key = duplicate_key(text)
+            if why is None and key in seen:
                 why = "duplicate"
             if why == "duplicate":
                 funnel.duplicate()
             elif why is not None or problem is not None:
                 funnel.reject(why or problem.reason)
             else:
-                seen.add(normalize(text))
+                seen.add(key)
                 added.append((traj_id, state, text))
                 continue
             detail = {"gate_detail": problem.detail} if problem else {}

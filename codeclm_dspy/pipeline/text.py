@@ -6,6 +6,7 @@ cleans, filters and deduplicates instructions alike.
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 _NUMBERING = re.compile(r"^\s*(?:[-*•]|\(?\d+[.)]|#\d+)\s*")
@@ -14,6 +15,11 @@ _NUMBERING = re.compile(r"^\s*(?:[-*•]|\(?\d+[.)]|#\d+)\s*")
 def normalize(text: str) -> str:
     """The form two instructions are compared in for exact duplicates."""
     return " ".join(text.lower().split())
+
+
+def duplicate_key(text: str) -> str:
+    """The hex digest a run remembers an instruction by to spot duplicates (``key_index.py``)."""
+    return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
 
 
 def looks_like_instruction(text: str) -> bool:

@@ -41,8 +41,8 @@ from typing import Any
 
 from codeclm_dspy.engine.sqlite import BatchWriter, connect
 from codeclm_dspy.errors import RunDirError
+from codeclm_dspy.key_index import KeyIndex
 from codeclm_dspy.out_paths import shown
-from codeclm_dspy.runs.key_index import KeyIndex
 from codeclm_dspy.secrets import scrub
 
 SCHEMA = """

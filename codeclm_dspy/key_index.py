@@ -1,17 +1,23 @@
-"""The journal's keys in memory, at 8 bytes a key: a sorted array of 64-bit prefixes.
+"""A set of SHA-256 hex digests in memory at 8 bytes each: a sorted array of 64-bit prefixes.
 
-Why hand-written: the run journal answers "has this run seen this request?"
-for every call without a query, so it holds every key it has. A Python set
-of ints costs about 70 bytes a key (a 32-byte int object and its share of
-the hash table): 11 MB for a 165,000-call run, memory that grew with the
-run's length. Here the prefixes sit in a sorted ``array('Q')`` searched with
-``bisect``; keys added during the run go to a small set first, which is
-merged into the array whenever it reaches ``MERGE_AT`` keys (a merge copies
-the array once, in C slices). The standard library has no sorted compact
-set, and the project takes no dependency for one.
+Why hand-written: two things a run does for every call or instruction ask
+"seen this before?" of a set that only grows: the run journal (has this run
+made this request? ``runs/run_state.py``) and the decode rounds' duplicate
+check (was this instruction decoded before? ``pipeline/quota.py``). A Python
+set of ints costs about 70 bytes a member (a 32-byte int object and its
+share of the hash table), a set of strings more: 11 MB of keys for a
+165,000-call run, memory that grew with the run's length, and small
+long-lived objects scattered over the heap. Here the prefixes sit in a
+sorted ``array('Q')`` searched with ``bisect``; members added during the run
+go to a small set first, which is merged into the array whenever it reaches
+``MERGE_AT`` members (a merge copies the array once, in C slices). The
+standard library has no sorted compact set, and the project takes no
+dependency for one.
 
-A prefix is the first 64 bits of a request key (a SHA-256 hex digest); a
-hit only says the journal may hold the key, and the caller reads the row.
+A prefix is the first 64 bits of a digest. For the journal a hit only says
+it may hold the key, and the caller reads the row; for the duplicate check a
+hit is taken as a duplicate, wrongly for one pair in about 2**64 (below one
+in ten million at a million instructions).
 """
 
 from __future__ import annotations
@@ -25,16 +31,16 @@ MERGE_AT = 4096  # keys added before they are merged into the sorted array
 
 
 def prefix(key: str) -> int:
-    """The index's form of a request key: its first 64 bits."""
+    """The index's form of a hex digest: its first 64 bits."""
     return int(key[:16], 16)
 
 
 class KeyIndex:
-    """A set of request-key prefixes: ``add`` and ``in``, safe from any thread.
+    """A set of digest prefixes: ``add`` and ``in``, safe from any thread.
 
     Args:
-        keys: the keys already in the journal, in ascending order (SQLite's
-            ``ORDER BY key`` on lowercase hex digests), read as they stream.
+        keys: hex digests already in the set, best in ascending order (the
+            journal's ``ORDER BY key``), read as they stream; sorted once if not.
     """
 
     def __init__(self, keys: Iterable[str] = ()):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import random
 
-from codeclm_dspy.runs import key_index
-from codeclm_dspy.runs.key_index import KeyIndex
+from codeclm_dspy import key_index
+from codeclm_dspy.key_index import KeyIndex
 from codeclm_dspy.runs.run_state import RunState
 
 
