@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.out_paths import claim_dir, kind_of_identity
 from codeclm_dspy.pipeline.records import Trajectory, trajectory_details
 from codeclm_dspy.runs.dataset_card import PARQUET_DIR, PARQUET_FILE, card_text
+from codeclm_dspy.runs.dataset_files import write_dataset
 from codeclm_dspy.runs.run_state import TRAJECTORY, RunState
 from codeclm_dspy.secrets import scrub
 
@@ -134,33 +134,15 @@ class RunDir:
         self.state.close()
 
     def save_dataset(self):
-        """Save kept.jsonl as an HF dataset sorted by id, and as parquet beside it; return it.
+        """Save kept.jsonl (sorted by id) as an HF dataset and as parquet beside it; return it.
 
-        The rows are read one at a time and written to Arrow in batches
-        (``from_generator`` into a scratch cache in the run directory), not
-        parsed whole: ``from_json`` put a whole 10,000-pair file in Arrow's
-        memory at once and raised the run's peak RSS by about 70 MB at its
-        very end. The dataset returned is the one saved under dataset/.
+        One streaming pass writes both (``dataset_files.py``), so the save's
+        memory does not grow with the number of pairs.
         """
         import datasets
 
         datasets.disable_progress_bars()  # the run's own display already said what happens
-        features = kept_features()
-        with tempfile.TemporaryDirectory(prefix=".dataset-build-", dir=self.path) as scratch:
-            if self.kept_count:  # kept.jsonl is already sorted by id (see RunState.export)
-                data = datasets.Dataset.from_generator(
-                    _rows, features=features, cache_dir=scratch, gen_kwargs={"path": str(self.path / KEPT)}
-                )
-            else:
-                data = datasets.Dataset.from_dict({name: [] for name in features}, features=features)
-            # one shard even when empty: datasets writes none for 0 rows, and then
-            # load_from_disk cannot read the directory back
-            data.save_to_disk(str(self.path / DATASET), num_shards=1)
-            # where push_to_hub puts the rows on the Hub, and what the card's configs name
-            parquet = self.path / DATASET / PARQUET_DIR / PARQUET_FILE
-            parquet.parent.mkdir(exist_ok=True)
-            data.to_parquet(str(parquet))
-            del data  # its Arrow file is in the scratch directory, about to go
+        write_dataset(self.path / KEPT, self.path / DATASET, kept_features(), f"{PARQUET_DIR}/{PARQUET_FILE}")
         return datasets.load_from_disk(str(self.path / DATASET))
 
     def write_card(self, manifest: dict[str, Any], data) -> str:
@@ -196,11 +178,3 @@ def save_card(folder: Path, manifest: dict[str, Any], data, repo_id: str | None 
     )
     (folder / "README.md").write_text(card, encoding="utf-8")
     return card
-
-
-def _rows(path: str):
-    """kept.jsonl's rows, one at a time (``Dataset.from_generator``)."""
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
