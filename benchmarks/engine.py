@@ -21,12 +21,11 @@ import json
 import os
 import platform
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.fresh_process import run_one
 from benchmarks.readme_block import stamp, write_block
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,16 +120,7 @@ def in_subprocess(
     url: str, concurrency: int, instructions: int, iterations: int, provider: str, senders: int = 0
 ) -> dict:
     args = json.dumps([url, concurrency, instructions, iterations, provider, senders])
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.engine", "--one", args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"scenario {args} failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_one("benchmarks.engine", args, f"scenario {args}")
 
 
 def main() -> None:

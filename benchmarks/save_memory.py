@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.fresh_process import run_one
 
 
 def pair(n: int) -> dict:
@@ -95,16 +93,7 @@ def main() -> None:
         print(json.dumps(one(args.one)))
         return
     for rows in args.rows:
-        done = subprocess.run(
-            [sys.executable, "-m", "benchmarks.save_memory", "--one", str(rows)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"the save of {rows} rows failed:\n{done.stderr[-3000:]}")
-        r = json.loads(done.stdout.strip().splitlines()[-1])
+        r = run_one("benchmarks.save_memory", str(rows), f"the save of {rows} rows")
         print(
             f"{r['rows']:>7} pairs ({r['dataset_mb']} MB on disk): peak RSS {r['peak_before_mb']} -> "
             f"{r['peak_after_mb']} MB (+{r['peak_after_mb'] - r['peak_before_mb']:.1f}) in {r['save_s']} s",
