@@ -136,8 +136,8 @@ class RunDir:
     def save_dataset(self):
         """Save kept.jsonl (sorted by id) as an HF dataset and as parquet beside it; return it.
 
-        One streaming pass writes both (``dataset_files.py``), so the save's
-        memory does not grow with the number of pairs.
+        One streaming pass writes both (``dataset_files.py``): the save holds
+        one batch of rows, not the dataset.
         """
         import datasets
 

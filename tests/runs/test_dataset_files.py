@@ -11,7 +11,9 @@ import json
 
 import datasets
 import pyarrow.parquet as pq
+import pytest
 
+from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.runs import dataset_files
 from codeclm_dspy.runs.run_dir import kept_features
 
@@ -80,3 +82,22 @@ def test_saving_again_replaces_an_earlier_folder_and_the_fingerprint_follows_the
     assert saved.to_list() == [row(0), row(1)] and saved._fingerprint != first
     assert not (tmp_path / "dataset" / "README.md").exists()  # the run writes the new card after the save
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset", "kept.jsonl"]  # no scratch left behind
+
+
+@pytest.mark.parametrize("bad", ['{"id": "m0001-000", "instruction": ', '["not", "a", "row"]'])
+def test_a_broken_line_is_named_and_the_earlier_dataset_is_kept(tmp_path, bad):
+    write_kept(tmp_path / "kept.jsonl", [row(0)])
+    dataset_files.write_dataset(tmp_path / "kept.jsonl", tmp_path / "dataset", kept_features(), PARQUET)
+    (tmp_path / "kept.jsonl").write_text(json.dumps(row(1)) + "\n" + bad + "\n", encoding="utf-8")
+    with pytest.raises(RunDirError, match=r"kept\.jsonl line 2"):
+        dataset_files.write_dataset(tmp_path / "kept.jsonl", tmp_path / "dataset", kept_features(), PARQUET)
+    assert datasets.load_from_disk(str(tmp_path / "dataset")).to_list() == [row(0)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset", "kept.jsonl"]
+
+
+def test_a_save_killed_between_its_renames_is_cleaned_up_by_the_next(tmp_path):
+    write_kept(tmp_path / "kept.jsonl", [row(0)])
+    dataset_files.write_dataset(tmp_path / "kept.jsonl", tmp_path / "dataset", kept_features(), PARQUET)
+    (tmp_path / "dataset").rename(tmp_path / ".dataset-old")  # killed after the first rename
+    dataset_files.write_dataset(tmp_path / "kept.jsonl", tmp_path / "dataset", kept_features(), PARQUET)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dataset", "kept.jsonl"]
