@@ -165,8 +165,8 @@ def decode_round(program, rt, plan, sink, funnel: Funnel, gates: Gates, seen, wo
             traj_id = f"{state.meta.id}-{state.next_index:03d}"
             state.next_index += 1
             problem = gates.instruction(text) if why is None else None
-            key = duplicate_key(text)
-            if why is None and key in seen:
+            key = duplicate_key(text) if why is None else None  # only a fresh output is checked
+            if key is not None and key in seen:
                 why = "duplicate"
             if why == "duplicate":
                 funnel.duplicate()
