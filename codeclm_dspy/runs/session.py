@@ -20,6 +20,7 @@ from codeclm_dspy.engine.routing import build_lms, check_role
 from codeclm_dspy.engine.runtime import Runtime
 from codeclm_dspy.engine.usage import UsageMeter, usage_report
 from codeclm_dspy.errors import status_of
+from codeclm_dspy.runs.allocator import keep_thresholds_fixed
 from codeclm_dspy.runs.manifest import models_of, package_versions, utc_now
 from codeclm_dspy.runs.run_dir import RunDir
 from codeclm_dspy.secrets import scrub
@@ -60,6 +61,7 @@ class RunSession:
     ):
         for name, role in config.models.roles().items():
             check_role(name, role)  # before the directory exists
+        keep_thresholds_fixed()  # freed memory goes back to the system (runs/allocator.py)
         self.run_dir = RunDir(out, identity, kind=kind)
         self.meter = UsageMeter()
         try:
