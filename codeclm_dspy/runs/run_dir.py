@@ -172,7 +172,9 @@ def save_card(folder: Path, manifest: dict[str, Any], data, repo_id: str | None 
         manifest,
         data.features,
         len(data),
-        num_bytes=data.data.nbytes,
+        # the size the save recorded: Table.nbytes reads every column's offsets
+        # through the memory map (7.7 MB of resident pages at 10,000 pairs)
+        num_bytes=data.info.dataset_size if data.info.dataset_size is not None else data.data.nbytes,
         parquet_bytes=(folder / PARQUET_DIR / PARQUET_FILE).stat().st_size,
         repo_id=repo_id,
     )

@@ -80,6 +80,7 @@ def test_load_from_disk_parquet_and_card_agree(codeclm_run, tmp_path):
     info = DatasetInfosDict.from_dataset_card_data(card.data)["default"]
     assert info.features == saved.features == kept_features()
     assert info.splits["train"].num_examples == len(saved)
+    assert info.dataset_size == saved.data.nbytes  # the Arrow size, taken from the save's own record
     assert card.data.size_categories == ["n<1K"]
     assert card.data.license == "unknown" and "set it to a licence" in card.text
 
