@@ -5,23 +5,23 @@ route writes the rows three times and reads two of the copies back through
 memory maps, and every page read that way counts as the run's resident memory
 until the mapping closes. Measured with ``python -m benchmarks.save_memory``
 (pairs of about 2.1 KB of JSON), the save alone raised the peak RSS by 41.2,
-61.0 and 108.9 MB at 1,000, 10,000 and 30,000 pairs: memory that grew with
-the dataset. Here kept.jsonl is read a batch at a time and each batch goes to
-both files through datasets' own writers (``ArrowWriter`` as ``save_to_disk``
-uses it, ``ParquetWriter`` with the options ``to_parquet`` uses), so the save
-holds one batch of rows whatever the run's size. After each batch, Arrow's
-allocator is asked to give back what it freed; it keeps it otherwise. With
-batches of 1,000 rows or 1 MB the save added 27.6, 36.8 and 34.5 MB at the
-same sizes; with 250 rows or 512 KB and the release, 19.1, 19.2 and 23.2 MB,
-in a third of the old route's time. Each batch is one Arrow record batch and
+61.0 and 108.9 MB at 1,000, 10,000 and 30,000 pairs: memory that grew with the
+dataset. Here kept.jsonl is read a batch at a time and each batch goes to both
+files through datasets' own writers (``ArrowWriter`` as ``save_to_disk`` uses
+it, ``ParquetWriter`` with the options ``to_parquet`` uses), so the save holds
+one batch of rows whatever the run's size. After each batch, Arrow's allocator
+is asked to give back what it freed; it keeps it otherwise. With batches of
+1,000 rows or 1 MB the save added 27.6, 36.8 and 34.5 MB at the same sizes;
+with 250 rows (fewer once they reach 512 KB) and the release, 19.1, 19.2 and
+23.2 MB, in 0.15, 0.99 and 2.95 s. Each batch is one Arrow record batch and
 one parquet row group, where ``to_parquet`` wrote one group for a dataset
 under 100 MB. Smaller groups cost a little on disk: on AlpacaEval's 1,610
 answers of two models the parquet file is 2.70 MB in one group, 2.78 MB with
 the earlier batches and 2.88 MB (+7%) with these; the Arrow shard +0.3%.
 Smaller still is worse: loading the shard back touches a page or so of every
-record batch (at 10,000 pairs, 6.8 MB of mapped file with 100-row batches,
-1.7 MB with 1,000-row ones). Values must already have their column's type (the run writes them
-so); ``from_generator`` also converted "2" to 2.
+record batch (at 10,000 pairs, 6.8 MB of mapped file with 100-row batches, 1.7
+MB with 1,000-row ones). Values must already have their column's type (the run
+writes them so); ``from_generator`` also converted "2" to 2.
 
 What ``save_to_disk`` writes besides the shard is two small JSON files:
 ``dataset_info.json`` comes from datasets' ``DatasetInfo.write_to_directory``;
@@ -78,7 +78,7 @@ def write_dataset(kept: Path, folder: Path, features, parquet: str) -> None:
                 batch = pa.Table.from_pylist(rows, schema=schema)
                 arrow.write_table(batch)
                 table.write_table(batch)
-                del batch, rows
+                del batch  # freed before the next batch is parsed
                 pool.release_unused()  # Arrow's allocator keeps freed memory otherwise
             count, size = arrow.finalize()
             table.finalize()

@@ -1,7 +1,8 @@
 """A run's process gives large freed blocks back to the system (``runs/allocator.py``).
 
 Each case runs in a fresh interpreter, so glibc's thresholds start where
-glibc starts them. The pattern is a long run's: one large block freed (after
+glibc starts them, and without any malloc setting of the environment the
+tests run in. The pattern is a long run's: one large block freed (after
 which glibc's defaults serve large blocks from the heap), then 64 buffers of
 1 MiB freed while blocks of 200 KB allocated between them stay alive (12.2
 MiB in all). With the thresholds fixed the buffers' memory leaves the
@@ -9,11 +10,14 @@ process; with the defaults the live blocks pin it on the heap.
 """
 
 import json
+import os
 import platform
 import subprocess
 import sys
 
 import pytest
+
+from codeclm_dspy.runs.allocator import USER_SETTINGS
 
 pytestmark = pytest.mark.skipif(
     platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's malloc only"
@@ -41,8 +45,11 @@ print(json.dumps({"fixed": fixed, "kept_mb": anon_mb() - before}))
 """
 
 
-def churn(mode: str) -> dict:
-    done = subprocess.run([sys.executable, "-c", CHURN, mode], capture_output=True, text=True, check=True)
+def churn(mode: str, **env: str) -> dict:
+    clean = {k: v for k, v in os.environ.items() if k not in USER_SETTINGS and k != "GLIBC_TUNABLES"}
+    done = subprocess.run(
+        [sys.executable, "-c", CHURN, mode], capture_output=True, text=True, check=True, env={**clean, **env}
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -53,8 +60,8 @@ def test_freed_buffers_leave_the_process_once_the_thresholds_are_fixed():
     assert fixed["kept_mb"] < 20  # only the live blocks
 
 
-def test_fixing_twice_is_harmless():
-    from codeclm_dspy.runs.allocator import keep_thresholds_fixed
-
-    assert keep_thresholds_fixed() is True
-    assert keep_thresholds_fixed() is True
+def test_a_threshold_set_in_the_environment_is_left_as_the_user_set_it():
+    # 32 MiB: every 1 MiB buffer comes from the heap, as the user asked
+    kept = churn("fixed", MALLOC_MMAP_THRESHOLD_=str(32 << 20))
+    assert kept["fixed"] is False
+    assert kept["kept_mb"] > 60

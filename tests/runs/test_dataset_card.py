@@ -18,9 +18,9 @@ from huggingface_hub import DatasetCard
 import codeclm_dspy as cc
 from codeclm_dspy.pipeline.methods import apply_preset
 from codeclm_dspy.pipeline.records import Seed
-from codeclm_dspy.runs.dataset_card import card_text, size_category
+from codeclm_dspy.runs.dataset_card import PARQUET_DIR, PARQUET_FILE, card_text, size_category
 from codeclm_dspy.runs.manifest import models_of
-from codeclm_dspy.runs.run_dir import kept_features
+from codeclm_dspy.runs.run_dir import kept_features, save_card
 from tests import scripted
 from tests.evals.test_baselines import script_baselines
 
@@ -92,6 +92,23 @@ def test_load_from_disk_parquet_and_card_agree(codeclm_run, tmp_path):
     assert parquet.features == saved.features
     assert parquet.to_list() == saved.to_list()
     assert [r["id"] for r in saved] == [r["id"] for r in kept]
+
+
+def test_a_dataset_saved_without_its_size_gets_it_measured_on_the_card(codeclm_run, tmp_path):
+    """A dataset saved another way (``save_to_disk`` of an in-memory one) may record no Arrow size."""
+    folder = tmp_path / "older" / "dataset"
+    rows = [json.loads(line) for line in (codeclm_run / "kept.jsonl").open()]
+    older = datasets.Dataset.from_list(rows, features=kept_features())
+    older.save_to_disk(str(folder))
+    older.to_parquet(str(folder / PARQUET_DIR / PARQUET_FILE))
+    data = datasets.load_from_disk(str(folder))
+    assert data.info.dataset_size is None
+    manifest = json.loads((codeclm_run / "manifest.json").read_text())
+
+    save_card(folder, manifest, data)
+    info = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / "README.md").data)["default"]
+    assert info.dataset_size == data.data.nbytes > 0
+    assert info.splits["train"].num_examples == len(rows)
 
 
 def test_card_names_the_method_models_settings_funnel_and_paper(codeclm_run):
