@@ -153,8 +153,11 @@ def test_a_server_that_answers_nothing_in_time_stops_the_run_and_the_same_comman
     command sends the timed-out calls again and ends with the dataset of a run that
     never met the hang."""
     out = tmp_path / "run"
-    with StubServer(fault_rate=1.0, hang_s=5.0, delay_ms=1, faults=("timeout",)) as stub:
-        config, seeds = write_inputs(tmp_path, small(stub.url, num_retries=0, timeout=0.3))
+    # 2 s, not 0.3: the resumed and the reference run must not lose an item to a slow 1 ms
+    # answer on a loaded machine (at 0.3 s their datasets once differed in a CI run, most
+    # likely so); still a stop within seconds
+    with StubServer(fault_rate=1.0, hang_s=6.0, delay_ms=1, faults=("timeout",)) as stub:
+        config, seeds = write_inputs(tmp_path, small(stub.url, num_retries=0, timeout=2))
         stopped = run_cli(config, seeds, out, tmp_path)
         port = stub.port
     assert stopped.returncode == 4, stopped.stderr
@@ -162,7 +165,7 @@ def test_a_server_that_answers_nothing_in_time_stops_the_run_and_the_same_comman
     assert len(lines) == 1, stopped.stderr
     pattern = (
         rf"the (\w+) model's provider at 127\.0\.0\.1:{port} \(openai/stub-\1\) answered none of "
-        rf"\d+ requests in a row within models\.\1\.timeout \(0\.3 s, 1 attempt each\)"
+        rf"\d+ requests in a row within models\.\1\.timeout \(2 s, 1 attempt each\)"
     )
     assert re.search(pattern, lines[0]), lines[0]
     assert "run the same command again to resume" in lines[0] and KEY not in stopped.stderr
