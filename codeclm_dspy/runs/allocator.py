@@ -42,6 +42,11 @@ USER_SETTINGS = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")
 _done = False
 
 
+def on_glibc() -> bool:
+    """Whether this process's C library is glibc (whose malloc this module tunes)."""
+    return platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
 def keep_thresholds_fixed() -> bool:
     """Fix glibc's trim and mmap thresholds at 128 KiB, once per process.
 
@@ -53,7 +58,7 @@ def keep_thresholds_fixed() -> bool:
     global _done
     if _done:
         return True
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if not on_glibc():
         return False
     if any(name in os.environ for name in USER_SETTINGS) or "malloc" in os.environ.get("GLIBC_TUNABLES", ""):
         logger.debug("the environment sets glibc's malloc thresholds; leaving them as they are")

@@ -11,17 +11,14 @@ process; with the defaults the live blocks pin it on the heap.
 
 import json
 import os
-import platform
 import subprocess
 import sys
 
 import pytest
 
-from codeclm_dspy.runs.allocator import USER_SETTINGS
+from codeclm_dspy.runs.allocator import USER_SETTINGS, on_glibc
 
-pytestmark = pytest.mark.skipif(
-    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc", reason="glibc's malloc only"
-)
+pytestmark = pytest.mark.skipif(not on_glibc(), reason="glibc's malloc only")
 
 CHURN = """
 import json, sys
