@@ -84,13 +84,16 @@ def test_save_load_round_trip_and_generate_with_the_program(compiling, tmp_path)
     assert manifest["models"]["strong"]["model"] == "scripted/strong" and manifest["packages"]["dspy"]
     assert "state" not in manifest["steps"]["encode"] and saved["encoder.encode"]["lm"] is None
 
+    # a small run: the default quota (2,000 kept pairs) would decode thousands of instructions
+    small = {**config, "pipeline": {"num_instructions": 4, "metadata_pool_size": 4, "max_iterations": 2}}
+    (tmp_path / "generate.yaml").write_text(yaml.safe_dump(small))
     calls = len(compiling.calls)
     gen = CliRunner().invoke(
         app,
         [
             "generate",
             "--config",
-            str(tmp_path / "config.yaml"),
+            str(tmp_path / "generate.yaml"),
             "--seeds",
             seeds,
             "--out",
