@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import multiprocessing
 import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import ClassVar
 
@@ -77,9 +80,8 @@ def env(tmp: Path, key: str = "sk-stub-test") -> dict[str, str]:
 
 
 def run_cli(config: Path, seeds: Path, out: Path, tmp: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        command(config, seeds, out), env=env(tmp, **kw), capture_output=True, text=True, timeout=600
-    )
+    """``codeclm generate`` run to its end in its own process (forked: ``ForkedCLI``)."""
+    return ForkedCLI().run(command(config, seeds, out)[3:], env(tmp, **kw))
 
 
 def rows(path: Path) -> list[dict]:
@@ -90,27 +92,43 @@ def manifest(out: Path) -> dict:
     return json.loads((out / "manifest.json").read_text())
 
 
-def _cli_in_child(argv: list[str], environ: dict[str, str]) -> None:
-    """The body of a forked CLI session: the environment, no output, the CLI's entry point."""
+def _cli_in_child(
+    argv: list[str], environ: dict[str, str], stdout: str = os.devnull, stderr: str = os.devnull
+):
+    """The body of a forked CLI session: the environment, its output to files, the CLI's entry point.
+
+    A forked process leaves with ``os._exit``, which skips what an interpreter's
+    exit does; the atexit handlers and a last collection run here instead, so
+    whatever they print (a warning about an object left behind) is in its stderr.
+    """
     os.environ.clear()
     os.environ.update(environ)
-    quiet = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(quiet, 1)
-    os.dup2(quiet, 2)
+    for fd, path in ((1, stdout), (2, stderr)):
+        target = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        os.dup2(target, fd)
+        os.close(target)
     from codeclm_dspy.cli import app
 
-    app(argv, prog_name="codeclm")
+    try:
+        app(argv, prog_name="codeclm")
+    finally:
+        atexit._run_exitfuncs()
+        gc.collect()
+        sys.stdout.flush()
+        sys.stderr.flush()
 
 
 class ForkedCLI:
     """CLI sessions forked from a server that has already imported the CLI.
 
     A fresh interpreter spends seconds importing DSPy, LiteLLM and datasets
-    before its first call; a test that kills a run at many points would
-    spend most of its time there. The stdlib's forkserver imports them once
-    and forks each session from that state; a session is still its own
-    process, running the same entry point as ``codeclm`` with the same
-    arguments, and SIGKILL ends it as abruptly.
+    before its first call (8-10 s on these 2-core machines, most of a small
+    run), and the suite runs the CLI about a hundred times. The stdlib's
+    forkserver imports them once and forks each session from that state; a
+    session is still its own process, running the same entry point as
+    ``codeclm`` with the same arguments and environment, and SIGKILL ends it
+    as abruptly. What a fresh interpreter alone shows (a warning at import)
+    is left to the tests that start one (test_inputs_files, test_fuzz).
     """
 
     PRELOAD: ClassVar[list[str]] = [
@@ -130,6 +148,23 @@ class ForkedCLI:
         process = self._context.Process(target=_cli_in_child, args=(argv, env(tmp)), daemon=True)
         process.start()
         return process
+
+    def run(
+        self, argv: list[str], environ: dict[str, str], timeout: float = 600
+    ) -> subprocess.CompletedProcess:
+        """``codeclm <argv>`` to its end, as ``subprocess.run(..., capture_output=True, text=True)`` would."""
+        shown = ["codeclm", *argv]
+        with tempfile.TemporaryDirectory() as tmp:
+            streams = [str(Path(tmp) / name) for name in ("stdout", "stderr")]
+            process = self._context.Process(target=_cli_in_child, args=(argv, environ, *streams))
+            process.start()
+            process.join(timeout)
+            if process.exitcode is None:
+                process.kill()
+                process.join()
+                raise subprocess.TimeoutExpired(shown, timeout)
+            out, err = (Path(path).read_text(encoding="utf-8") for path in streams)
+        return subprocess.CompletedProcess(shown, process.exitcode, out, err)
 
 
 def recorded_calls(out) -> int:

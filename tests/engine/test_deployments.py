@@ -19,7 +19,7 @@ from benchmarks.stub_server import StubServer
 from codeclm_dspy.engine import deployments
 from codeclm_dspy.engine.deployments import RoleRouter
 from codeclm_dspy.engine.event_loop import engine_loop
-from tests.engine_helpers import command, env, manifest, rows, run_cli, stub_config, write_inputs
+from tests.engine_helpers import ForkedCLI, command, env, manifest, rows, run_cli, stub_config, write_inputs
 
 KEY, KEY_B = "sk-stub-test", "sk-second-key-b"
 
@@ -69,8 +69,8 @@ def test_two_deployments_share_the_load_and_make_the_one_server_dataset(tmp_path
         config["models"]["strong"]["deployments"][1]["api_key_env"] = "STUB_KEY_B"  # one key each
         config, seeds = write_inputs(tmp_path, config)
         out = tmp_path / "run"
-        argv, environ = command(config, seeds, out), {**env(tmp_path), "STUB_KEY_B": KEY_B}
-        done = subprocess.run(argv, env=environ, capture_output=True, text=True, timeout=600)
+        environ = {**env(tmp_path), "STUB_KEY_B": KEY_B}
+        done = ForkedCLI().run(command(config, seeds, out)[3:], environ)
         assert done.returncode == 0, done.stderr
         on_a, on_b = strong_calls(a, b)
         assert a.stats()["unauthorized"] == b.stats()["unauthorized"] == 0

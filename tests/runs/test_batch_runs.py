@@ -10,7 +10,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
@@ -68,8 +67,7 @@ def test_the_run_switch_and_the_roles_choose_which_roles_batch():
 
 
 def status(out, tmp) -> str:
-    argv = [sys.executable, "-m", "codeclm_dspy", "status", str(out)]
-    shown = subprocess.run(argv, env=env(tmp), capture_output=True, text=True, timeout=120)
+    shown = ForkedCLI().run(["status", str(out)], env(tmp), timeout=120)
     assert shown.returncode == 0, shown.stderr
     return shown.stdout
 
