@@ -28,7 +28,13 @@ def llama_server(tmp_path_factory):
     port = free_port()
     config = tmp_path_factory.mktemp("llama") / "server.json"
     models = [
-        {"model": str(embedded.model_file(name)), "model_alias": alias, "n_ctx": 4096, "verbose": False}
+        {
+            "model": str(embedded.model_file(name)),
+            "model_alias": alias,
+            "n_ctx": 4096,
+            "n_threads": embedded.default_threads(),  # as in-process (the server's default: half the CPUs)
+            "verbose": False,
+        }
         for name, alias in (("smollm2-135m-instruct", "smollm2"), ("gemma3-270m", "gemma3"))
     ]
     config.write_text(json.dumps({"host": "127.0.0.1", "port": port, "models": models}))
