@@ -98,7 +98,8 @@ def generate(
         return datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features)
 
     def closing(session: RunSession) -> dict[str, Any]:
-        session.run_dir.export()
+        if not session.run_dir.exported:  # a complete run exported before its save
+            session.run_dir.export()
         return {
             "kept": session.run_dir.kept_count,
             "rejected_rows": session.run_dir.rejected_count,
@@ -146,7 +147,7 @@ def generate(
         }
         # the card before the manifest, which is written last (a complete run has both)
         run_dir.write_card({**session.manifest, **results, "usage": usage}, dataset)
-        session.end("complete", **results)
+        session.end("complete", usage=usage, **results)
     return dataset
 
 

@@ -104,14 +104,20 @@ class RunSession:
         return False  # the error goes on to the caller
 
     def end(self, status: str, **fields: Any) -> dict[str, Any]:
-        """Write the final manifest with ``status`` ("complete", "stopped", ...) and ``fields``."""
+        """Write the final manifest with ``status`` ("complete", "stopped", ...) and ``fields``.
+
+        A caller that has already reported the usage (a complete run's card)
+        passes it as ``usage``: grouping every call of a long run is not
+        repeated.
+        """
         extra = self._closing(self) if self._closing else {}
+        usage = fields.pop("usage", None) or usage_report(self.state.usage_rows())
         manifest = {
             **self.manifest,
             **extra,
             "finished_at": utc_now(),
             "wall_time_s": round(time.monotonic() - self.clock, 3),
-            "usage": usage_report(self.state.usage_rows()),
+            "usage": usage,
             "this_session": self.meter.session(),
             **fields,
             "status": status,
