@@ -38,7 +38,10 @@ CONTEXT_TOKENS = 4096
 # llama.cpp threads per model. llama-cpp-python's own default is half the
 # CPUs (it assumes two hyperthreads a core): one thread on a 2-core machine.
 # There, 8 completions of 96 tokens took 13.1-14.8 s on one thread and
-# 10.0-10.8 s on two; both models side by side, 9.0-9.5 s against 7.6 s.
+# 10.0-10.8 s on two; both models side by side, 9.0-9.5 s against 7.6 s. A
+# whole `make demo` gains less (458.8 s against 445.0 s, one run each, the
+# same 124 calls and tokens): its grammar-constrained sampling and Python
+# code do not split across threads.
 # More than 8 is not taken: a model this small has little work per layer to
 # share (not measured: these machines have 2 cores).
 MAX_THREADS = 8
