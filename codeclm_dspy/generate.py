@@ -98,7 +98,7 @@ def generate(
         return datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features)
 
     def closing(session: RunSession) -> dict[str, Any]:
-        if not session.run_dir.exported:  # a complete run exported before its save
+        if session.status != "complete":  # a complete run exported before its save
             session.run_dir.export()
         return {
             "kept": session.run_dir.kept_count,

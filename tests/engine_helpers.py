@@ -53,20 +53,14 @@ def write_inputs(tmp: Path, config: dict) -> tuple[Path, Path]:
     return tmp / "config.yaml", tmp / "seeds.jsonl"
 
 
+def generate_args(config: Path, seeds: Path, out: Path) -> list[str]:
+    """The arguments of ``codeclm`` for a quiet generate run."""
+    return ["generate", "--config", str(config), "--seeds", str(seeds), "--out", str(out), "--quiet"]
+
+
 def command(config: Path, seeds: Path, out: Path) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "codeclm_dspy",
-        "generate",
-        "--config",
-        str(config),
-        "--seeds",
-        str(seeds),
-        "--out",
-        str(out),
-        "--quiet",
-    ]
+    """``generate_args`` as a fresh interpreter's command line."""
+    return [sys.executable, "-m", "codeclm_dspy", *generate_args(config, seeds, out)]
 
 
 def env(tmp: Path, key: str = "sk-stub-test") -> dict[str, str]:
@@ -81,7 +75,7 @@ def env(tmp: Path, key: str = "sk-stub-test") -> dict[str, str]:
 
 def run_cli(config: Path, seeds: Path, out: Path, tmp: Path, **kw) -> subprocess.CompletedProcess:
     """``codeclm generate`` run to its end in its own process (forked: ``ForkedCLI``)."""
-    return ForkedCLI().run(command(config, seeds, out)[3:], env(tmp, **kw))
+    return ForkedCLI().run(generate_args(config, seeds, out), env(tmp, **kw))
 
 
 def rows(path: Path) -> list[dict]:
@@ -144,7 +138,7 @@ class ForkedCLI:
 
     def start(self, config: Path, seeds: Path, out: Path, tmp: Path) -> multiprocessing.Process:
         """Start ``codeclm generate`` as ``command`` would, in a forked process."""
-        argv = command(config, seeds, out)[3:]  # without "python -m codeclm_dspy"
+        argv = generate_args(config, seeds, out)
         process = self._context.Process(target=_cli_in_child, args=(argv, env(tmp)), daemon=True)
         process.start()
         return process

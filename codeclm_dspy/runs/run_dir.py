@@ -106,13 +106,11 @@ class RunDir:
         self.kept_count = 0
         self.rejected_count = 0
         self.kept_live = 0  # kept in this session so far (the progress display)
-        self.exported = False  # kept.jsonl and rejected.jsonl hold every item's latest state
         self._lock = threading.Lock()
 
     def keep(self, row: dict[str, Any], trajectory: dict[str, Any] | None = None) -> None:
         with self._lock:
             self.kept_live += 1
-            self.exported = False
         self.state.put_item("instruction", row["id"], "kept", "contrastive_filtering", row["iteration"], row)
         if trajectory is not None:  # for `codeclm report`: every round, both answers; not exported
             self.state.put_item(
@@ -120,12 +118,10 @@ class RunDir:
             )
 
     def reject(self, row: dict[str, Any]) -> None:
-        self.exported = False
         iteration = len(row.get("attempts") or ())
         self.state.put_item(row["kind"], row["id"], row["outcome"], row["stage"], iteration, row)
 
     def progress(self, traj: Trajectory) -> None:
-        self.exported = False
         details = trajectory_details(traj)
         self.state.put_item("instruction", traj.id, "running", "self_rubrics", len(traj.attempts), details)
 
@@ -133,7 +129,6 @@ class RunDir:
         """Write kept.jsonl and rejected.jsonl from the state, sorted by id."""
         self.kept_count = self.state.export(self.path / KEPT, ("kept",))
         self.rejected_count = self.state.export(self.path / REJECTED, ("rejected", "failed"))
-        self.exported = True
 
     def close(self) -> None:
         self.state.close()

@@ -38,8 +38,9 @@ class RunSession:
         lm_config: the config to build the LMs from, when it differs (compile's own budget).
         workers: side threads of the runtime (default: ``engine.workers``).
         keep_trace: keep DSPy's trace on (compiling).
-        closing: called when the session ends, whatever the ending; returns
-            fields for the final manifest (exported row counts, ...).
+        closing: called when the session ends, whatever the ending (``status``
+            holds it by then); returns fields for the final manifest
+            (exported row counts, ...).
 
     Raises:
         CodecLMError: a role that cannot be used or a directory that is not
@@ -87,6 +88,7 @@ class RunSession:
         }
         self._closing = closing
         self.ended = False
+        self.status: str | None = None  # the ending ``end`` is writing ("complete", "stopped", ...)
 
     @property
     def state(self):
@@ -110,6 +112,7 @@ class RunSession:
         passes it as ``usage``: grouping every call of a long run is not
         repeated.
         """
+        self.status = status
         extra = self._closing(self) if self._closing else {}
         usage = fields.pop("usage", None) or usage_report(self.state.usage_rows())
         manifest = {

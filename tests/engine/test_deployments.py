@@ -19,7 +19,17 @@ from benchmarks.stub_server import StubServer
 from codeclm_dspy.engine import deployments
 from codeclm_dspy.engine.deployments import RoleRouter
 from codeclm_dspy.engine.event_loop import engine_loop
-from tests.engine_helpers import ForkedCLI, command, env, manifest, rows, run_cli, stub_config, write_inputs
+from tests.engine_helpers import (
+    ForkedCLI,
+    command,
+    env,
+    generate_args,
+    manifest,
+    rows,
+    run_cli,
+    stub_config,
+    write_inputs,
+)
 
 KEY, KEY_B = "sk-stub-test", "sk-second-key-b"
 
@@ -70,7 +80,7 @@ def test_two_deployments_share_the_load_and_make_the_one_server_dataset(tmp_path
         config, seeds = write_inputs(tmp_path, config)
         out = tmp_path / "run"
         environ = {**env(tmp_path), "STUB_KEY_B": KEY_B}
-        done = ForkedCLI().run(command(config, seeds, out)[3:], environ)
+        done = ForkedCLI().run(generate_args(config, seeds, out), environ)
         assert done.returncode == 0, done.stderr
         on_a, on_b = strong_calls(a, b)
         assert a.stats()["unauthorized"] == b.stats()["unauthorized"] == 0
