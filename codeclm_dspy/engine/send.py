@@ -5,6 +5,14 @@
 custom provider that only answers synchronously gets ``litellm.completion``
 on a thread, and the role's timeout is enforced here because not every
 LiteLLM client honours it.
+
+That limit allows for LiteLLM's cold start: the first calls of a provider in
+a process also import its client code and build its client (about a second
+on an idle 2-core machine, more under load), and a run with a short timeout
+stopped before its first request reached the server (``FIRST_TIMEOUTS``
+read timeouts "in a row"). Until a call of the provider returns in this
+process, the limit has ``COLD_START_S`` of grace instead of
+``TIMEOUT_GRACE_S``.
 """
 
 from __future__ import annotations
@@ -38,16 +46,22 @@ async def send_once(router=None, sender=None, **request):
         attempt = litellm.acompletion(**request)
     # a Router may hold a request back for its deployments' rpm: not a timeout
     limit = None if handler is not None or router is not None else request.get("timeout")
+    provider = request["model"].split("/", 1)[0]
+    grace = TIMEOUT_GRACE_S if provider in _STARTED else COLD_START_S
     try:
-        async with asyncio.timeout(limit + TIMEOUT_GRACE_S if limit else None):
-            return await attempt
+        async with asyncio.timeout(limit + grace if limit else None):
+            answer = await attempt
     except TimeoutError as exc:
-        provider = request["model"].split("/", 1)[0]
         raise litellm.Timeout(f"no answer within {limit} s", request["model"], provider) from exc
+    _STARTED.add(provider)
+    return answer
 
 
 # the client's own timeout, when it has one, fires first and says more
 TIMEOUT_GRACE_S = 1.0
+# the grace until a call of the provider has returned in this process (see above)
+COLD_START_S = 10.0
+_STARTED: set[str] = set()  # LiteLLM provider prefixes with a call returned in this process
 
 
 def _custom_handler(model: str):
