@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 
-from codeclm_dspy.cli_support import ReportOption, check_cache, cli_errors, report_at_end, safe_logging
+from codeclm_dspy.cli_support import (
+    ReportOption,
+    check_cache,
+    cli_errors,
+    quiet_abandoned_calls,
+    report_at_end,
+    safe_logging,
+)
 
 app = typer.Typer(
     help="CodecLM: tailored synthetic instruction data, as a DSPy program routed through LiteLLM.",
@@ -36,6 +43,7 @@ def main(
 ) -> None:
     """CodecLM: encode seeds into metadata, decode, Self-Rubrics, Contrastive Filtering."""
     safe_logging()
+    quiet_abandoned_calls()
 
 
 @app.command()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -99,6 +100,25 @@ def safe_logging() -> None:
                     handler.stream = _LIVE  # not setStream: it flushes the old, maybe closed, stream
                     if getattr(handler.formatter, "stream", None) is stream:  # colorlog keeps one too
                         handler.formatter.stream = _LIVE
+
+
+# LiteLLM's acompletion prepares each call on a worker thread and then awaits
+# the provider's coroutine that thread returns. When a call's timeout
+# (engine/send.py) cuts it off while the thread is still preparing it, which
+# happens on a machine too loaded to prepare a call within its timeout, the
+# thread's coroutine is never awaited and Python warns about it when it is
+# collected. Nothing is lost (the call is not journaled: it is sent again),
+# and the warning would land above the run's own one-line message.
+ABANDONED_LITELLM_CALL = r"coroutine '\w+\.acompletion' was never awaited"
+
+
+def quiet_abandoned_calls() -> None:
+    """Hide Python's warning about a LiteLLM call that its timeout abandoned (see above).
+
+    Only the provider handlers' ``<Class>.acompletion`` coroutines: any other
+    coroutine never awaited is a bug and still warns.
+    """
+    warnings.filterwarnings("ignore", message=ABANDONED_LITELLM_CALL, category=RuntimeWarning)
 
 
 def check_cache(engine) -> None:
