@@ -1,5 +1,5 @@
 """End to end on the real embedded models: llama.cpp in-process, real LiteLLM
-routing. Slow (about a minute); deselect with -m "not embedded"."""
+routing. Slow (about four minutes on 2 cores); deselect with -m "not embedded"."""
 
 import json
 from pathlib import Path
@@ -34,7 +34,7 @@ def small_config(models: dict) -> dict:
         "models": models,
         "pipeline": {
             "metadata_pool_size": 2,
-            "num_instructions": 3,
+            "num_instructions": 2,
             "num_rubrics": 2,
             "max_iterations": 2,
             "threshold": 0.0,

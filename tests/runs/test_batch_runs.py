@@ -24,7 +24,7 @@ FILES = ("kept.jsonl", "rejected.jsonl")
 
 def small(url: str, **role) -> dict:
     config = stub_config(url, **role)
-    config["pipeline"].update(num_instructions=8, max_iterations=2)
+    config["pipeline"].update(num_instructions=4, max_iterations=2)
     config["engine"]["batch"] = {"poll_s": 0.05}
     return config
 
