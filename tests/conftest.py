@@ -5,7 +5,22 @@ import pytest
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import codeclm_dspy  # noqa: F401  (sets up LiteLLM before tests import it)
-from tests import scripted
+from tests import one_cpu, scripted
+
+
+def pytest_collection_modifyitems(config, items):
+    """The llama.cpp tests go first: they are the longest, so under xdist they start at once (tests/one_cpu.py)."""
+    llama = [item for item in items if one_cpu.runs_llama(item)]
+    items[:] = llama + [item for item in items if item not in llama]
+
+
+@pytest.fixture(autouse=True)
+def llama_on_one_cpu(request):
+    if one_cpu.runs_llama(request.node):
+        with one_cpu.one_cpu():
+            yield
+    else:
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,7 @@ import urllib.request
 import pytest
 
 from codeclm_dspy.engine import embedded
+from tests.one_cpu import one_cpu
 from tests.test_embedded import check_run, generate, small_config
 
 
@@ -25,6 +26,17 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
     """llama-cpp-python's server with both embedded GGUF files, one alias each."""
+    with one_cpu():  # the server and its thread count, like the test (tests/one_cpu.py)
+        base, proc = start_server(tmp_path_factory)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def start_server(tmp_path_factory) -> tuple[str, subprocess.Popen]:
     port = free_port()
     config = tmp_path_factory.mktemp("llama") / "server.json"
     models = [
@@ -53,12 +65,7 @@ def llama_server(tmp_path_factory):
                 proc.kill()
                 pytest.fail(f"llama_cpp.server did not start: {(config.parent / 'server.log').read_text()}")
             time.sleep(0.5)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    return base, proc
 
 
 @pytest.mark.server
