@@ -46,13 +46,13 @@ format: setup
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
-# The run-engine benchmark (about 20 minutes; aiohttp_openai/ models, engine.senders: 2, the fastest
+# The run-engine benchmark (20-26 minutes on 2 cores; aiohttp_openai/ models, engine.senders: 2, the fastest
 # configuration): prints a table, writes benchmarks/results/engine.json
 # and its summary into README.md
 bench: setup
 	.venv/bin/python -m benchmarks.engine --readme --provider aiohttp_openai --senders 2
 
-# codeclm beside curator and Data Designer (about 15 minutes; installs them into .peers-venvs from
+# codeclm beside curator and Data Designer (15-41 minutes on 2 cores; installs them into .peers-venvs from
 # PyPI once): prints a table, writes benchmarks/results/peers.json and the table into README.md
 bench-peers: setup
 	.venv/bin/python -m benchmarks.peers --readme
