@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 import pytest
@@ -10,16 +11,12 @@ from tests import one_cpu, scripted
 
 def pytest_collection_modifyitems(config, items):
     """The llama.cpp tests go first: they are the longest, so under xdist they start at once (tests/one_cpu.py)."""
-    llama = [item for item in items if one_cpu.runs_llama(item)]
-    items[:] = llama + [item for item in items if item not in llama]
+    items.sort(key=lambda item: not one_cpu.runs_llama(item))  # stable: the order is otherwise kept
 
 
 @pytest.fixture(autouse=True)
 def llama_on_one_cpu(request):
-    if one_cpu.runs_llama(request.node):
-        with one_cpu.one_cpu():
-            yield
-    else:
+    with one_cpu.one_cpu() if one_cpu.runs_llama(request.node) else contextlib.nullcontext():
         yield
 
 

@@ -1,7 +1,7 @@
 """The llama.cpp tests' share of the machine when the suite runs in parallel.
 
-``make test`` runs the suite on two pytest-xdist workers, a test file at a
-time per worker (``--dist loadfile``). llama.cpp sizes its thread pool from
+``make test`` runs the suite on one pytest-xdist worker per CPU, a test file
+at a time per worker (``--dist loadfile``). llama.cpp sizes its thread pool from
 the CPUs a process may use (``embedded.default_threads``), and its threads
 spin while they wait for each other: a model on both cores of a 2-core
 machine, beside a second worker that is busy too, loses more than it gains.
