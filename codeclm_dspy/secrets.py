@@ -26,6 +26,17 @@ def register(value: str | None) -> None:
             _KNOWN.add(value)
 
 
+def registered_in(text: str, min_chars: int = 16) -> bool:
+    """Whether ``text`` holds a registered secret of at least ``min_chars`` characters.
+
+    The floor keeps a local server's placeholder key ("EMPTY", "none") from
+    matching ordinary prose (the quality gates' ``secret`` check).
+    """
+    with _LOCK:
+        known = [secret for secret in _KNOWN if len(secret) >= min_chars]
+    return any(secret in text for secret in known)
+
+
 def scrub(text: str) -> str:
     """``text`` with every registered secret and bearer token masked."""
     if not text:

@@ -108,10 +108,18 @@ _SECRET_KEY = re.compile(r"(api[_-]?key|(^|[_-])token$|secret|password|authoriza
 
 
 def redact(value: Any) -> Any:
-    """Mask values whose key names look like credentials, recursively."""
+    """Mask values whose key names look like credentials, recursively.
+
+    A true/false is never a credential: ``quality.secrets`` is a switch, and
+    masked it would no longer load as one.
+    """
     if isinstance(value, dict):
         return {
-            k: ("***" if _SECRET_KEY.search(str(k)) and k != "api_key_env" else redact(v))
+            k: (
+                "***"
+                if _SECRET_KEY.search(str(k)) and k != "api_key_env" and not isinstance(v, bool)
+                else redact(v)
+            )
             for k, v in value.items()
         }
     if isinstance(value, list):

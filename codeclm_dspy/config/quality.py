@@ -6,15 +6,24 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-# Openings of a refusal, matched case-insensitively against the start of an
-# answer. A user may replace the list in config (``quality.refusal_patterns``).
+# Openings of a refusal, matched case-insensitively at the start of an answer
+# or instruction. The gate first puts the opening in a plain form (curly
+# apostrophes and quotes made ASCII, leading markdown emphasis, quote marks
+# and ">" removed, spaces collapsed), so the patterns are written for that
+# form. English only. A user may replace the list (``quality.refusal_patterns``).
+_CANNOT = r"(cannot|can ?not|can'?t|won'?t|will not|unable to|not able to)( be able to)?"
+_TASKS = r"(help(?! but\b| the way\b| \w+ing\b)|assist|provide|answer|comply|do|fulfil+|complete|write|create|generate|engage|support|share|give)\b"
+# Sympathy ("I'm sorry to hear that") opens many good answers; it is not a refusal.
+_SYMPATHY = r"(?! to hear| for your| about your| for that\b)"
 DEFAULT_REFUSALS = [
-    r"(i'?m|i am) (so |very |really )?(sorry|afraid)\b",
-    r"sorry\b",
-    r"(i|we) apologi[sz]e\b",
-    r"(i|we) (cannot|can ?not|can'?t|won'?t|will not|am unable to|'?m unable to|am not able to|'?m not able to) "
-    r"(help|assist|provide|answer|comply|do|fulfil+|complete|write|create|generate|engage)\b",
-    r"as an ai( language model)?\b",
+    rf"(i'?m|i am) (so |very |really |truly |terribly )?sorry\b{_SYMPATHY}",
+    r"(i'?m|i am) afraid (that )?(i|we)\b",
+    rf"sorry\b{_SYMPATHY}",
+    r"(my )?apologies\b",
+    r"(i|we) (sincerely |do )?apologi[sz]e\b",
+    rf"((unfortunately|regrettably|sadly),? )?(i|we)('m| am|'re| are)? (really |simply )?{_CANNOT} {_TASKS}",
+    r"(i|we) (must|have to) (respectfully |politely )?decline\b",
+    r"as an ai( language model| assistant)?\b",
 ]
 
 
@@ -22,11 +31,17 @@ class QualityConfig(BaseModel):
     """The ``quality:`` section: which gates run, and their limits.
 
     Attributes:
-        empty: reject an empty or whitespace-only answer.
-        truncated: reject an answer the provider cut at ``max_tokens``.
-        refusals: reject an answer that opens with one of ``refusal_patterns``.
+        empty: reject an answer with no letter or digit (empty, spaces,
+            punctuation or invisible characters only).
+        truncated: reject an answer the provider stopped before it was done
+            (``Answer.truncated``: the token limit, or its content filter).
+        refusals: reject an answer or instruction that opens with one of
+            ``refusal_patterns``.
         refusal_patterns: regular expressions, matched case-insensitively at
-            the start of the answer.
+            the start of the opening's plain form (see ``DEFAULT_REFUSALS``).
+        echoed_instruction: reject an answer that only repeats its instruction.
+        secrets: reject an instruction or answer holding a key the run
+            registered or a well-known credential.
         prompt_leak: reject instructions and answers that copy prompt text.
         leak_words: this many words in a row shared with a step's prompt
             text (signature instructions, field descriptions) is a copy.
@@ -40,6 +55,8 @@ class QualityConfig(BaseModel):
     truncated: bool = True
     refusals: bool = True
     refusal_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_REFUSALS))
+    echoed_instruction: bool = True
+    secrets: bool = True
     prompt_leak: bool = True
     leak_words: int = Field(default=6, ge=3, le=50)
     metadata: bool = True

@@ -14,8 +14,11 @@ migration is not forgotten.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dspy
@@ -49,6 +52,25 @@ def _schema_format(fmt: type, mode: str) -> dict[str, Any]:
     if mode == "off":
         return {"type": "json_object"}
     return {"type": "json_schema", "json_schema": {"name": fmt.__name__, "schema": schema, "strict": True}}
+
+
+# The finish reasons of the answers LM calls return inside ``finish_reasons()``. DSPy's adapter
+# hands a step only the text, and JSON repair closes an object cut at max_tokens, so a
+# truncated instruction would otherwise read as complete (``runtime.call_structured``).
+FINISH_REASONS: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "codeclm_finish_reasons", default=None
+)
+
+
+@contextmanager
+def finish_reasons() -> Iterator[list[str]]:
+    """Collect the finish reason of every answer the LM calls in the block return."""
+    seen: list[str] = []
+    token = FINISH_REASONS.set(seen)
+    try:
+        yield seen
+    finally:
+        FINISH_REASONS.reset(token)
 
 
 class RoutedLM(dspy.BaseLM):
@@ -117,6 +139,9 @@ class RoutedLM(dspy.BaseLM):
 
     def _response(self, answers: list[dict[str, Any]]):
         import litellm
+
+        if (seen := FINISH_REASONS.get()) is not None:
+            seen.extend(a.get("finish_reason") or "stop" for a in answers)
 
         usage = {k: sum(a["usage"][k] for a in answers) for k in ("prompt_tokens", "completion_tokens")}
         return litellm.ModelResponse(

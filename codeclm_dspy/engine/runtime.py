@@ -35,6 +35,7 @@ from codeclm_dspy.engine.adapter import ADAPTER
 from codeclm_dspy.engine.batch_wait import AwaitingBatch
 from codeclm_dspy.engine.calls import step as calls_for
 from codeclm_dspy.engine.event_loop import engine_loop
+from codeclm_dspy.engine.lm import finish_reasons
 from codeclm_dspy.engine.retries import as_stop
 from codeclm_dspy.engine.routing import LMRoles
 from codeclm_dspy.engine.usage import UsageMeter
@@ -47,6 +48,9 @@ from codeclm_dspy.errors import StepParseError
 # them off (compiling, which needs the trace, runs outside this context).
 QUIET = {"disable_history": True, "trace": None}
 
+# Why a provider stops writing before the answer is done: the token limit, or its content filter.
+CUT_SHORT = ("length", "content_filter")
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -57,7 +61,8 @@ class Answer:
 
     @property
     def truncated(self) -> bool:
-        return self.finish_reason == "length"
+        """The provider stopped before the answer was done (``CUT_SHORT``)."""
+        return self.finish_reason in CUT_SHORT
 
     def __str__(self) -> str:
         return self.text
@@ -98,6 +103,10 @@ async def call_structured(
         keep_trace: leave DSPy's trace on (compiling: optimizers build demos
             and reflect on it); runs switch it off (see ``QUIET``).
 
+    An answer the provider cut short (``CUT_SHORT``) is unusable too, even
+    when DSPy's JSON repair makes it parse: a truncated instruction reads as
+    a complete one to every later step.
+
     Raises:
         StepParseError: still unusable after ``retries`` fresh attempts.
     """
@@ -106,13 +115,15 @@ async def call_structured(
     quiet = {"disable_history": True} if keep_trace else QUIET
     for attempt in range(first_rollout, first_rollout + retries + 1):
         try:
-            with dspy.context(lm=lm, adapter=ADAPTER, **quiet), calls_for(step):
+            with dspy.context(lm=lm, adapter=ADAPTER, **quiet), calls_for(step), finish_reasons() as finishes:
                 prediction = await predictor.acall(**inputs, config=fresh_rollout(lm, attempt))
         except AdapterParseError as exc:
             meter.note_parse(step, ok=False)
             last, raw = "unparseable output", str(exc.lm_response)
             continue
-        problem = check(prediction) if check else None
+        cut = next((f for f in finishes if f in CUT_SHORT), None)
+        problem = f"output cut short (finish_reason: {cut})" if cut else None
+        problem = problem or (check(prediction) if check else None)
         meter.note_parse(step, ok=problem is None)
         if problem is None:
             return prediction

@@ -91,7 +91,7 @@ class CodecLM(dspy.Module):
                     if source == "strong"
                     else (attempt.target_response, attempt.target_finish)
                 )
-                if problem := gates.answer(Answer(text, finish)):
+                if problem := gates.answer(Answer(text, finish), instruction=instruction):
                     raise QualityRejected(problem, f"respond_{source}")
                 return source
         return None
@@ -135,7 +135,7 @@ class CodecLM(dspy.Module):
                 improvements + 1, instruction, strong.text, "", None, None, None, None, strong.finish_reason
             )
         )
-        if problem := gates.answer(strong):
+        if problem := gates.answer(strong, instruction=instruction):
             raise QualityRejected(problem, RESPOND_STRONG.name)
         return "strong"
 

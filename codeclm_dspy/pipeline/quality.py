@@ -8,29 +8,40 @@ model asked to rewrite an instruction may hand back our own prompt wording
 of this too, only less often. Each gate here turns one such failure into a
 rejection with a machine-readable reason:
 
-    empty_response      the kept answer is empty or whitespace
-    truncated_response  the provider stopped at the token limit (finish_reason "length")
-    refusal             the kept answer opens like a refusal (configurable patterns)
-    prompt_leak         an instruction or answer copies prompt text or adapter markers
+    empty_response      the answer has no letter, digit or symbol (invisible characters do not count)
+    truncated_response  the provider stopped before the answer was done (``Answer.truncated``)
+    secret              a key the run registered, or a well-known credential, in an instruction or answer
+    refusal             an instruction or answer opens like a refusal (configurable patterns)
+    echoed_instruction  the answer only repeats its instruction
+    prompt_leak         an instruction or answer copies prompt text, adapter or template markers,
+                        or our JSON scaffolding
     bad_metadata        a use case or skill that is not words, or is too long
 
 The prompt-leak check is built from the *program's* predictors, so it knows
 the prompts a compiled program actually sends, not only the defaults.
 
 Written by hand: DSPy and LiteLLM say nothing about whether an answer is fit
-to train on, and the checks are a few lines each.
+to train on, and the checks are a few lines each. Every check reads the
+text's ``canonical`` form, so a zero-width space or a curly apostrophe cannot
+slip a broken answer past it.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from codeclm_dspy.config.quality import QualityConfig
 from codeclm_dspy.engine.runtime import Answer
+from codeclm_dspy.pipeline.text import canonical, echoes, json_object, opening, words
+from codeclm_dspy.secrets import registered_in
 
-REASONS = ("empty_response", "truncated_response", "refusal", "prompt_leak", "bad_metadata")
+REASONS = (
+    *("empty_response", "truncated_response", "secret", "refusal", "echoed_instruction"),
+    *("prompt_leak", "bad_metadata"),
+)
 
 # Text DSPy's adapters write around the fields; an instruction holding any of
 # it was copied from a prompt, not written for a user.
@@ -45,21 +56,34 @@ ADAPTER_MARKERS = (
     "respond with a json object",
     "the value you produce must adhere to the json schema",
 )
-# Special tokens of common chat templates (Llama/Mistral, ChatML, Gemma, Llama 3): a model
-# that writes them is echoing its template, not answering. HTML-like ones (<s>) are left
+# Special tokens of common chat templates (Llama 2/Mistral, ChatML, Gemma, Llama 3, Phi-3): a
+# model that writes them is echoing its template, not answering. HTML-like ones (<s>) are left
 # out: they can be real content.
 TEMPLATE_TOKENS = (
-    "[inst]",
-    "[/inst]",
-    "<|im_start|>",
-    "<|im_end|>",
-    "<|endoftext|>",
-    "<start_of_turn>",
-    "<end_of_turn>",
-    "<|eot_id|>",
-    "<|start_header_id|>",
-    "<<sys>>",
+    *("[inst]", "[/inst]", "<<sys>>", "<</sys>>", "<|im_start|>", "<|im_end|>", "<|endoftext|>"),
+    *("<start_of_turn>", "<end_of_turn>", "<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>"),
+    *("<|eot_id|>", "<|system|>", "<|user|>", "<|assistant|>", "<|end|>"),
 )
+# Alpaca-style prompt sections, at the start of a line.
+SECTION_HEADER = re.compile(r"^[ \t]*###[ \t]*(instruction|response)[ \t]*:", re.I | re.M)
+
+# Credentials by the shape their issuers give them. A match must also look
+# random (``_random``), so "sk-your-key-here" in a how-to answer is no secret.
+CREDENTIALS = {
+    "OpenAI-style key": re.compile(r"\bsk-[A-Za-z0-9_-]{32,}"),
+    "AWS access key": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    "GitHub token": re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{50,})"),
+    "Slack token": re.compile(r"\bxox[abpe]-[A-Za-z0-9-]{20,}"),
+    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
+    "Hugging Face token": re.compile(r"\bhf_[A-Za-z0-9]{34,}"),
+}
+PLACEHOLDER = re.compile(r"example|your|x{4}|\.\.\.", re.I)
+# A registered key this long or more is looked for: a short "key" (a local server's
+# "EMPTY") is no credential and would match prose.
+MIN_KEY_CHARS = 16
+
+# Code blocks and inline code: ``{count}`` there is a format string, not a placeholder.
+CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)
 
 
 @dataclass(frozen=True)
@@ -83,8 +107,23 @@ class QualityRejected(Exception):
         self.problem, self.stage = problem, stage
 
 
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.lower())
+def _random(token: str) -> bool:
+    """A credential-shaped token that is not a placeholder: mixed characters, many distinct."""
+    classes = sum(any(test(c) for c in token) for test in (str.islower, str.isupper, str.isdigit))
+    return classes >= 2 and len(set(token)) >= 10 and not PLACEHOLDER.search(token)
+
+
+def secret(text: str) -> Problem | None:
+    """A key this run registered (``secrets.register``) or a well-known credential in ``text``.
+
+    The detail names the kind, never the key: rows are written to disk.
+    """
+    if registered_in(text, MIN_KEY_CHARS):
+        return Problem("secret", "holds an API key this run uses")
+    for kind, pattern in CREDENTIALS.items():
+        if any(_random(found) for found in pattern.findall(text)):
+            return Problem("secret", f"holds what looks like a credential ({kind})")
+    return None
 
 
 def prompt_texts(module) -> tuple[list[str], set[str]]:
@@ -120,14 +159,15 @@ class Gates:
         n = self.config.leak_words
         self._ngrams: set[tuple[str, ...]] = set()
         for text in texts:
-            words = _words(text)
-            self._ngrams.update(tuple(words[k : k + n]) for k in range(len(words) - n + 1))
-        names = sorted({name.lower() for name in field_names}, key=len, reverse=True)
+            said = words(text)
+            self._ngrams.update(tuple(said[k : k + n]) for k in range(len(said) - n + 1))
+        self._names = {name.lower() for name in field_names}
+        names = sorted(self._names, key=len, reverse=True)
         self._placeholder = (
             re.compile(r"\{\s*(" + "|".join(map(re.escape, names)) + r")\s*\}", re.I) if names else None
         )
         self._refusal = (
-            re.compile(r"\s*(?:" + "|".join(f"(?:{p})" for p in self.config.refusal_patterns) + ")", re.I)
+            re.compile(r"(?:" + "|".join(f"(?:{p})" for p in self.config.refusal_patterns) + ")", re.I)
             if self.config.refusal_patterns
             else None
         )
@@ -142,42 +182,89 @@ class Gates:
             names |= more_names
         return cls(config, texts, names)
 
-    def leak(self, text: str) -> Problem | None:
-        """Prompt text, an adapter marker or a field placeholder inside ``text``."""
+    def leak(self, text: str, instruction: str = "") -> Problem | None:
+        """Prompt text, an adapter or template marker, a field placeholder or our JSON in ``text``.
+
+        Args:
+            text: the instruction or answer to check.
+            instruction: what an answer answers; a JSON key it names was asked for.
+        """
         if not self.config.prompt_leak:
             return None
-        lowered = text.lower()
+        lowered = canonical(text).lower()
         marker = next((m for m in ADAPTER_MARKERS if m in lowered), None)
         if marker:
             return Problem("prompt_leak", f"adapter text {marker!r}")
         token = next((t for t in TEMPLATE_TOKENS if t in lowered), None)
         if token:
             return Problem("prompt_leak", f"chat-template token {token!r}")
-        if self._placeholder and (found := self._placeholder.search(text)):
+        if header := SECTION_HEADER.search(lowered):
+            return Problem("prompt_leak", f"prompt section header {header.group(0).strip()!r}")
+        if self._placeholder and (found := self._placeholder.search(CODE.sub(" ", text))):
             return Problem("prompt_leak", f"field placeholder {found.group(0)!r}")
+        if problem := self._scaffolding(text, instruction):
+            return problem
         n = self.config.leak_words
-        words = _words(text)
-        for k in range(len(words) - n + 1):
-            if tuple(words[k : k + n]) in self._ngrams:
-                return Problem("prompt_leak", "copies prompt text: " + " ".join(words[k : k + n]))
+        said = words(text)
+        for k in range(len(said) - n + 1):
+            if tuple(said[k : k + n]) in self._ngrams:
+                return Problem("prompt_leak", "copies prompt text: " + " ".join(said[k : k + n]))
         return None
 
-    def instruction(self, text: str) -> Problem | None:
-        """An instruction is refused only for leaking prompt text."""
-        return self.leak(text)
+    def _scaffolding(self, text: str, instruction: str) -> Problem | None:
+        """A JSON object (or a JSON schema) keyed only by our signatures' field names.
 
-    def answer(self, answer: Answer | str) -> Problem | None:
-        """Empty, truncated, a refusal or leaked prompt text: not an answer to keep."""
+        JSON in general is fine: a generated instruction may ask for it, and
+        keys the instruction names were asked for.
+        """
+        found = json_object(text) if self._names else None
+        if not found:
+            return None
+        properties = found.get("properties")
+        schema = found.get("type") == "object" and isinstance(properties, dict) and properties
+        keys = {str(key).lower() for key in (properties if schema else found)}
+        if keys <= self._names and not keys <= set(words(instruction)):
+            what = "JSON schema" if schema else "JSON object"
+            return Problem("prompt_leak", f"a {what} of our field names {sorted(keys)}")
+        return None
+
+    def _refused(self, text: str) -> Problem | None:
+        if self.config.refusals and self._refusal and (found := self._refusal.match(opening(text))):
+            return Problem("refusal", f"opens with {found.group(0).strip()!r}")
+        return None
+
+    def _secret(self, text: str) -> Problem | None:
+        return secret(text) if self.config.secrets else None
+
+    def instruction(self, text: str) -> Problem | None:
+        """An instruction holding a secret, a refusal in its place, or leaked prompt text."""
+        return self._secret(text) or self._refused(text) or self.leak(text)
+
+    def answer(self, answer: Answer | str, *, instruction: str | None = None) -> Problem | None:
+        """Not an answer to keep: empty, cut short, a secret, a refusal, an echo or a leak.
+
+        Args:
+            answer: the model's answer (a plain string has no finish reason).
+            instruction: what it answers, when known: an answer that only
+                repeats it is refused, and JSON keys it names are allowed.
+        """
         if isinstance(answer, str):
             answer = Answer(answer)
-        c = self.config
-        if c.empty and not answer.text.strip():
-            return Problem("empty_response", "the answer is empty")
+        c, text = self.config, answer.text
+        if c.empty and not any(ch.isalnum() or unicodedata.category(ch) == "So" for ch in canonical(text)):
+            return Problem(
+                "empty_response", "the answer is empty" if not text.strip() else "no letter, digit or symbol"
+            )
         if c.truncated and answer.truncated:
-            return Problem("truncated_response", "the provider stopped at max_tokens (finish_reason: length)")
-        if c.refusals and self._refusal and (found := self._refusal.match(answer.text[:300])):
-            return Problem("refusal", f"opens with {found.group(0).strip()!r}")
-        return self.leak(answer.text)
+            return Problem(
+                "truncated_response",
+                f"the provider stopped the answer (finish_reason: {answer.finish_reason})",
+            )
+        if problem := self._secret(text) or self._refused(text):
+            return problem
+        if c.echoed_instruction and instruction and echoes(text, instruction):
+            return Problem("echoed_instruction", "the answer only repeats the instruction")
+        return self.leak(text, instruction or "")
 
     def metadata(self, use_case: str, skills: Iterable[str]) -> Problem | None:
         """A use case and skills that are short labels made of words."""

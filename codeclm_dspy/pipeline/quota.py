@@ -59,6 +59,7 @@ def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_see
     states = [MetaState(meta) for meta in pool]
     buffer: list[tuple[str, MetaState, str]] = []  # decoded, not yet improved and filtered
     seen = KeyIndex()  # every decoded instruction's duplicate key, at 8 bytes each
+    kept = KeyIndex()  # every kept instruction's, after Self-Rubrics rewrote it
     cursor, evolved, reason = 0, 0, None
     limit = math.floor(p.max_overdraw * quota)  # instructions improved and filtered, at most
     while funnel.instructions.kept < quota:
@@ -86,7 +87,7 @@ def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_see
             buffer = decode_round(program, rt, plan, sink, funnel, gates, seen, workers, progress, rounds + 1)
             continue
         started = evolve_stream(
-            program, rt, buffer, limit - evolved, sink, funnel, gates, random_seed, workers, progress
+            program, rt, buffer, limit - evolved, sink, funnel, gates, kept, random_seed, workers, progress
         )
         evolved += started
         buffer = buffer[started:]
@@ -204,7 +205,7 @@ async def _rubrics(program, rt, meta: Metadata) -> tuple[list, str | None]:
 
 
 def evolve_stream(
-    program, rt, buffer, room: int, sink, funnel: Funnel, gates: Gates, random_seed, workers, progress
+    program, rt, buffer, room: int, sink, funnel: Funnel, gates: Gates, kept, random_seed, workers, progress
 ) -> int:
     """Self-Rubrics + Contrastive Filtering for the buffer's instructions, in order; how many started.
 
@@ -214,6 +215,12 @@ def evolve_stream(
     Which instructions start does not depend on timing: each one's outcome
     is its own, and instruction n+1 starts exactly when fewer than the quota
     were kept among the first n, as if waves of the missing count had run.
+
+    ``kept`` holds the duplicate keys of the instructions kept so far: two
+    basic instructions are never alike (``decode_round``), but Self-Rubrics
+    may rewrite two of them into one, and a dataset holds it once. Of two
+    such pairs the one that finishes first is kept, so only then does an
+    outcome depend on timing.
     """
     p = program.pipeline
     quota = p.num_instructions
@@ -225,6 +232,11 @@ def evolve_stream(
         traj_id, state, text = job
         traj = Trajectory(traj_id, state.meta, text)
         note = {"rubrics_error": state.rubrics_error} if state.rubrics_error else {}
+
+        def turn_down(reason: str, stage: str, **evidence) -> None:
+            row = rejected_row("instruction", traj.id, "rejected", reason, stage, **evidence)
+            sink.reject({**row, **note, **trajectory_details(traj)})
+
         try:
             rng = random.Random(f"{random_seed}:{traj.id}")
             source = await program.evolve(
@@ -233,18 +245,7 @@ def evolve_stream(
         except QualityRejected as exc:
             funnel.trajectory(traj, None, "refused_rewrite" if exc.stage == "improve" else "rejected")
             funnel.reject(exc.problem.reason)
-            sink.reject(
-                rejected_row(
-                    "instruction",
-                    traj.id,
-                    "rejected",
-                    exc.problem.reason,
-                    exc.stage,
-                    gate_detail=exc.problem.detail,
-                    **note,
-                    **trajectory_details(traj),
-                )
-            )
+            turn_down(exc.problem.reason, exc.stage, gate_detail=exc.problem.detail)
             return None
         except Exception as exc:
             if as_stop(exc) is not None:
@@ -257,19 +258,17 @@ def evolve_stream(
         if source is None:
             funnel.trajectory(traj, None, "dropped")
             funnel.drop("within_threshold")
-            sink.reject(
-                rejected_row(
-                    "instruction",
-                    traj.id,
-                    "rejected",
-                    "within_threshold",
-                    "contrastive_filtering",
-                    threshold=p.threshold,
-                    **note,
-                    **trajectory_details(traj),
-                )
+            turn_down("within_threshold", "contrastive_filtering", threshold=p.threshold)
+            return None
+        key = duplicate_key(traj.attempts[-1].instruction)
+        if key in kept:  # no await since the check: no other item can keep it in between
+            funnel.trajectory(traj, None, "rejected")
+            funnel.reject("duplicate")
+            turn_down(
+                "duplicate", "contrastive_filtering", gate_detail="a rewrite equal to a kept instruction"
             )
             return None
+        kept.add(key)
         funnel.trajectory(traj, source, "kept")
         funnel.keep(source)
         sink.keep(kept_row(traj, source), trajectory_details(traj))

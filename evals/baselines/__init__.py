@@ -39,7 +39,7 @@ from evals.baselines.counts import BaselineCounts
 # a resumed run the same when only the engine settings changed.
 ROLLOUT_STRIDE = 16
 # Why the quality gates refuse a strong answer (they may also say prompt_leak).
-ANSWER_REASONS = ("empty_response", "truncated_response", "refusal")
+ANSWER_REASONS = ("empty_response", "truncated_response", "refusal", "echoed_instruction", "secret")
 
 
 def first_rollout(rt, k: int) -> int:
@@ -101,14 +101,16 @@ def refused(
     turn_down(counts, sink, traj, problem.reason, stage, instruction, gate_detail=problem.detail, **details)
 
 
-def answer_problem(gates: Gates, answer: Answer) -> Problem | None:
+def answer_problem(gates: Gates, answer: Answer, *, instruction: str | None = None) -> Problem | None:
     """Why the strong model's answer may not be kept (None: it may).
 
     The gates see the whole ``Answer``, so one cut at ``max_tokens`` is
-    refused as truncated. An empty answer is never a training pair, even with
-    the empty-response gate turned off: neither method ever kept one.
+    refused as truncated, and the ``instruction`` it answers, when given, so
+    an answer that only repeats it is refused. An empty answer is never a
+    training pair, even with the empty-response gate turned off: neither
+    method ever kept one.
     """
-    if problem := gates.answer(answer):
+    if problem := gates.answer(answer, instruction=instruction):
         return problem
     return None if answer.text.strip() else Problem("empty_response", "the answer is empty")
 

@@ -201,7 +201,7 @@ class EvolInstruct(Baseline):
                 if same.equivalent:
                     return Outcome(text, "no_information_gain", stage="equivalence")
             answer = rt.plain("strong", "respond_strong", text)
-            if problem := answer_problem(gates, answer):
+            if problem := answer_problem(gates, answer, instruction=text):
                 return Outcome(text, problem.reason, answer.text, {"gate_detail": problem.detail}, ANSWERED)
             if why := too_hard(answer.text):
                 return Outcome(text, "too_hard_for_the_model", answer.text, {"elimination": why}, ANSWERED)

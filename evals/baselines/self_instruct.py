@@ -265,7 +265,7 @@ class SelfInstruct(Baseline):
                     sink.reject(
                         failure("instruction", traj.id, "respond_strong", answer, **evidence(traj, text))
                     )
-                elif problem := answer_problem(gates, answer):
+                elif problem := answer_problem(gates, answer, instruction=text):
                     refused(counts, sink, traj, problem, "respond_strong", text, response=answer.text)
                 else:
                     kept += 1

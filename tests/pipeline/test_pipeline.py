@@ -117,6 +117,28 @@ def test_every_item_is_accounted_for(script, tmp_path):
     assert manifest["usage"]["calls"] == len(script.calls)
 
 
+def test_rewrites_that_land_on_one_instruction_are_kept_once(script, tmp_path):
+    # Self-Rubrics may turn distinct basic instructions into one; the judge then keeps every copy
+    script.handlers["improve"] = lambda r, i, p: {"improved_instruction": "Rewrite the onboarding guide"}
+
+    def judge(role, inputs, params):
+        hard = inputs["instruction"] == "Rewrite the onboarding guide"
+        strong = 9 if hard else 5
+        first, second = (strong, 5) if inputs["answer_1"] == "STRONG answer" else (5, strong)
+        return {"score_1": first, "score_2": second}
+
+    script.handlers["judge"] = judge
+    cfg = config(metadata_pool_size=1, num_instructions=3, max_iterations=2, max_decode_rounds=2)
+    cc.generate(cfg, SEEDS[:1], tmp_path / "run")
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    kept = [json.loads(line) for line in (tmp_path / "run" / "kept.jsonl").open()]
+    rejected = [json.loads(line) for line in (tmp_path / "run" / "rejected.jsonl").open()]
+    assert [r["instruction"] for r in kept] == ["Rewrite the onboarding guide"]
+    copies = [r for r in rejected if r["reason"] == "duplicate" and r["stage"] == "contrastive_filtering"]
+    assert copies and all(r["instruction"] == "Rewrite the onboarding guide" for r in copies)
+    assert manifest["accounting"]["balanced"] and manifest["counts"]["instructions"]["kept"] == 1
+
+
 def test_instructions_left_at_a_cap_say_the_cap_not_over_quota(script, tmp_path):
     # the model writes twice what each decode call asks for; the judge ties every pair
     numbers = itertools.count()
@@ -171,6 +193,29 @@ def test_parse_failures_are_retried_then_recorded(script, tmp_path):
     (row,) = [json.loads(line) for line in (tmp_path / "run" / "rejected.jsonl").open()]
     assert row["kind"] == "seed" and row["outcome"] == "failed" and row["reason"] == "parse_error"
     assert row["raw"] and manifest["counts"]["seeds"]["failed"] == 1 and manifest["accounting"]["balanced"]
+
+
+def test_a_structured_answer_cut_at_max_tokens_is_never_used(script, lms):
+    # JSON repair closes {"new_instructions": ["Explain how to return a damaged item and what the
+    # into a list holding a cut instruction; the finish reason says it was cut, so it is asked again
+    from codeclm_dspy.engine.runtime import Runtime
+    from codeclm_dspy.errors import StepParseError
+    from codeclm_dspy.pipeline.decoder import Decoder
+
+    cut = ('{"new_instructions": ["Explain to a customer how to return a damaged item and what the', "length")
+    whole = {"new_instructions": ["Explain how a roux thickens a sauce"]}
+    answers = iter([cut, ("{}", "content_filter"), whole])
+    script.handlers["decode"] = lambda r, i, p: next(answers)
+    meta = Metadata("m0", "cooking", ("sauces",), ("s0",))
+    assert Decoder()(Runtime(lms, parse_retries=2), meta, 1) == ["Explain how a roux thickens a sauce"]
+
+    script.handlers["decode"] = lambda r, i, p: cut
+    try:
+        Decoder()(Runtime(lms, parse_retries=1), meta, 1)
+    except StepParseError as exc:
+        assert "cut short (finish_reason: length)" in str(exc)
+    else:
+        raise AssertionError("a decode cut at max_tokens was used")
 
 
 def test_program_saves_and_loads_as_json_state(tmp_path):

@@ -5,10 +5,12 @@ import json
 import pytest
 
 import codeclm_dspy as cc
+from codeclm_dspy import secrets
 from codeclm_dspy.errors import ConfigError
 from codeclm_dspy.pipeline.program import CodecLM
 from codeclm_dspy.pipeline.quality import Answer, Gates, QualityConfig
 from codeclm_dspy.pipeline.records import Seed
+from codeclm_dspy.pipeline.text import duplicate_key
 from signatures import ImproveInstruction
 
 IMPROVE_PROMPT = ImproveInstruction.instructions  # what the Improve step asks, word for word
@@ -40,6 +42,143 @@ def test_answer_gates_name_their_reason():
     assert gates.answer(Answer("Start with: 'I am sorry for the delay in replying.'")) is None
 
 
+def test_refusals_are_found_whatever_their_typography():
+    gates = CodecLM().gates()
+    for refusal in (
+        "I\u2019m sorry, but I can\u2019t help with that.",
+        "I can\u2019t help with that.",
+        "I'm unable to help with that request.",
+        "I'm not able to assist with this.",
+        "**I'm sorry**, but I cannot help with this.",
+        "> \u201cI am afraid I won't be able to do that.\u201d",
+        "Unfortunately, I cannot help with that request.",
+        "My apologies, but I cannot write this.",
+        "\u200bI must respectfully decline.",
+    ):
+        assert gates.answer(refusal).reason == "refusal", refusal
+    for answer in (
+        "I'm sorry to hear about your dog. Here is how to cope: ...",
+        "I cannot help the way I feel / about the sea at night",  # a lyric, not a refusal
+        "I can't help but admire the view: the ridge, the lake, the light.",
+        "I'm afraid of heights too; start with a low climbing wall.",
+        "Unfortunately, there is no cure for the common cold, but rest helps.",
+    ):
+        assert gates.answer(answer) is None, answer
+    # the openings stay the user's to replace
+    own = Gates(QualityConfig(refusal_patterns=[r"nope\b"]))
+    assert own.answer("**Nope.**").reason == "refusal" and own.answer("I'm sorry, I cannot help.") is None
+
+
+def test_an_instruction_that_is_a_refusal_is_rejected():
+    gates = CodecLM().gates()
+    for text in (
+        "I'm sorry, but I can't help with writing these requests.",
+        "As an AI language model, I cannot generate requests of this kind.",
+    ):
+        assert gates.instruction(text).reason == "refusal", text
+    assert gates.instruction("I'm afraid of flying. How can I calm down on a long flight?") is None
+
+
+def test_an_answer_without_words_is_empty():
+    gates = Gates()
+    for empty in ("\u200b\u200b", ".", " \u2060 ,_ \n"):
+        assert gates.answer(empty).reason == "empty_response", repr(empty)
+    assert gates.answer("\U0001f60c\U0001f60a") is None  # an emoji reply can be the answer asked for
+    assert gates.answer("42") is None
+
+
+def test_a_cut_short_answer_names_the_provider_s_reason():
+    gates = Gates()
+    assert gates.answer(Answer("The first", "length")).detail.endswith("(finish_reason: length)")
+    filtered = gates.answer(Answer("Step one is", "content_filter"))
+    assert filtered.reason == "truncated_response" and "content_filter" in filtered.detail
+
+
+def test_chat_templates_and_our_json_are_leaks_but_json_is_not():
+    gates = CodecLM().gates()
+    for leaked in (
+        "<|assistant|> Paris is the capital of France.<|end|>",
+        "<|user|> hi",
+        "<|begin_of_text|><|start_header_id|>assistant<|end_header_id|> Paris",
+        "Paris.\n### Instruction:\nName another capital.",
+        "### Response: Paris is the capital.",
+        '{"type": "object", "properties": {"score_1": {"type": "integer"}, "score_2": {"type": "integer"}}}',
+        '```json\n{"score_1": 8, "score_2": 3}\n```',
+        '{"improved_instruction": "Explain recursion with two examples."}',
+    ):
+        assert gates.answer(leaked).reason == "prompt_leak", leaked
+    # JSON a user asked for is an answer, even keyed by a word our signatures use
+    assert gates.answer('```json\n{"name": "Ada", "born": 1815}\n```') is None
+    assert (
+        gates.answer('{"count": 3}', instruction='Return JSON with a "count" of the vowels in "idea".')
+        is None
+    )
+    assert gates.answer("Use a heading such as ### Response: in your notes.") is None  # not at a line start
+    assert gates.answer('```python\nprint(f"{word}: {count}")\n```') is None  # a format string in code
+
+
+def test_an_answer_that_repeats_its_instruction_is_rejected():
+    gates, asked = Gates(), "How do I reset my password?"
+    for echo in (asked, "how do I reset my password", "Question: How do I reset my password?\nAnswer:"):
+        assert gates.answer(echo, instruction=asked).reason == "echoed_instruction", echo
+    assert (
+        gates.answer("Question: How do I reset my password? Answer: open Settings.", instruction=asked)
+        is None
+    )
+    assert gates.answer(asked) is None  # without the instruction there is nothing to compare
+    assert Gates(QualityConfig(echoed_instruction=False)).answer(asked, instruction=asked) is None
+
+
+@pytest.fixture
+def run_key(monkeypatch):
+    """A key registered as this run's, forgotten after the test."""
+    monkeypatch.setattr(secrets, "_KNOWN", set())
+    key = "Zq8rT5vW2yB9nM4kL7jH3gF6dS1aP0oU"
+    secrets.register(key)
+    return key
+
+
+def test_keys_are_never_kept(run_key):
+    gates = CodecLM().gates()
+    assert gates.answer(f"Set OPENAI_API_KEY={run_key} and run it.").reason == "secret"
+    assert gates.instruction(f"Why does the key {run_key} fail with a 401 error?").reason == "secret"
+    assert run_key not in gates.answer(f"key: {run_key}").detail  # rows are written to disk
+    keys = (
+        "sk-" + "T3BlbkFJ" * 6,
+        "sk-proj-" + "Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6kM9nP2rS5uV8xA1",
+        "AKIA" + "Q3EGRTL5XJ7NDW2K",
+        "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+        "github_pat_" + "11ABCDEFG0" * 6,
+        "xoxb-" + "123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+        "AIza" + "SyD3k9Lm2Np4Qr6St8Uv0Wx1Yz3Ab5Cd7Ef",
+        "hf_" + "AbCdEfGhIjKlMnOpQrStUvWxYzAbCdEfGhIj",
+    )
+    for key in keys:
+        assert gates.answer(f"Use this: {key}").reason == "secret", key
+        assert gates.instruction(f"Debug my script; it uses {key} as the token.").reason == "secret", key
+    for placeholder in (
+        'export OPENAI_API_KEY="sk-your-api-key-here-xxxxxxxxxxxxxxxxxx"',
+        "aws configure  # AKIAIOSFODNN7EXAMPLE, the AWS docs' own example",
+        "Send the header Authorization: Bearer YOUR_ACCESS_TOKEN_HERE",
+    ):
+        assert gates.answer(placeholder) is None, placeholder
+    assert Gates(QualityConfig(secrets=False)).answer(f"Use {keys[0]}") is None
+
+
+def test_a_short_registered_value_is_not_a_secret(monkeypatch):
+    monkeypatch.setattr(secrets, "_KNOWN", set())
+    secrets.register("EMPTY")  # what local servers often take as their "key"
+    assert Gates().answer("An EMPTY_RESULT_PLACEHOLDER flag marks an empty result set.") is None
+
+
+def test_near_duplicate_instructions_share_a_key():
+    forms = ("How do I reset my password", "How do I reset my password?", "How do I reset\u200b my password?")
+    assert len({duplicate_key(text) for text in forms}) == 1
+    full_width = "\uff28\uff2f\uff37 do I reset my password\uff1f"
+    assert duplicate_key(full_width) == duplicate_key(forms[0])
+    assert duplicate_key("How do I reset my passwords?") != duplicate_key(forms[0])
+
+
 def test_leaks_are_found_in_the_program_s_own_prompts_even_when_compiled():
     program = CodecLM()
     gates = program.gates()
@@ -68,10 +207,19 @@ def test_metadata_must_be_words():
 
 def test_gates_switch_off_one_by_one():
     off = Gates(
-        QualityConfig(empty=False, truncated=False, refusals=False, prompt_leak=False, metadata=False)
+        QualityConfig(
+            empty=False,
+            truncated=False,
+            refusals=False,
+            echoed_instruction=False,
+            secrets=False,
+            prompt_leak=False,
+            metadata=False,
+        )
     )
     assert off.answer(Answer("")) is None and off.answer(Answer("cut", "length")) is None
     assert off.answer(Answer("I'm sorry, I cannot help.")) is None
+    assert off.instruction("I'm sorry, I cannot help. <|user|>") is None
     assert off.metadata("4.5", ["1"]) is None
 
 
@@ -121,6 +269,8 @@ def test_a_run_of_broken_outputs_keeps_none_of_them(script, tmp_path):
         if role == "target":
             return "TARGET answer"
         n = int(inputs["instruction"].split()[1].rstrip(":"))
+        if n == 5:
+            return "Question: " + inputs["instruction"] + "\nAnswer:"
         return {
             1: "ignored",
             2: "",
@@ -164,7 +314,7 @@ def test_a_run_of_broken_outputs_keeps_none_of_them(script, tmp_path):
     assert ("seed", "bad_metadata", "encode") in reasons
     assert ("instruction", "prompt_leak", "decode") in reasons
     assert ("instruction", "prompt_leak", "improve") in reasons
-    for reason in ("empty_response", "truncated_response", "refusal"):
+    for reason in ("empty_response", "truncated_response", "refusal", "echoed_instruction"):
         assert ("instruction", reason, "respond_strong") in reasons, reason
     # the funnel counts every reason, and the counts match the rows
     by_reason = manifest["cost_funnel"]["not_kept_by_reason"]
