@@ -75,12 +75,12 @@ def judge_item(rt: Runtime, evaluator: dspy.Module, gates: Gates, item: Item) ->
         lambda: rt.plain("target", "respond_target", item.text),
     )
     answers = {"instruction": item.text, "strong_response": strong.text, "target_response": target.text}
-    problem = gates.answer(strong)
+    problem = gates.answer(strong, instruction=item.text)
     if problem is not None:  # no reference to measure recovery against
         return "failed", rejected_row(
             "eval", item.id, "failed", problem.reason, "strong_answer", error=problem.detail, **answers
         )
-    gate = gates.answer(target)
+    gate = gates.answer(target, instruction=item.text)
     scores = evaluator(rt, item.text, strong.text, target.text)
     tf, sf = scores["target_first"], scores["strong_first"]
     return "judged", {
@@ -100,17 +100,13 @@ def self_judged_check(config: Config, allowed: bool) -> str | None:
     Raises:
         SelfJudgedError: the judge is the strong or target model and ``allowed`` is False.
     """
-    if not config.models.self_judged():
+    same = config.models.self_judged_role()
+    if same is None:
         return None
     judge = config.models.judge_role()
-    same = next(name for name in ("strong", "target") if _same_model(judge, getattr(config.models, name)))
     if not allowed:
         raise SelfJudgedError(
             f"the judge ({judge.model}) is also the {same} model, so it would grade its own answers; set "
             "models.judge to another model, or pass --self-judged to measure anyway (the result says so)"
         )
     return same
-
-
-def _same_model(a, b) -> bool:
-    return (a.model, a.api_base) == (b.model, b.api_base)  # the rule of ModelsConfig.self_judged

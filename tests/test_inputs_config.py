@@ -173,6 +173,21 @@ def test_extra_params_cannot_set_what_the_engine_owns(tmp_path, param, says):
     assert f"extra_params cannot set '{param}'" in message and says in message
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        # YAML's !!binary: pydantic kept the bytes, and writing the manifest raised UnicodeDecodeError
+        ("models.strong.extra_params", {"seed": b"\xff"}, "extra_params.seed is a bytes"),
+        ("models.strong.extra_params", {"frequency_penalty": float("nan")}, "NaN and infinity"),
+        ("models.strong.extra_params", {"logit_bias": {"50256": float("-inf")}}, "logit_bias.50256 is -inf"),
+        ("models.strong.extra_params", {"max_completion_tokens": 1}, "give models.<role>.max_tokens"),
+        ("models.strong.api_key_env", "PATH", "holds no API key"),
+    ],
+)
+def test_what_would_reach_the_provider_wrongly_is_refused(tmp_path, field, value, says):
+    assert says in refused(tmp_path, with_value(field, value), field)
+
+
 def test_ints_are_still_floats_and_aliases_still_work(tmp_path):
     """Strictness refuses bools and floats-as-counts, not a plain YAML config with anchors."""
     (tmp_path / "config.yaml").write_text(

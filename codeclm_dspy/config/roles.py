@@ -7,50 +7,13 @@ engine balances with LiteLLM's Router (``engine/deployments.py``).
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from codeclm_dspy.config.base import _Strict
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def _env_name(value: str | None) -> str | None:
-    if value is not None and not _ENV_NAME.fullmatch(value):
-        raise ValueError(
-            "api_key_env takes the NAME of an environment variable (e.g. OPENAI_API_KEY), "
-            "never the key itself"
-        )
-    return value
-
-
-# extra_params keys the engine owns: passed through, each would quietly undo
-# one of its guarantees, so the config refuses them and says where they go.
-_ENGINE_OWNS = {
-    "model": "the role's model string is models.<role>.model (it is part of every request key)",
-    "messages": "each step writes its own messages",
-    "api_base": "give models.<role>.api_base (or deployments)",
-    "base_url": "give models.<role>.api_base (or deployments)",
-    "api_key": "give the NAME of an environment variable in models.<role>.api_key_env",
-    "timeout": "give models.<role>.timeout",
-    "num_retries": "give models.<role>.num_retries (the engine retries, with backoff)",
-    "max_retries": "give models.<role>.num_retries (the engine retries, with backoff)",
-    "temperature": "give models.<role>.temperature",
-    "max_tokens": "give models.<role>.max_tokens",
-    "top_p": "give models.<role>.top_p",
-    "stream": "the engine needs each answer whole; it cannot take a stream",
-    "n": "one answer per request: each answer is its own request, journal entry and cost",
-    "response_format": "each step asks for its own output schema (see models.<role>.structured_output)",
-}
-
-
-def _engine_keys(value: dict[str, Any]) -> dict[str, Any]:
-    for key in value:
-        if key in _ENGINE_OWNS:
-            raise ValueError(f"extra_params cannot set {key!r}: {_ENGINE_OWNS[key]}")
-    return value
+from codeclm_dspy.config.role_values import api_key_env_name, passable_params
 
 
 class DeploymentConfig(_Strict):
@@ -77,7 +40,7 @@ class DeploymentConfig(_Strict):
     rpm: int | None = Field(default=None, ge=1, le=1_000_000)
     tpm: int | None = Field(default=None, ge=1, le=1_000_000_000)
 
-    _is_a_name = field_validator("api_key_env")(_env_name)
+    _is_a_name = field_validator("api_key_env")(api_key_env_name)
 
     @field_validator("rpm")
     @classmethod
@@ -112,7 +75,7 @@ class RoleConfig(_Strict):
             role; requests wait rather than draw 429s. None: no limit.
         extra_params: further keyword arguments passed through to LiteLLM
             (``seed``, ``stop``, ``frequency_penalty``, a provider's own
-            options); none the engine sets itself (``_ENGINE_OWNS``).
+            options); none the engine sets itself (``role_values.ENGINE_OWNS``).
         structured_output: how JSON schemas reach the server. ``auto``: as
             LiteLLM's model table says the model supports; ``json_schema``:
             OpenAI-style ``response_format`` (OpenAI, vLLM, Ollama) for a model
@@ -144,8 +107,8 @@ class RoleConfig(_Strict):
     structured_output: Literal["auto", "json_schema", "json_object_schema", "off"] = "auto"
     batch: bool | None = None
 
-    _is_a_name = field_validator("api_key_env")(_env_name)
-    _not_the_engines = field_validator("extra_params")(_engine_keys)
+    _is_a_name = field_validator("api_key_env")(api_key_env_name)
+    _not_the_engines = field_validator("extra_params")(passable_params)
 
     @model_validator(mode="after")
     def _batchable(self) -> RoleConfig:
@@ -234,8 +197,38 @@ class ModelsConfig(_Strict):
             return self.judge
         return (self.judge or self.strong).model_copy(update={"temperature": 0.0})
 
+    def self_judged_role(self) -> str | None:
+        """ "strong" or "target" when the judge is that model (``same_model``); None when independent."""
+        judge = same_model(self.judge_role())
+        return next((name for name in ("strong", "target") if same_model(getattr(self, name)) == judge), None)
+
     def self_judged(self) -> bool:
-        """Whether the judge is the strong or the target model (same model and endpoint)."""
-        judge = self.judge_role()
-        same = (judge.model, judge.primary_api_base())
-        return any(same == (r.model, r.primary_api_base()) for r in (self.strong, self.target))
+        """Whether the judge is the strong or the target model."""
+        return self.self_judged_role() is not None
+
+
+_LOOPBACK = {"localhost", "::1", "0.0.0.0", "ip6-localhost"}
+
+
+def same_model(role: RoleConfig) -> tuple[str, tuple[str, int] | None]:
+    """What two roles share when they are one model: its name and the server that runs it.
+
+    A judge must not grade its own answers, and spelling must not hide that:
+    ``openai/gpt-4o`` and ``azure/gpt-4o`` are one model (the provider prefix
+    and any organisation path are dropped, case ignored), and
+    ``http://localhost:8000/v1/`` and ``http://127.0.0.1:8000`` are one server
+    (loopback names, the default port and the path do not count). A hosted
+    model (no ``api_base``) is its name alone.
+    """
+    name = role.model.rsplit("/", 1)[-1].lower()
+    base = role.primary_api_base()
+    if not base:
+        return name, None
+    url = urlsplit(base if "//" in base else f"//{base}")
+    host = (url.hostname or "").lower()
+    host = "loopback" if host in _LOOPBACK or host.startswith("127.") else host
+    try:
+        port = url.port or (443 if url.scheme.lower() == "https" else 80)
+    except ValueError:  # validated config never gets here; a hand-built one may
+        port = 0
+    return name, (host, port)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from codeclm_dspy.engine.batch_wait import WaitingRequest
+from codeclm_dspy.engine.send import token_count
 from codeclm_dspy.engine.usage import usd_of
 from codeclm_dspy.errors import ConfigError
 
@@ -198,10 +199,7 @@ def _read_line(line: dict[str, Any], found: Outcome) -> None:
     found.answers[key] = {
         "content": (choice.get("message") or {}).get("content") or "",
         "finish_reason": choice.get("finish_reason"),
-        "usage": {
-            "prompt_tokens": int(usage.get("prompt_tokens") or 0),
-            "completion_tokens": int(usage.get("completion_tokens") or 0),
-        },
+        "usage": {name: token_count(usage.get(name)) for name in ("prompt_tokens", "completion_tokens")},
     }
 
 

@@ -35,7 +35,7 @@ from codeclm_dspy.engine.limits import RoleLimiter
 from codeclm_dspy.engine.retries import as_stop, complete_with_retries, unreachable
 from codeclm_dspy.engine.send import plain
 from codeclm_dspy.engine.timeouts import hung, is_read_timeout
-from codeclm_dspy.engine.usage import UsageMeter, usd_of
+from codeclm_dspy.engine.usage import UsageMeter, count_missing, usd_of
 from codeclm_dspy.errors import RunStopped
 
 
@@ -229,6 +229,7 @@ class CallEngine:
             self._timeouts_in_a_row[role] = 0
             self._answered.add(role)
         answer = plain(raw)
+        count_missing(model, messages, answer)
         usage = answer["usage"]
         self.limiters[role].used(usage["prompt_tokens"] + usage["completion_tokens"])
         usd = usd_of(model, usage["prompt_tokens"], usage["completion_tokens"])

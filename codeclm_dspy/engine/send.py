@@ -88,7 +88,18 @@ def plain(raw) -> dict[str, Any]:
         "content": choice.message.content or "",
         "finish_reason": choice.finish_reason,
         "usage": {
-            "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
-            "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
+            name: token_count(getattr(usage, name, None)) for name in ("prompt_tokens", "completion_tokens")
         },
     }
+
+
+def token_count(value: Any) -> int | None:
+    """A token count the provider reported, or None: missing, negative or not a whole number.
+
+    None is filled in by ``usage.count_missing`` before anything is charged:
+    taken as 0, a server that sends no usage would look free, and a
+    negative count would lower the budget's total.
+    """
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None

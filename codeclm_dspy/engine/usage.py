@@ -81,6 +81,39 @@ def usd_of(model: str, prompt_tokens: int, completion_tokens: int) -> float | No
     return prompt_tokens * prices[0] + completion_tokens * prices[1]
 
 
+def count_missing(model: str, messages: list[dict], answer: dict[str, Any]) -> bool:
+    """Fill in the token counts a provider did not report, with LiteLLM's tokenizer; True if any.
+
+    Some OpenAI-compatible servers send no ``usage`` block, or a broken one
+    (``send.token_count`` turns it into None). Zero tokens would make such calls
+    free and invisible to a token budget; an estimate keeps both honest, and
+    the run warns once per model that its counts are estimates. A count of 0
+    for text that is not empty is missing too: no prompt is zero tokens.
+    """
+    usage = answer["usage"]
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if prompt and (completion or (completion == 0 and not answer.get("content"))):
+        return False  # the provider counted both: every call of a well-behaved server
+    import litellm
+
+    estimated = False
+    if prompt is None or (not prompt and messages):  # a batch line has no messages at hand: 0
+        usage["prompt_tokens"] = litellm.token_counter(model=model, messages=messages) if messages else 0
+        estimated = True
+    if completion is None or (not completion and answer.get("content")):
+        usage["completion_tokens"] = litellm.token_counter(model=model, text=answer.get("content") or "")
+        estimated = True
+    if estimated and model not in _ESTIMATED:
+        _ESTIMATED.add(model)
+        logger.warning(
+            "%s reported no token usage for a call; its tokens are counted by LiteLLM's tokenizer", model
+        )
+    return estimated
+
+
+_ESTIMATED: set[str] = set()  # models already warned about
+
+
 class UsageMeter:
     """Thread-safe live totals for this session (the progress display reads them)."""
 

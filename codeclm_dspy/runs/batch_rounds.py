@@ -40,6 +40,7 @@ from typing import Any
 from codeclm_dspy.engine.batch_wait import AwaitingBatch, BatchHold, WaitingRequest
 from codeclm_dspy.engine.batches import DONE, BatchClient, batch_provider, batch_usd, jsonl, split
 from codeclm_dspy.engine.retries import as_stop, is_transient, provider_message
+from codeclm_dspy.engine.usage import count_missing
 from codeclm_dspy.errors import BudgetExhausted, ConfigError, ProviderStopped
 from codeclm_dspy.runs.batch_store import BatchStore
 
@@ -217,6 +218,7 @@ class BatchRounds:
             if answer is None:
                 failed[key] = outcome.errors.get(key) or outcome.errors.get("*") or "no answer in the batch"
                 continue
+            count_missing(row["model"], [], answer)
             usage = answer["usage"]
             usd = batch_usd(row["model"], usage["prompt_tokens"], usage["completion_tokens"])
             writes.append(

@@ -165,6 +165,8 @@ def read_only(path: Path) -> sqlite3.Connection | None:
     """A read-only connection to a run's state file (for ``codeclm status``), or None if absent."""
     if not path.exists():
         return None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    # as_uri percent-encodes the path: a raw "#" or "?" in it would end SQLite's file name
+    # there, and mode=ro would then apply to (and create) a file the user never named
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
     conn.row_factory = sqlite3.Row
     return conn

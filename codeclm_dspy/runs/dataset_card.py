@@ -96,7 +96,7 @@ def models_table(manifest: dict[str, Any]) -> str:
     rows = []
     for role, used in (manifest.get("models") or {}).items():
         models = [d["model"] for d in used.get("deployments") or ()] or [used["model"]]
-        section = roles.get(role)
+        section = used.get("sampling") or roles.get(role)  # a manifest before "sampling": the config's
         if section:
             sampling = ", ".join(
                 f"{k} {section[k]}"

@@ -28,10 +28,11 @@ def package_versions() -> dict[str, str | None]:
 
 
 def models_of(config) -> dict[str, dict[str, Any]]:
-    """Each role's model string and endpoint, or endpoints (never a key: at most its variable's name)."""
+    """Each role's model string, endpoint or endpoints (never a key: at most its variable's name), and
+    the sampling its requests carry (the judge's temperature is 0 unless its own section sets one)."""
     models = {}
     for name, role in config.models.roles().items():
-        models[name] = {"model": role.model, "api_base": role.api_base}
+        models[name] = {"model": role.model, "api_base": role.api_base, "sampling": role.sampling()}
         if role.deployments:
             models[name]["deployments"] = [entry.model_dump() for entry in role.endpoints()]
     return models

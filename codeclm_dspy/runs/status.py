@@ -24,7 +24,10 @@ def run_status(out: Path) -> str:
     Raises:
         RunDirError: ``out`` holds no run state.
     """
-    conn = read_only(Path(out) / "state.sqlite")
+    try:
+        conn = read_only(Path(out) / "state.sqlite")
+    except (sqlite3.Error, ValueError) as exc:  # ValueError: a NUL in the path
+        raise RunDirError(f"cannot open the run state in {out}: {exc}") from None
     if conn is None:
         raise RunDirError(f"{out} holds no run (no state.sqlite): give the --out of a `codeclm generate`")
     try:
@@ -45,10 +48,13 @@ def _lines(out: Path, conn: sqlite3.Connection) -> list[str]:
     items = dict(conn.execute("SELECT status, COUNT(*) FROM items GROUP BY status").fetchall())
     order = ("kept", "rejected", "failed", "running")
     shown = [f"{k} {items.pop(k)}" for k in order if k in items] + [f"{k} {v}" for k, v in items.items()]
-    calls, usd = conn.execute(
-        "SELECT COUNT(*), COALESCE(SUM(usd), 0) FROM calls WHERE source = 'provider'"
+    calls, usd, unpriced = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(usd), 0), COUNT(*) - COUNT(usd) FROM calls WHERE source = 'provider'"
     ).fetchone()
-    lines = [head, "items: " + (", ".join(shown) or "none yet"), f"paid calls: {calls} (${usd:.4f})"]
+    # a model with no price is unknown, never free (engine/usage.py)
+    spent = f"${usd:.4f}" if not unpriced else f"${usd:.4f} + {unpriced} calls of unknown price"
+    spent = "price unknown" if unpriced and unpriced == calls else spent
+    lines = [head, "items: " + (", ".join(shown) or "none yet"), f"paid calls: {calls} ({spent})"]
     if not _has(conn, "batches"):
         return [*lines, "batches: none (an online run)"]
     ((rounds, total, in_flight),) = conn.execute(
@@ -83,10 +89,12 @@ def _has(conn: sqlite3.Connection, table: str) -> bool:
 
 
 def _manifest(out: Path) -> dict | None:
+    """The manifest, or None when it is missing or not a JSON object (status reads, never judges)."""
     try:
-        return json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+        manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+    return manifest if isinstance(manifest, dict) else None
 
 
 def _age(seconds: float) -> str:

@@ -81,3 +81,25 @@ def test_each_mistake_is_one_line_naming_where(strong, says):
 def test_the_same_endpoint_under_two_keys_is_two_deployments():
     role = config(deployments=[{"api_base": A}, {"api_base": A, "api_key_env": "OTHER_KEY"}]).models.strong
     assert len(role.endpoints()) == 2
+
+
+def test_a_judge_is_known_as_the_strong_or_target_model_however_it_is_spelled():
+    def judged_as(strong: dict, judge: dict):
+        target = {"model": "openai/gpt-4o-mini"}
+        return cc.parse_config({"models": {"strong": strong, "target": target, "judge": judge}}).models
+
+    vllm = {"model": "hosted_vllm/Qwen/Qwen2.5-7B", "api_base": "http://127.0.0.1:8000/v1"}
+    for judge in (
+        {**vllm, "api_base": "http://127.0.0.1:8000/v1/"},  # a trailing slash
+        {**vllm, "api_base": "http://localhost:8000/v1"},  # another name for the same host
+        {"model": "openai/qwen2.5-7b", "api_base": "http://localhost:8000"},  # provider, case, path
+        {"model": "openai/Qwen2.5-7B", "deployments": [{"api_base": "http://127.0.0.1:8000/v1"}]},
+    ):
+        assert judged_as(vllm, judge).self_judged_role() == "strong", judge
+    assert judged_as(vllm, {"model": "azure/gpt-4o-mini"}).self_judged_role() == "target"
+    for judge in (
+        {**vllm, "api_base": "http://127.0.0.1:8001/v1"},  # another server
+        {"model": "hosted_vllm/Qwen/Qwen2.5-72B", "api_base": vllm["api_base"]},  # another model
+        {"model": "openai/gpt-4o"},
+    ):
+        assert judged_as(vllm, judge).self_judged_role() is None, judge

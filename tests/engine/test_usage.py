@@ -44,3 +44,28 @@ def test_only_roles_served_from_their_own_api_base_get_the_entry(monkeypatch):
         assert "openai/usage-test-hosted" not in litellm.model_cost
     finally:
         lms.engine.close()
+
+
+def test_a_provider_that_reports_no_usage_or_a_broken_one_is_never_free_nor_negative():
+    from codeclm_dspy.engine.send import plain
+    from codeclm_dspy.engine.usage import count_missing
+
+    messages = [{"role": "user", "content": "Explain how a roux thickens a sauce, step by step."}]
+
+    def answer(usage):
+        raw = litellm.ModelResponse(
+            choices=[
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "Flour."}}
+            ]
+        )
+        if usage is not None:
+            raw.usage = litellm.Usage(**usage)
+        return plain(raw)
+
+    whole = answer({"prompt_tokens": 17, "completion_tokens": 3, "total_tokens": 20})
+    assert not count_missing("gpt-4o-mini", messages, whole) and whole["usage"]["prompt_tokens"] == 17
+    for usage in (None, {"prompt_tokens": 0, "completion_tokens": 0}, {"prompt_tokens": -259}):
+        counted = answer(usage)
+        assert count_missing("gpt-4o-mini", messages, counted), usage
+        assert counted["usage"]["prompt_tokens"] > 5 and counted["usage"]["completion_tokens"] > 0
+        assert usd_of("gpt-4o-mini", **counted["usage"]) > 0  # a priced model costs what it was asked

@@ -130,6 +130,16 @@ def test_card_names_the_method_models_settings_funnel_and_paper(codeclm_run):
         assert f"| `{column}` |" in card
 
 
+def test_the_card_gives_the_sampling_each_role_was_sent_with(script, tmp_path):
+    # a judge section without a temperature samples at 0, whatever the config's default reads
+    script.handlers.update(encode=encode, decode=decode, judge=prefer_strong)
+    folder = run(tmp_path, models={"judge": {"model": "scripted/judge"}})
+    card = (folder / "dataset" / "README.md").read_text()
+    assert "| judge | `scripted/judge` | temperature 0.0, max_tokens 1024 |" in card
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["models"]["judge"]["sampling"] == {"temperature": 0.0, "max_tokens": 1024}
+
+
 @pytest.mark.parametrize("method", ["metadata-only", "self-rubrics", "evol-instruct", "wizardlm-plus"])
 def test_ablations_and_baselines_get_a_card_of_their_own(script, monkeypatch, tmp_path, method):
     script_baselines(script, monkeypatch).handlers.update(encode=encode, decode=decode)
