@@ -17,6 +17,7 @@ from codeclm_dspy.cli_support import (
     quiet_abandoned_calls,
     report_at_end,
     safe_logging,
+    stop_once_on_signals,
 )
 
 app = typer.Typer(
@@ -234,6 +235,7 @@ def _summary(out: Path) -> None:
 
 def run() -> None:
     """Entry point for the ``codeclm`` script."""
+    stop_once_on_signals()
     sys.exit(app())
 
 

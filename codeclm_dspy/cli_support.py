@@ -7,6 +7,7 @@ live apart from ``cli.py``, which loads those plug-ins.
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import warnings
 from collections.abc import Iterator
@@ -110,6 +111,27 @@ def safe_logging() -> None:
 # collected. Nothing is lost (the call is not journaled: it is sent again),
 # and the warning would land above the run's own one-line message.
 ABANDONED_LITELLM_CALL = r"coroutine '\w+\.acompletion' was never awaited"
+
+
+def stop_once_on_signals() -> None:
+    """The first Ctrl-C or SIGTERM stops the command as Ctrl-C does; later ones are ignored.
+
+    A stopping run still closes its session: it writes the manifest and the
+    kept and rejected files, and closes the journal and LiteLLM's clients
+    (about 3 s with many calls in flight). A second Ctrl-C during that broke
+    it off with a traceback and no manifest. SIGTERM (what ``timeout``,
+    Docker and systemd send) killed the process at once, with no manifest; it
+    now gets the same clean stop. SIGKILL still ends it at any moment, and
+    the same command resumes.
+    """
+
+    def first(signum, frame):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, first)
+    signal.signal(signal.SIGTERM, first)
 
 
 def quiet_abandoned_calls() -> None:

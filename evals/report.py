@@ -15,10 +15,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from codeclm_dspy.errors import CodecLMError
+from codeclm_dspy.errors import CodecLMError, RunDirError
+from codeclm_dspy.out_paths import shown
 from evals.compare import Comparison
 
 NA = "n/a"
+
+
+class ChartError(CodecLMError):
+    """The comparison chart cannot be drawn here: matplotlib, from the evals extra, is missing.
+
+    Exit 2, as for a baseline's missing extra: the setup is the user's to fix,
+    and exit 1 is kept for a failed ``--push-to-hub``.
+    """
+
+    exit_code = 2
 
 
 def _num(key: str, digits: int = 3) -> Callable[[dict[str, Any]], str]:
@@ -160,7 +171,7 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError:
-        raise CodecLMError(
+        raise ChartError(
             "the comparison chart needs matplotlib; install the evals extra: bash scripts/setup.sh evals"
         ) from None
     matplotlib.use("Agg")  # files only: no display on these machines
@@ -216,8 +227,8 @@ def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]
     """Write comparison.json, comparison.md and comparison.png into ``out_dir``.
 
     Raises:
-        CodecLMError: matplotlib is missing (checked before anything is
-            written) or ``out_dir`` cannot be written.
+        ChartError: matplotlib is missing (checked before anything is written).
+        RunDirError: ``out_dir`` cannot be written (exit 2, as any unusable output path).
     """
     _pyplot()
     out = Path(out_dir)
@@ -230,5 +241,7 @@ def write_report(comparison: Comparison, out_dir: str | Path) -> dict[str, Path]
         paths["md"].write_text(to_markdown(comparison), encoding="utf-8")
         chart(comparison, paths["png"])
     except OSError as exc:
-        raise CodecLMError(f"cannot write the comparison report to {out}: {exc.strerror or exc}") from None
+        raise RunDirError(
+            f"cannot write the comparison report to {shown(out)}: {exc.strerror or exc}"
+        ) from None
     return paths

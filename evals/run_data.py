@@ -52,15 +52,40 @@ def _read_json(path: Path) -> Any:
     return parse_json(read_text(path, "run manifest", CompareError), path, 1, CompareError)
 
 
-def _cost(usage: dict[str, Any]) -> dict[str, Any]:
+def _cost(manifest: dict[str, Any], where: Path) -> dict[str, Any]:
     """What the run's calls cost with a cold cache: provider calls plus cache hits.
 
     Runs that share the request cache pay only for answers nobody asked for
     before, so a method run after another looks cheaper than it is; a fair
     comparison counts every call the method made. Older manifests have only
-    the paid figures.
+    the paid figures. The figures are checked to be numbers, since a
+    hand-edited manifest would otherwise fail in the division per kept pair.
+
+    Raises:
+        CompareError: ``usage`` (or ``usage.standalone``) is not an object, or
+            one of its figures is not a number.
     """
-    return usage.get("standalone") or usage
+    usage = manifest.get("usage")
+    field = "usage"
+    if usage is not None and not isinstance(usage, dict):
+        raise CompareError(f"{where}: field 'usage' is {_kind(usage)}; expected an object")
+    usage = usage or {}
+    standalone = usage.get("standalone")
+    if standalone is not None and not isinstance(standalone, dict):
+        raise CompareError(f"{where}: field 'usage.standalone' is {_kind(standalone)}; expected an object")
+    if standalone:
+        usage, field = standalone, "usage.standalone"
+    for key in ("calls", "tokens", "usd"):
+        value = usage.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise CompareError(f"{where}: field '{field}.{key}' is {_kind(value)}; expected a number")
+    return usage
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's type as a message names it."""
+    names = {dict: "an object", list: "a list", str: "text", bool: "true/false", int: "a number"}
+    return names.get(type(value), "a number" if isinstance(value, float) else type(value).__name__)
 
 
 def _per_kept(cost: dict[str, Any], kept: int) -> dict[str, Any]:
@@ -99,7 +124,7 @@ def load_run(path: str | Path) -> Run:
         ids.append(str(row.get("id") or f"line-{n}"))
         instructions.append(row["instruction"])
         lines.append(line)
-    cost = _cost(manifest.get("usage") or {})
+    cost = _cost(manifest, path / MANIFEST)
     per = _per_kept(cost, len(lines))
     return Run(
         path,

@@ -199,3 +199,30 @@ def test_the_request_cache_opened_by_the_library_is_checked_too(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(RunDirError, match="file: it is a file, not a directory"):
         RequestCache(tmp_path / "file" / "requests.sqlite")
+
+
+def test_what_a_killed_write_leaves_behind_never_makes_a_directory_foreign(script, tmp_path):
+    # SIGKILL during the final save left .dataset-build-*, and the same command was then refused
+    import codeclm_dspy as cc
+    from codeclm_dspy.out_paths import check_dir, claim_dir
+    from codeclm_dspy.pipeline.records import Seed
+    from tests import scripted
+
+    out = tmp_path / "run"
+    config = scripted.config(pipeline={"num_instructions": 1})
+    cc.generate(config, [Seed("s0", "What is a roux?")], out)
+    (out / ".dataset-build-x1y2" / "dataset").mkdir(parents=True)
+    (out / ".report.html.4242.tmp").write_text("<html")
+    (out / ".codeclm.4242.1.tmp").write_text("")
+    assert check_dir(out, "run") == out.resolve()
+    cc.generate(config, [Seed("s0", "What is a roux?")], out)  # resumes, and the save clears its scratch
+    assert not (out / ".dataset-build-x1y2").exists() and (out / "dataset").is_dir()
+
+    # a full disk while claiming left only a temp marker: the directory is still free to claim
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / ".codeclm.4242.1.tmp").write_text("")
+    assert claim_dir(tmp_path / "new", "run") == (tmp_path / "new").resolve()
+    # a stranger's file of a similar name is still foreign
+    (out / ".notes.4242.tmp").write_text("mine")
+    with pytest.raises(Exception, match="never holds"):
+        check_dir(out, "run")

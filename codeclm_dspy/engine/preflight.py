@@ -107,6 +107,8 @@ def _dial(host: str, port: int) -> str | None:
         socket.create_connection((host, port), timeout=5).close()
     except OSError as exc:
         return str(exc.strerror or exc)
+    except UnicodeError:  # IDNA refuses the host: a label empty or over 63 characters
+        return "its host name is not a valid DNS name"
     return None
 
 

@@ -44,13 +44,14 @@ def check_dir(path: str | Path, kind: str, what: str = "--out") -> Path:
 def claim_dir(path: str | Path, kind: str, what: str = "output directory") -> Path:
     """``check_dir``, then create the directory and mark it as ours; return it resolved."""
     real = check_dir(path, kind, what)
+    tmp = real / f"{MARKER}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
         real.mkdir(parents=True, exist_ok=True)
         if _marker(real) != kind:
-            tmp = real / f"{MARKER}.{os.getpid()}.{threading.get_ident()}.tmp"
             tmp.write_text(json.dumps({"codeclm": kind}) + "\n", encoding="utf-8")
             os.replace(tmp, real / MARKER)
     except OSError as exc:
+        tmp.unlink(missing_ok=True)  # a full disk: leave nothing half written behind
         _failing(Path(path), what)(exc.strerror or str(exc))
     return real
 

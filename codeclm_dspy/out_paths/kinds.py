@@ -7,7 +7,9 @@ and the tables that file may hold.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from typing import Any
 
 MARKER = ".codeclm"
@@ -32,6 +34,7 @@ class Kind:
     names: tuple[str, ...]  # everything that kind writes at its top level
     database: str | None = None  # its SQLite file, checked whenever present
     tables: frozenset[str] = frozenset()  # the tables that file may hold (empty: any)
+    scratch: tuple[str, ...] = ()  # glob patterns of what a write killed midway leaves behind
 
 
 # what each kind writes at its top level (compare --remove-contaminated adds its two files to a run)
@@ -42,7 +45,11 @@ CRR = _atomic("verdicts.jsonl", "failed.jsonl", "manifest.json")
 REPORT = "report.html"  # `codeclm report` (codeclm_dspy/report/) writes it into each kind it reads
 KINDS = {
     "run": Kind(
-        "run directory", (*_sqlite(STATE), *RUN, "dataset", REPORT), STATE, RUN_TABLES | BATCH_TABLES
+        "run directory",
+        (*_sqlite(STATE), *RUN, "dataset", REPORT),
+        STATE,
+        RUN_TABLES | BATCH_TABLES,
+        (".dataset-build-*", ".dataset-old"),  # runs/dataset_files.py's scratch and swap
     ),
     "crr": Kind("CRR evaluation directory", (*_sqlite(STATE), *CRR, REPORT), STATE, RUN_TABLES),
     "program": Kind(
@@ -60,6 +67,24 @@ KINDS = {
         "request cache directory", _sqlite("requests.sqlite"), "requests.sqlite", frozenset({"answers"})
     ),
 }
+
+
+_REPLACING = re.compile(r"\.(.+)\.\d+\.tmp")  # out_paths.replace_file's temp file of a name
+
+
+def leftover(name: str, kind: str) -> bool:
+    """Whether ``name`` is what a write of this kind killed midway leaves (the next write redoes it).
+
+    A SIGKILL can land during any write: a temp marker, a file being replaced,
+    the dataset being built. The directory is still ours, and the same command
+    must resume it.
+    """
+    if name.startswith(f"{MARKER}.") and name.endswith(".tmp"):
+        return True
+    replacing = _REPLACING.fullmatch(name)
+    if replacing and replacing.group(1) in KINDS[kind].names:
+        return True
+    return any(fnmatch(name, pattern) for pattern in KINDS[kind].scratch)
 
 
 def kind_of_identity(identity: dict[str, Any]) -> str:

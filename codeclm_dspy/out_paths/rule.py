@@ -14,7 +14,15 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from codeclm_dspy.out_paths.kinds import KINDS, MARKER, RUN_TABLES, SQLITE_HEADER, STATE, kind_of_identity
+from codeclm_dspy.out_paths.kinds import (
+    KINDS,
+    MARKER,
+    RUN_TABLES,
+    SQLITE_HEADER,
+    STATE,
+    kind_of_identity,
+    leftover,
+)
 
 
 def sqlite_problem(
@@ -52,7 +60,7 @@ def sqlite_problem(
 
 def _judge(real: Path, kind: str, fail) -> None:
     """Fail unless the existing directory ``real`` is empty or this kind's and ours."""
-    names = sorted(os.listdir(real))
+    names = sorted(n for n in os.listdir(real) if not leftover(n, kind))
     if not names:
         return
     noun = KINDS[kind].noun

@@ -15,21 +15,28 @@ import json
 from pathlib import Path
 from typing import Any
 
-from codeclm_dspy.report.read import png, query, read_json, read_rows
+from codeclm_dspy.out_paths import shown
+from codeclm_dspy.report.read import models, obj, png, query, read_json, read_rows, seq, text
 
 RUN_KEYS = ("status", "started_at", "finished_at", "wall_time_s", "sessions")
 
 
 def crr_report(path: Path) -> dict[str, Any]:
     """CRR with failures excluded and as losses, and every judged or failed item."""
-    manifest = read_json(path / "manifest.json", {}) or {}
+    where = shown(path / "manifest.json")
+    manifest = obj(read_json(path / "manifest.json"), where)
     items = [
-        {**row, "id": str(row.get("id")), "outcome": "judged", "reason": row.get("verdict") or ""}
-        for row in read_rows(path / "verdicts.jsonl")
+        {
+            **row,
+            "id": str(row.get("id")),
+            "outcome": "judged",
+            "reason": text(row.get("verdict"), f"{at}, field 'verdict'") or "",
+        }
+        for at, row in read_rows(path / "verdicts.jsonl")
     ]
     items += [
         {**row, "id": str(row.get("id")), "outcome": "failed", "verdict": "failed"}
-        for row in read_rows(path / "failed.jsonl")
+        for _, row in read_rows(path / "failed.jsonl")
     ]
     return {
         "kind": "crr",
@@ -39,17 +46,20 @@ def crr_report(path: Path) -> dict[str, Any]:
         "result": manifest.get("result"),
         "as_losses": manifest.get("result_failures_as_losses"),
         "counts": manifest.get("counts"),
-        "models": {role: m.get("model") for role, m in (manifest.get("models") or {}).items()},
+        "models": models(manifest, where),
         "items": items,
     }
 
 
 def program_report(path: Path) -> dict[str, Any]:
     """Each compiled step: optimizer, scores before and after (and per item), the prompt kept."""
-    manifest = read_json(path / "manifest.json", {}) or {}
+    where = shown(path / "manifest.json")
+    manifest = obj(read_json(path / "manifest.json"), where)
     steps, items = [], []
-    for name, step in (manifest.get("steps") or {}).items():
-        before, after = step.get("before") or {}, step.get("after") or {}
+    for name, step in obj(manifest.get("steps"), f"{where}, field 'steps'").items():
+        field = f"{where}, field 'steps.{name}"
+        step = obj(step, f"{field}'")
+        before, after = obj(step.get("before"), f"{field}.before'"), obj(step.get("after"), f"{field}.after'")
         steps.append(
             {
                 "step": name,
@@ -63,12 +73,16 @@ def program_report(path: Path) -> dict[str, Any]:
                 "instructions": step.get("instructions"),
             }
         )
-        items += _before_after(name, before.get("items") or [], after.get("items") or [])
+        items += _before_after(
+            name,
+            seq(before.get("items"), f"{field}.before.items'", dict),
+            seq(after.get("items"), f"{field}.after.items'", dict),
+        )
     return {
         "kind": "program",
         "summary": {k: manifest.get(k) for k in RUN_KEYS},
         "error": manifest.get("error"),
-        "models": {role: m.get("model") for role, m in (manifest.get("models") or {}).items()},
+        "models": models(manifest, where),
         "steps": steps,
         "items": items,
     }
@@ -103,17 +117,18 @@ def _pair(step: str, key: str, b: dict, a: dict) -> dict[str, Any]:
 
 def comparison_report(path: Path) -> dict[str, Any]:
     """The comparison's rows, settings and contamination flags, and its chart."""
-    data = read_json(path / "comparison.json", {}) or {}
+    where = shown(path / "comparison.json")
+    data = obj(read_json(path / "comparison.json"), where)
     flags = [
         {**flag, "row_id": flag.get("id"), "id": f"{run}:{n}", "run": run}
-        for run, found in (data.get("flags") or {}).items()
-        for n, flag in enumerate(found)
+        for run, found in obj(data.get("flags"), f"{where}, field 'flags'").items()
+        for n, flag in enumerate(seq(found, f"{where}, field 'flags.{run}'", dict))
     ]
     chart = png(path / "comparison.png")
     return {
         "kind": "comparison",
-        "rows": data.get("rows") or [],
-        "settings": data.get("settings") or {},
+        "rows": seq(data.get("rows"), f"{where}, field 'rows'", dict),
+        "settings": obj(data.get("settings"), f"{where}, field 'settings'"),
         "items": flags,
         "images": [chart] if chart else [],
     }
@@ -129,7 +144,7 @@ def sweep_report(path: Path) -> dict[str, Any]:
     ):
         trials[tid] = {
             "id": f"{studies.get(sid, sid)}:{number}",
-            "study": studies.get(sid, str(sid)),
+            "study": str(studies.get(sid, sid)),
             "number": number,
             "outcome": str(state).lower(),
             "started": start,
@@ -140,8 +155,9 @@ def sweep_report(path: Path) -> dict[str, Any]:
         }
     for tid, objective, value in query(db, "SELECT trial_id, objective, value FROM trial_values"):
         if tid in trials:
+            known = isinstance(objective, int) and objective in (0, 1)
             trials[tid]["values"][
-                ("quality", "cost per kept pair")[objective] if objective < 2 else str(objective)
+                ("quality", "cost per kept pair")[objective] if known else str(objective)
             ] = value
     for tid, name, value, dist in query(
         db, "SELECT trial_id, param_name, param_value, distribution_json FROM trial_params"
@@ -155,19 +171,22 @@ def sweep_report(path: Path) -> dict[str, Any]:
     return {
         "kind": "sweep",
         "storage": "study.db" if db.is_file() else None,
-        "items": sorted(trials.values(), key=lambda t: (t["study"], t["number"])),
+        "items": sorted(trials.values(), key=lambda t: (t["study"], str(t["number"]).zfill(12))),
         "images": [image for image in map(png, plots) if image],
     }
 
 
 def _param(value: float, dist: str) -> Any:
     """A knob's value as sampled: Optuna stores a choice by its index, an integer as a float."""
-    spec = _json(dist) or {}
-    if spec.get("name") == "CategoricalDistribution":
-        choices = (spec.get("attributes") or {}).get("choices") or []
-        return choices[int(value)] if 0 <= int(value) < len(choices) else value
+    spec = _json(dist)
+    if not isinstance(spec, dict) or not isinstance(value, int | float) or value != value:
+        return value  # not as Optuna writes it: shown as stored rather than guessed at
+    attributes = spec.get("attributes")
+    choices = attributes.get("choices") if isinstance(attributes, dict) else None
+    if spec.get("name") == "CategoricalDistribution" and isinstance(choices, list):
+        return choices[int(value)] if 0 <= value < len(choices) else value
     if spec.get("name") in ("IntDistribution", "IntUniformDistribution", "IntLogUniformDistribution"):
-        return int(value)
+        return int(value) if abs(value) < float("inf") else value
     return value
 
 

@@ -15,7 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from codeclm_dspy.report.read import query, read_json, read_rows
+from codeclm_dspy.out_paths import shown
+from codeclm_dspy.report.read import models, obj, query, read_json, read_rows, seq, text
 
 OUTCOMES = ("kept", "rejected", "failed", "unfinished")
 SUMMARY_KEYS = ("method", "status", "started_at", "finished_at", "wall_time_s", "random_seed", "sessions")
@@ -23,23 +24,29 @@ SUMMARY_KEYS = ("method", "status", "started_at", "finished_at", "wall_time_s", 
 
 def run_report(path: Path) -> dict[str, Any]:
     """Everything the run page draws, from the run directory ``path``."""
-    manifest = read_json(path / "manifest.json", {}) or {}
-    funnel = manifest.get("cost_funnel") or {}
-    pipeline = (manifest.get("config") or {}).get("pipeline") or {}
+    where = shown(path / "manifest.json")
+    manifest = obj(read_json(path / "manifest.json"), where)
+    funnel = obj(manifest.get("cost_funnel"), f"{where}, field 'cost_funnel'")
+    config = obj(manifest.get("config"), f"{where}, field 'config'")
+    pipeline = obj(config.get("pipeline"), f"{where}, field 'config.pipeline'")
+    iterations = seq(funnel.get("iterations"), f"{where}, field 'cost_funnel.iterations'", dict)
+    stages = obj(funnel.get("stages"), f"{where}, field 'cost_funnel.stages'")
     items = _items(path)
     return {
         "kind": "run",
         "summary": {k: manifest.get(k) for k in SUMMARY_KEYS},
         "error": manifest.get("error"),
-        "models": {role: m.get("model") for role, m in (manifest.get("models") or {}).items()},
+        "models": models(manifest, where),
         "settings": {k: pipeline.get(k) for k in sorted(pipeline)},
         "accounting": manifest.get("accounting"),
         "threshold": pipeline.get("threshold"),
-        "funnel": _funnel(funnel, items),
-        "iterations": funnel.get("iterations") or [],
+        "funnel": _funnel(funnel, iterations, items),
+        "iterations": iterations,
         "gaps": _gaps(items),
-        "stages": [{"stage": k, **v} for k, v in (funnel.get("stages") or {}).items()],
-        "steps": _steps(path, manifest),
+        "stages": [
+            {"stage": k, **obj(v, f"{where}, field 'cost_funnel.stages.{k}'")} for k, v in stages.items()
+        ],
+        "steps": _steps(path, manifest, where),
         "per_kept_pair": funnel.get("per_kept_pair"),
         "per_kept_pair_standalone": funnel.get("per_kept_pair_standalone"),
         "shortfall": {"pairs": funnel.get("shortfall"), "reason": funnel.get("shortfall_reason")},
@@ -48,7 +55,9 @@ def run_report(path: Path) -> dict[str, Any]:
     }
 
 
-def _funnel(funnel: dict[str, Any], items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _funnel(
+    funnel: dict[str, Any], iterations: list[dict[str, Any]], items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """The bars of the funnel chart: each stage's count, then how the instructions ended.
 
     From the manifest when the run finished; from the items when it stopped
@@ -64,8 +73,8 @@ def _funnel(funnel: dict[str, Any], items: list[dict[str, Any]]) -> list[dict[st
             bars.append(_bar("metadata", funnel["metadata"], "stage"))
         bars.append(_bar("basic instructions", funnel.get("basic_instructions"), "stage"))
         bars += [
-            _bar(f"judged in round {it['iteration']}", it["judged"], "round")
-            for it in funnel.get("iterations") or []
+            _bar(f"judged in round {it.get('iteration')}", it["judged"], "round")
+            for it in iterations
             if it.get("judged")
         ]
     else:
@@ -86,27 +95,54 @@ def _bar(label: str, value: int | None, group: str) -> dict[str, Any]:
 def _items(path: Path) -> list[dict[str, Any]]:
     """Kept and rejected rows (and, in a stopped run, the unfinished ones) in one shape."""
     rounds = {
-        item_id.split(":", 1)[-1]: _loads(blob)
+        str(item_id).split(":", 1)[-1]: _loads(blob)
         for item_id, blob in query(
             path / "state.sqlite", "SELECT id, row FROM items WHERE kind = 'trajectory'"
         )
     }
-    items = [_kept(row, rounds.get(str(row.get("id")))) for row in read_rows(path / "kept.jsonl")]
-    rejected = list(read_rows(path / "rejected.jsonl"))
-    seeds = {r.get("id"): r.get("instruction") for r in rejected if r.get("kind") == "seed"}
+    state = shown(path / "state.sqlite")
+    items = [
+        _kept(_checked(row, where), _trajectory(rounds.get(str(row.get("id"))), state))
+        for where, row in read_rows(path / "kept.jsonl")
+    ]
+    rejected = [_checked(row, where) for where, row in read_rows(path / "rejected.jsonl")]
+    seeds = {str(r.get("id")): r.get("instruction") for r in rejected if r.get("kind") == "seed"}
     items += [_rejected(row) for row in rejected]
     done = {(i["kind"], i["id"]) for i in items}
     for kind, status, stage, blob in query(
         path / "state.sqlite", "SELECT kind, status, stage, row FROM items WHERE status = 'running'"
     ):
         row = _loads(blob)
-        if row is not None and (kind, row.get("id")) not in done:
-            items.append(
-                _rejected({**row, "kind": kind, "outcome": "unfinished", "reason": status, "stage": stage})
-            )
+        if row is not None and (kind, str(row.get("id"))) not in done:
+            extra = {"kind": kind, "outcome": "unfinished", "reason": status, "stage": stage}
+            items.append(_rejected(_checked({**row, **extra}, f"{state}, running item {row.get('id')}")))
     for item in items:
-        item["seeds"] = [{"id": s, "text": seeds.get(s)} for s in item.pop("seed_ids", None) or []]
+        item["seeds"] = [{"id": s, "text": seeds.get(str(s))} for s in item.pop("seed_ids", None) or []]
     return items
+
+
+TEXT_FIELDS = ("kind", "outcome", "reason", "stage", "source", "instruction", "use_case")
+LIST_FIELDS = {"attempts": dict, "seed_ids": (str, int), "skills": None, "actions": None}
+
+
+def _checked(row: dict[str, Any], where: str) -> dict[str, Any]:
+    """``row`` once the fields the report relies on have their types (a row may be hand-edited).
+
+    Raises:
+        ReportError: a field has another type; the message names the file, line and field.
+    """
+    for key in TEXT_FIELDS:
+        text(row.get(key), f"{where}, field '{key}'")
+    for key, of in LIST_FIELDS.items():
+        seq(row.get(key), f"{where}, field '{key}'", of)
+    return row
+
+
+def _trajectory(row: dict[str, Any] | None, where: str) -> dict[str, Any] | None:
+    """A kept item's recorded rounds, with its attempts checked to be objects."""
+    if row is not None:
+        seq(row.get("attempts"), f"{where}, trajectory {row.get('id')}, field 'attempts'", dict)
+    return row
 
 
 def _loads(blob: str) -> dict[str, Any] | None:
@@ -183,12 +219,13 @@ def _gaps(items: list[dict[str, Any]]) -> dict[str, list[float]]:
     rounds: dict[str, list[float]] = {}
     for item in items:
         for attempt in item["attempts"]:
-            if isinstance(attempt.get("gap"), int | float) and attempt.get("iteration"):
+            number = attempt.get("iteration")
+            if isinstance(attempt.get("gap"), int | float) and isinstance(number, int) and number > 0:
                 rounds.setdefault(str(attempt["iteration"]), []).append(attempt["gap"])
     return dict(sorted(rounds.items(), key=lambda kv: int(kv[0])))
 
 
-def _steps(path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
+def _steps(path: Path, manifest: dict[str, Any], where: str) -> list[dict[str, Any]]:
     """Calls, tokens, USD and provider seconds per step (the seconds from the journal)."""
     seconds = dict(
         query(
@@ -196,19 +233,24 @@ def _steps(path: Path, manifest: dict[str, Any]) -> list[dict[str, Any]]:
             "SELECT step, SUM(seconds) FROM calls WHERE source = 'provider' GROUP BY step",
         )
     )
-    steps = ((manifest.get("usage") or {}).get("steps")) or {}
-    return [
-        {
-            "step": name,
-            "calls": row.get("calls"),
-            "cache_hits": row.get("cache_hits"),
-            "tokens": row.get("tokens"),
-            "usd": row.get("usd"),
-            "seconds": seconds.get(name),
-            "models": ", ".join(row.get("models") or []),
-        }
-        for name, row in steps.items()
-    ]
+    usage = obj(manifest.get("usage"), f"{where}, field 'usage'")
+    steps = obj(usage.get("steps"), f"{where}, field 'usage.steps'")
+    rows = []
+    for name, row in steps.items():
+        field = f"{where}, field 'usage.steps.{name}"
+        row = obj(row, f"{field}'")
+        rows.append(
+            {
+                "step": name,
+                "calls": row.get("calls"),
+                "cache_hits": row.get("cache_hits"),
+                "tokens": row.get("tokens"),
+                "usd": row.get("usd"),
+                "seconds": seconds.get(name),
+                "models": ", ".join(seq(row.get("models"), f"{field}.models'", str)),
+            }
+        )
+    return rows
 
 
 def _reasons(items: list[dict[str, Any]]) -> list[dict[str, Any]]:

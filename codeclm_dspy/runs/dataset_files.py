@@ -64,6 +64,8 @@ def write_dataset(kept: Path, folder: Path, features, parquet: str) -> None:
     import pyarrow as pa
     from datasets.arrow_writer import ArrowWriter, ParquetWriter
 
+    for stale in folder.parent.glob(".dataset-build-*"):  # a save killed midway (out_paths.leftover)
+        shutil.rmtree(stale, ignore_errors=True)
     with tempfile.TemporaryDirectory(prefix=".dataset-build-", dir=folder.parent) as scratch:
         build = Path(scratch) / folder.name
         (build / parquet).parent.mkdir(parents=True)

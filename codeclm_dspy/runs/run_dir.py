@@ -20,6 +20,7 @@ started with.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from codeclm_dspy.errors import RunDirError
-from codeclm_dspy.out_paths import claim_dir, kind_of_identity
+from codeclm_dspy.out_paths import MARKER, claim_dir, kind_of_identity
 from codeclm_dspy.pipeline.records import Trajectory, trajectory_details
 from codeclm_dspy.runs.dataset_card import PARQUET_DIR, PARQUET_FILE, card_text
 from codeclm_dspy.runs.dataset_files import write_dataset
@@ -70,6 +71,29 @@ def kept_features():
     )
 
 
+def _only_writer(path: Path) -> int:
+    """Lock ``path`` for this process (its marker file, ``flock``); return the descriptor holding it.
+
+    Two processes writing one run would each make, and pay for, every call
+    the other makes (neither sees the other's answers until they land) and
+    each hold a budget of its own. The kernel drops the lock when its
+    process dies, so a killed run never leaves it behind.
+
+    Raises:
+        RunDirError: another process holds it.
+    """
+    fd = os.open(path / MARKER, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunDirError(
+            f"{path} is being written by another codeclm process; wait for it to end (or stop it), "
+            "then run the same command again"
+        ) from None
+    return fd
+
+
 class RunDir:
     """A run directory, new or resumed; the pipeline's sink.
 
@@ -88,6 +112,7 @@ class RunDir:
     def __init__(self, path: str | Path, identity: dict[str, Any], kind: str | None = None):
         self.path = Path(path)
         claim_dir(self.path, kind or kind_of_identity(identity))
+        self._owner = _only_writer(self.path)
         state_file = self.path / STATE
         self.resumed = state_file.exists()
         self.state = RunState(state_file)
@@ -96,6 +121,7 @@ class RunDir:
             self.state.set_meta("identity", identity)
         elif started_with != json.loads(json.dumps(identity, sort_keys=True)):
             changed = sorted(k for k in identity if started_with.get(k) != identity[k])
+            self.close()
             raise RunDirError(
                 f"{self.path} holds a run started with a different {', '.join(changed)}; resuming needs the "
                 "same config (only the engine section may change), seeds and program. Use a new --out"
@@ -132,6 +158,9 @@ class RunDir:
 
     def close(self) -> None:
         self.state.close()
+        if self._owner is not None:
+            os.close(self._owner)  # releases the lock; a killed process's goes with it
+            self._owner = None
 
     def save_dataset(self):
         """Save kept.jsonl (sorted by id) as an HF dataset and as parquet beside it; return it.

@@ -50,3 +50,11 @@ def test_a_run_through_20_percent_faults_accounts_for_every_item(faulty, tmp_pat
     assert sum(r["parse_failures"] for r in out["parse_failures"].values()) > 0
     # Nothing is left half-done in the run's state.
     assert "running" not in out["items"]
+
+
+def test_an_api_base_whose_host_is_no_dns_name_is_unreachable_not_a_crash():
+    from codeclm_dspy.engine.preflight import check_reachable
+    from codeclm_dspy.errors import ProviderError
+
+    with pytest.raises(ProviderError, match="not a valid DNS name"):  # IDNA raised UnicodeError
+        check_reachable("strong", "http://" + "a" * 300 + ".com/v1")

@@ -13,6 +13,7 @@ from codeclm_dspy.cli import app
 from codeclm_dspy.config import parse_config
 from codeclm_dspy.report import write_report
 from codeclm_dspy.report.page import report_data
+from codeclm_dspy.report.read import ReportError
 from evals.crr_runner import run_crr
 from optimizers import compile_program
 from optimizers.space import SearchSpace
@@ -143,3 +144,67 @@ def test_each_page_loads_without_error_and_browses_its_items(
                 assert page.errors == [], (report, page.errors)
 
     asyncio.run(asyncio.wait_for(visit(), 90))
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "content", "field"),
+    [
+        ("crr", "manifest.json", [1], "manifest.json: expected an object, found a list"),
+        ("crr", "manifest.json", {"models": ["judge"]}, "field 'models': expected an object"),
+        ("program", "manifest.json", {"steps": {"encode": 3}}, "field 'steps.encode': expected an object"),
+        (
+            "program",
+            "manifest.json",
+            {"steps": {"e": {"before": []}}},
+            "field 'steps.e.before': expected an object",
+        ),
+        (
+            "program",
+            "manifest.json",
+            {"steps": {"e": {"after": {"items": [1]}}}},
+            "'steps.e.after.items': item 1",
+        ),
+        ("comparison", "comparison.json", "x", "comparison.json: expected an object, found text"),
+        ("comparison", "comparison.json", {"flags": {"run": [1]}}, "field 'flags.run': item 1 is a number"),
+        ("comparison", "comparison.json", {"flags": {"run": 5}}, "field 'flags.run': expected a list"),
+        ("comparison", "comparison.json", {"rows": {}}, "field 'rows': expected a list, found an object"),
+    ],
+)
+def test_hand_edited_files_of_other_kinds_are_named_with_their_field(tmp_path, kind, name, content, field):
+    """These once failed with an AttributeError or TypeError, a traceback instead of one line."""
+    (tmp_path / name).write_text(json.dumps(content))
+    with pytest.raises(ReportError, match=name) as caught:
+        report_data(tmp_path, kind)
+    assert field in str(caught.value)
+
+
+def test_a_verdict_row_with_a_verdict_that_is_not_text_is_named(tmp_path):
+    (tmp_path / "verdicts.jsonl").write_text('{"id": 1, "verdict": "win"}\n{"id": 2, "verdict": 3}\n')
+    with pytest.raises(ReportError, match=r"verdicts.jsonl line 2, field 'verdict': expected text"):
+        report_data(tmp_path, "crr")
+
+
+def test_sweep_rows_as_optuna_never_writes_them_are_shown_as_stored(tmp_path):
+    """A hand-edited study.db: odd values are shown, never a crash on an int() or a comparison."""
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "study.db") as conn:
+        conn.executescript(
+            "CREATE TABLE studies (study_id, study_name);"
+            "CREATE TABLE trials (trial_id, study_id, number, state, datetime_start, datetime_complete);"
+            "CREATE TABLE trial_values (trial_id, objective, value);"
+            "CREATE TABLE trial_params (trial_id, param_name, param_value, distribution_json);"
+            "CREATE TABLE trial_user_attributes (trial_id, key, value_json);"
+            "INSERT INTO studies VALUES (1, 's'), (2, 7);"
+            "INSERT INTO trials VALUES (1, 1, 0, 'COMPLETE', NULL, NULL), (2, 2, NULL, 'FAIL', NULL, NULL);"
+            "INSERT INTO trial_values VALUES (1, 'x', 1.0), (1, 0, 0.5);"
+            """INSERT INTO trial_params VALUES (1, 'a', 'abc', '{"name": "IntDistribution"}'),
+               (1, 'b', 9, '{"name": "CategoricalDistribution", "attributes": {"choices": 3}}'),
+               (1, 'c', 1, '[1]');"""
+        )
+    conn.close()
+    items = report_data(tmp_path, "sweep")["items"]
+    assert [(t["study"], t["number"]) for t in items] == [("7", None), ("s", 0)]
+    first = next(t for t in items if t["study"] == "s")
+    assert first["params"] == {"a": "abc", "b": 9, "c": 1}
+    assert first["values"] == {"x": 1.0, "quality": 0.5}

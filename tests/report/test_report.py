@@ -112,7 +112,7 @@ def test_foreign_paths_are_refused_with_one_line(scripted_run, tmp_path):
     plain.mkdir()
     assert "is not a directory codeclm wrote" in refused(["report", str(plain)])
     (out / "kept.jsonl").write_text('{"id": "k"}\nnot json\n')
-    assert f"{out / 'kept.jsonl'}, line 2: not JSON" in refused(["report", str(out)])
+    assert f"{out / 'kept.jsonl'} line 2, column 1: not valid JSON" in refused(["report", str(out)])
 
 
 def test_a_stopped_run_shows_its_unfinished_items(scripted_run):

@@ -207,3 +207,29 @@ def test_items_a_resumed_run_no_longer_reaches_leave_the_dataset(script, tmp_pat
     assert done["counts"]["seeds"]["failed"] == 0 and done["accounting"]["balanced"]
     assert len(kept) == done["counts"]["instructions"]["kept"] == 3
     assert not [r for r in rejected if r["kind"] == "seed"] and done["stale_items_dropped"] > 0
+
+
+@pytest.mark.parametrize("signals", [(signal.SIGTERM,), (signal.SIGINT, signal.SIGINT, signal.SIGINT)])
+def test_sigterm_or_repeated_ctrl_c_stop_cleanly_and_resume(server, reference, tmp_path, signals):
+    """SIGTERM used to kill the process with no manifest; a second Ctrl-C during the
+    clean stop (about 3 s) broke it off with a traceback. Both now stop once, write the
+    manifest as interrupted, and the same command finishes the reference dataset."""
+    config, seeds, ref = reference
+    out = tmp_path / "stopped"
+    process = subprocess.Popen(
+        command(config, seeds, out), env=env(tmp_path), stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 120
+    while recorded_calls(out) < 30 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for sig in signals:
+        process.send_signal(sig)
+        time.sleep(0.05)
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "interrupted; run the same command again" in stderr
+    assert manifest(out)["status"] == "interrupted"
+
+    resumed = run_cli(config, seeds, out, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert rows(out / "kept.jsonl") == rows(ref / "kept.jsonl")
