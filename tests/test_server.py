@@ -88,6 +88,10 @@ def test_same_pipeline_on_llama_cpp_server_by_config_only(tmp_path, llama_server
             ),
         ),
     )
-    assert manifest["models"]["strong"] == {"model": "openai/smollm2", "api_base": llama_server}
+    assert manifest["models"]["strong"] == {
+        "model": "openai/smollm2",
+        "api_base": llama_server,
+        "sampling": {"temperature": 0.7, "max_tokens": 256},
+    }
     assert "unused-by-llama-cpp" not in json.dumps(manifest)
     assert os.environ["LLAMA_SERVER_KEY"] not in (tmp_path / "run" / "kept.jsonl").read_text()
