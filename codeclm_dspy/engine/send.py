@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from codeclm_dspy.engine.litellm_fixes import keep_server_usage
+
 
 async def send_once(router=None, sender=None, **request):
     """One attempt: ``litellm.acompletion``, or ``litellm.completion`` on a thread for a
@@ -35,6 +37,7 @@ async def send_once(router=None, sender=None, **request):
     """
     import litellm
 
+    keep_server_usage()  # once per process; see litellm_fixes.py
     handler = _custom_handler(request["model"])
     if router is not None:
         attempt = router.send(**request)
