@@ -29,7 +29,7 @@ from typing import Any
 from codeclm_dspy.engine.sqlite import BatchWriter, connect
 from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.out_paths import claim_dir, shown
-from codeclm_dspy.secrets import scrub
+from codeclm_dspy.secrets import scrub_model_text
 
 # Request fields that change how a request travels, never what it answers.
 TRANSPORT = frozenset({"api_key", "timeout", "num_retries", "headers", "extra_headers", "metadata"})
@@ -79,7 +79,7 @@ class RequestCache:
 
     def put(self, key: str, response: dict[str, Any]) -> None:
         """Queue an answer for the cache (not waited for: see the module docstring)."""
-        blob = scrub(json.dumps(response, ensure_ascii=False))
+        blob = scrub_model_text(json.dumps(response, ensure_ascii=False))
         sql = "INSERT OR IGNORE INTO answers (key, response, created) VALUES (?, ?, ?)"
         self._writer.submit(sql, (key, blob, time.time()))
 

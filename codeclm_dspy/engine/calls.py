@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import time
+import uuid
 from concurrent.futures import Future
 from contextlib import contextmanager, nullcontext
 from typing import Any, Protocol
@@ -33,10 +34,11 @@ from codeclm_dspy.engine.cache import RequestCache, request_key
 from codeclm_dspy.engine.event_loop import engine_loop
 from codeclm_dspy.engine.limits import RoleLimiter
 from codeclm_dspy.engine.retries import as_stop, complete_with_retries, unreachable
-from codeclm_dspy.engine.send import plain
+from codeclm_dspy.engine.send import plain, unreadable
 from codeclm_dspy.engine.timeouts import hung, is_read_timeout
-from codeclm_dspy.engine.usage import UsageMeter, count_missing, usd_of
-from codeclm_dspy.errors import RunStopped
+from codeclm_dspy.engine.usage import UsageMeter, count_missing, unread_answer, usd_of
+from codeclm_dspy.errors import ProviderError, RunStopped
+from codeclm_dspy.secrets import scrub_model_text
 
 
 class Journal(Protocol):
@@ -213,6 +215,14 @@ class CallEngine:
                     self._connections[role], messages, params, self.num_retries[role]
                 )
         except BaseException as exc:
+            if unreadable(exc):  # paid: booked under a key of its own (counted on resume, never replayed)
+                paid = unread_answer(model, messages)
+                spent = time.monotonic() - started
+                unread_key = f"{key}:unreadable:{uuid.uuid4().hex}"
+                self.book(unread_key, role, name, model, paid, paid.pop("usd"), spent)
+                raise ProviderError(
+                    f"{model} answered, but LiteLLM could not read the answer (paid)"
+                ) from exc
             if self.budget:
                 self.budget.release()
             # A dead or unreachable server is no item's fault: stop the run
@@ -249,6 +259,8 @@ class CallEngine:
             there is no journal or it writes at once); the answer must not be
             used before.
         """
+        # what a resume reads from the journal; the pipeline and the judge must see the same
+        answer["content"] = scrub_model_text(answer["content"])
         usage = answer["usage"]
         if self.budget:
             self.budget.charge(usage["prompt_tokens"] + usage["completion_tokens"], usd)

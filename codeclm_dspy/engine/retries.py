@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import tenacity
 
-from codeclm_dspy.engine.send import send_once
+from codeclm_dspy.engine.send import send_once, unreadable
 from codeclm_dspy.errors import ProviderStopped, ProviderUnreachable, RunStopped, first_line
 from codeclm_dspy.secrets import scrub
 
@@ -56,7 +56,7 @@ def is_transient(exc: BaseException) -> bool:
     """True for errors that a later attempt may not meet."""
     import litellm
 
-    if in_process(exc):
+    if in_process(exc) or unreadable(exc):
         return False
     if isinstance(exc, litellm.Timeout | litellm.APIConnectionError | litellm.RateLimitError):
         return True

@@ -96,6 +96,17 @@ def plain(raw) -> dict[str, Any]:
     }
 
 
+def unreadable(exc: BaseException) -> bool:
+    """An attempt the server answered (HTTP 200) with a body LiteLLM could not read.
+
+    The provider was paid for it and would be paid again for the same broken
+    answer, so it is not retried, and the engine books it as a paid call
+    (``calls.py``). LiteLLM raises it as an ``InternalServerError``; its
+    message, which a sender process passes on, is all that tells it apart.
+    """
+    return "Invalid response object" in str(exc)
+
+
 def token_count(value: Any) -> int | None:
     """A token count the provider reported, or None: missing, negative or not a whole number.
 

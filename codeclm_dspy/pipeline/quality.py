@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from codeclm_dspy.config.quality import QualityConfig
 from codeclm_dspy.engine.runtime import Answer
 from codeclm_dspy.pipeline.text import canonical, echoes, json_object, opening, words
-from codeclm_dspy.secrets import registered_in
+from codeclm_dspy.secrets import TEXT_MASK, credential_kind, masked_in
 
 REASONS = (
     *("empty_response", "truncated_response", "secret", "refusal", "echoed_instruction"),
@@ -67,21 +67,6 @@ TEMPLATE_TOKENS = (
 # Alpaca-style prompt sections, at the start of a line.
 SECTION_HEADER = re.compile(r"^[ \t]*###[ \t]*(instruction|response)[ \t]*:", re.I | re.M)
 
-# Credentials by the shape their issuers give them. A match must also look
-# random (``_random``), so "sk-your-key-here" in a how-to answer is no secret.
-CREDENTIALS = {
-    "OpenAI-style key": re.compile(r"\bsk-[A-Za-z0-9_-]{32,}"),
-    "AWS access key": re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-    "GitHub token": re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{50,})"),
-    "Slack token": re.compile(r"\bxox[abpe]-[A-Za-z0-9-]{20,}"),
-    "Google API key": re.compile(r"\bAIza[0-9A-Za-z_-]{35}"),
-    "Hugging Face token": re.compile(r"\bhf_[A-Za-z0-9]{34,}"),
-}
-PLACEHOLDER = re.compile(r"example|your|x{4}|\.\.\.", re.I)
-# A registered key this long or more is looked for: a short "key" (a local server's
-# "EMPTY") is no credential and would match prose.
-MIN_KEY_CHARS = 16
-
 # Code blocks and inline code: ``{count}`` there is a format string, not a placeholder.
 CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)
 
@@ -107,22 +92,21 @@ class QualityRejected(Exception):
         self.problem, self.stage = problem, stage
 
 
-def _random(token: str) -> bool:
-    """A credential-shaped token that is not a placeholder: mixed characters, many distinct."""
-    classes = sum(any(test(c) for c in token) for test in (str.islower, str.isupper, str.isdigit))
-    return classes >= 2 and len(set(token)) >= 10 and not PLACEHOLDER.search(token)
-
-
 def secret(text: str) -> Problem | None:
-    """A key this run registered (``secrets.register``) or a well-known credential in ``text``.
+    """A key this run uses or a well-known credential in ``text``, or its mask.
 
-    The detail names the kind, never the key: rows are written to disk.
+    The call engine masks both in every answer as it arrives
+    (``secrets.scrub_model_text``), so this gate mostly finds the mask: a
+    resumed session, which reads the answer from the journal, decides the
+    same. The detail names the kind, never the key: rows are written to disk.
     """
-    if registered_in(text, MIN_KEY_CHARS):
-        return Problem("secret", "holds an API key this run uses")
-    for kind, pattern in CREDENTIALS.items():
-        if any(_random(found) for found in pattern.findall(text)):
-            return Problem("secret", f"holds what looks like a credential ({kind})")
+    if TEXT_MASK in text:
+        return Problem("secret", "held an API key or credential (masked)")
+    if masked_in(text):
+        kind = credential_kind(text)
+        return Problem(
+            "secret", f"holds what looks like a credential ({kind})" if kind else "holds an API key"
+        )
     return None
 
 
