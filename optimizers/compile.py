@@ -67,7 +67,6 @@ def compile_program(
         )
     labelled = all(r.use_case and r.skills for r in train)
     for step, how in spec.steps.items():
-        registry.check_params(how.optimizer, how.params)
         if how.optimizer in ("MIPROv2", "GEPA") and len(train) < 2:
             raise ConfigError(
                 f"{how.optimizer} needs at least two training seeds; the split left {len(train)}"

@@ -1,10 +1,15 @@
 """The five DSPy optimizers a step can be compiled with, and how each is driven.
 
-Defaults are small on purpose (a compile should fit a modest budget); every
-constructor argument can be overridden from ``compile.steps.<step>.params``.
-All of them run inside the compile's ``dspy.context``, so every call their
-proposals, bootstrapping and reflection make goes through the run's engine:
-journaled, cached, budgeted.
+What a config may pass each one (``compile.steps.<step>.params``) is its
+allow-list in ``codeclm_dspy/config/compile.py``: typed, bounded, and checked
+when the config is read, so a typo or a value DSPy would choke on fails before
+any call is paid for. The project's defaults are small on purpose (a compile
+should fit a modest budget) and live there too. What the project owns is set
+here, never from params: the step's metric, the strong model for proposals and
+reflection, the thread count, the pass mark and the seed (the config's
+``random_seed`` unless params give one). All of them run inside the compile's
+``dspy.context``, so every call their proposals, bootstrapping and reflection
+make goes through the run's engine: journaled, cached, budgeted.
 
 - ``LabeledFewShot``: labelled training examples become demos (no LM calls).
 - ``BootstrapFewShotWithRandomSearch``: traces that pass ``pass_mark`` become
@@ -16,42 +21,13 @@ journaled, cached, budgeted.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 import dspy
+from pydantic import ValidationError
 
+from codeclm_dspy.config.compile import optimizer_params
 from codeclm_dspy.errors import ConfigError
-
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "LabeledFewShot": {"k": 4},
-    "BootstrapFewShotWithRandomSearch": {
-        "max_bootstrapped_demos": 2,
-        "max_labeled_demos": 2,
-        "num_candidate_programs": 4,
-    },
-    "COPRO": {"breadth": 3, "depth": 2, "init_temperature": 1.0},
-    "MIPROv2": {"auto": "light", "max_bootstrapped_demos": 2, "max_labeled_demos": 2, "verbose": False},
-    "GEPA": {},
-}
-
-
-def check_params(name: str, params: dict[str, Any]) -> None:
-    """Refuse a parameter the optimizer's constructor does not name.
-
-    COPRO's constructor swallows unknown keywords, so a typo (``bredth``)
-    would silently compile with the default; every optimizer is checked alike.
-    """
-    accepted = {
-        p.name
-        for p in inspect.signature(getattr(dspy, name).__init__).parameters.values()
-        if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self"
-    }
-    unknown = sorted(set(params) - accepted)
-    if unknown:
-        raise ConfigError(
-            f"compile: {name} has no parameter {', '.join(unknown)} (it takes: {', '.join(sorted(accepted))})"
-        )
 
 
 def build(
@@ -66,11 +42,18 @@ def build(
 ) -> Any:
     """The optimizer ``name`` with the compile's metric, models and threads.
 
+    ``params`` are checked again (a config built in code, or an optimizer
+    swapped after parsing, skips the parser) and completed with the defaults.
+
     Raises:
-        ConfigError: the optimizer rejects ``params`` (its own message is kept).
+        ConfigError: ``params`` are not on the optimizer's allow-list, or the
+            optimizer rejects them (its own message is kept).
     """
-    check_params(name, params)
-    kwargs = {**DEFAULTS[name], **params}
+    try:
+        kwargs = optimizer_params(name, params).model_dump(exclude_none=True)  # None: DSPy's default
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"compile: {name} params: {problems}") from None
     try:
         if name == "LabeledFewShot":
             return dspy.LabeledFewShot(**kwargs)
