@@ -68,6 +68,14 @@ class JournalWriteFailed(RunStopped):
     """The run's state file could not be written (disk full, permissions); what was committed stays."""
 
 
+class OutputWriteFailed(RunStopped):
+    """A run's exported file (kept.jsonl, dataset/, manifest.json) could not be written (disk full, permissions).
+
+    A stop, not a failure: the state file holds everything the run did, so
+    the same command with room again writes them.
+    """
+
+
 class ProviderUnreachable(ProviderStopped):
     """The connection to a provider failed (refused, reset, DNS, TLS, connect timeout) past the retries.
 

@@ -41,7 +41,7 @@ CREDENTIALS = {
 }
 # What each shape starts with: a substring test is several times faster than the
 # patterns, and every answer is scrubbed.
-_PREFIXES = "sk- AKIA ASIA ghp_ gho_ ghu_ ghs_ ghr_ github_pat_ xox AIza hf_".split()
+_PREFIXES = ("sk-", "AKIA", "ASIA", "github_pat_", "xox", "AIza", "hf_", *(f"gh{c}_" for c in "pousr"))
 _BEARER = re.compile(r"(Bearer\s+)([A-Za-z0-9._~+/=-]+)", re.I)
 _CREDENTIAL = re.compile("|".join(f"(?:{pattern})" for pattern in CREDENTIALS.values()))
 _PLACEHOLDER = re.compile(r"example|your|x{4}|\.\.\.", re.I)

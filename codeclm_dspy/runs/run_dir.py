@@ -22,18 +22,24 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from codeclm_dspy.errors import RunDirError
-from codeclm_dspy.out_paths import MARKER, claim_dir, kind_of_identity
+from codeclm_dspy.errors import OutputWriteFailed, RunDirError
+from codeclm_dspy.out_paths import MARKER, claim_dir, kind_of_identity, shown
 from codeclm_dspy.pipeline.records import Trajectory, trajectory_details
 from codeclm_dspy.runs.dataset_card import PARQUET_DIR, PARQUET_FILE, card_text
 from codeclm_dspy.runs.dataset_files import write_dataset
+from codeclm_dspy.runs.manifest import utc_now
 from codeclm_dspy.runs.run_state import TRAJECTORY, RunState
 from codeclm_dspy.secrets import scrub
+
+logger = logging.getLogger(__name__)
 
 KEPT, REJECTED, MANIFEST, DATASET, STATE = (
     "kept.jsonl",
@@ -42,6 +48,7 @@ KEPT, REJECTED, MANIFEST, DATASET, STATE = (
     "dataset",
     "state.sqlite",
 )
+AGAIN = "the run state is kept: free some disk space (or fix the permissions) and run the same command again"
 
 
 def kept_features():
@@ -113,26 +120,40 @@ class RunDir:
         self.path = Path(path)
         claim_dir(self.path, kind or kind_of_identity(identity))
         self._owner = _only_writer(self.path)
-        state_file = self.path / STATE
-        self.resumed = state_file.exists()
-        self.state = RunState(state_file)
-        started_with = self.state.get_meta("identity")
-        if started_with is None:
-            self.state.set_meta("identity", identity)
-        elif started_with != json.loads(json.dumps(identity, sort_keys=True)):
-            changed = sorted(k for k in identity if started_with.get(k) != identity[k])
-            self.close()
-            raise RunDirError(
-                f"{self.path} holds a run started with a different {', '.join(changed)}; resuming needs the "
-                "same config (only the engine section may change), seeds and program. Use a new --out"
-            )
-        sessions = (self.state.get_meta("sessions") or 0) + 1
-        self.state.set_meta("sessions", sessions)
-        self.sessions = sessions
+        self.state: RunState | None = None
+        try:
+            self._open(identity)
+        except BaseException:
+            self.close()  # lets go of the lock: a refused resume can be run again at once
+            raise
         self.kept_count = 0
         self.rejected_count = 0
         self.kept_live = 0  # kept in this session so far (the progress display)
         self._lock = threading.Lock()
+
+    def _open(self, identity: dict[str, Any]) -> None:
+        """Open the state, check that it was started with ``identity``, and count this session.
+
+        Every value read is checked before the first write, so a hand-edited
+        state is refused as it is (``RunState.get_meta``).
+        """
+        state_file = self.path / STATE
+        self.resumed = state_file.exists()
+        self.state = RunState(state_file)
+        started_with = self.state.get_meta("identity", dict)
+        sessions = self.state.get_meta("sessions", int) or 0
+        self.started_at = self.state.get_meta("started_at", str) or utc_now()
+        if started_with is not None and started_with != json.loads(json.dumps(identity, sort_keys=True)):
+            changed = sorted(k for k in identity if started_with.get(k) != identity[k])
+            raise RunDirError(
+                f"{self.path} holds a run started with a different {', '.join(changed)}; resuming needs the "
+                "same config (only the engine section may change), seeds and program. Use a new --out"
+            )
+        if started_with is None:
+            self.state.set_meta("identity", identity)
+        self.sessions = sessions + 1
+        self.state.set_meta("sessions", self.sessions)
+        self.state.set_meta("started_at", self.started_at)
 
     def keep(self, row: dict[str, Any], trajectory: dict[str, Any] | None = None) -> None:
         with self._lock:
@@ -153,11 +174,14 @@ class RunDir:
 
     def export(self) -> None:
         """Write kept.jsonl and rejected.jsonl from the state, sorted by id."""
-        self.kept_count = self.state.export(self.path / KEPT, ("kept",))
-        self.rejected_count = self.state.export(self.path / REJECTED, ("rejected", "failed"))
+        with saving(self.path / KEPT):
+            self.kept_count = self.state.export(self.path / KEPT, ("kept",))
+        with saving(self.path / REJECTED):
+            self.rejected_count = self.state.export(self.path / REJECTED, ("rejected", "failed"))
 
     def close(self) -> None:
-        self.state.close()
+        if self.state is not None:
+            self.state.close()
         if self._owner is not None:
             os.close(self._owner)  # releases the lock; a killed process's goes with it
             self._owner = None
@@ -171,21 +195,61 @@ class RunDir:
         import datasets
 
         datasets.disable_progress_bars()  # the run's own display already said what happens
-        write_dataset(self.path / KEPT, self.path / DATASET, kept_features(), f"{PARQUET_DIR}/{PARQUET_FILE}")
+        with saving(self.path / DATASET):
+            write_dataset(
+                self.path / KEPT, self.path / DATASET, kept_features(), f"{PARQUET_DIR}/{PARQUET_FILE}"
+            )
         return datasets.load_from_disk(str(self.path / DATASET))
 
     def write_card(self, manifest: dict[str, Any], data) -> str:
         """Write dataset/README.md, the card of ``data`` (saved by ``save_dataset``), from ``manifest``."""
-        return save_card(self.path / DATASET, manifest, data)
+        with saving(self.path / DATASET / "README.md"):
+            return save_card(self.path / DATASET, manifest, data)
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        """Write manifest.json atomically (temp file, fsync, rename)."""
-        tmp = self.path / (MANIFEST + ".tmp")
-        with tmp.open("w", encoding="utf-8") as handle:
-            handle.write(scrub(json.dumps(manifest, indent=2, ensure_ascii=False)) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(self.path / MANIFEST)
+        """Write manifest.json atomically (temp file, fsync, rename).
+
+        Raises:
+            OutputWriteFailed: it cannot be written (a full disk). The earlier
+                manifest is removed then: it says how an earlier session ended,
+                and left in place it would call this one "complete" too.
+        """
+        target, tmp = self.path / MANIFEST, self.path / (MANIFEST + ".tmp")
+        try:
+            with tmp.open("w", encoding="utf-8") as handle:
+                handle.write(scrub(json.dumps(manifest, indent=2, ensure_ascii=False)) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(target)
+        except OSError as exc:
+            _remove(tmp)
+            earlier = (
+                "the earlier one is removed, so that no earlier session's status stands for this one"
+                if _remove(target)
+                else "nor can the earlier one be removed: it tells how an earlier session ended, not this one"
+            )
+            raise OutputWriteFailed(
+                f"cannot write {shown(target)} ({exc.strerror or exc}); {earlier}; {AGAIN}"
+            ) from exc
+
+
+@contextmanager
+def saving(path: Path) -> Iterator[None]:
+    """A failed write of ``path`` (a full disk) as a stop: exit 4 and one line, never a traceback."""
+    try:
+        yield
+    except OSError as exc:
+        raise OutputWriteFailed(f"cannot write {shown(path)} ({exc.strerror or exc}); {AGAIN}") from exc
+
+
+def _remove(path: Path) -> bool:
+    """Remove ``path`` if it is there; whether it is gone (removing needs no disk space)."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError as exc:
+        logger.debug("cannot remove %s: %s", shown(path), exc)
+        return False
+    return True
 
 
 def save_card(folder: Path, manifest: dict[str, Any], data, repo_id: str | None = None) -> str:

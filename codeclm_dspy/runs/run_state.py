@@ -31,19 +31,23 @@ prefixes (``key_index.py``: 8 bytes a call), and only a prefix hit reads the fil
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import threading
 import time
 from concurrent.futures import Future
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 from codeclm_dspy.engine.sqlite import BatchWriter, connect
-from codeclm_dspy.errors import RunDirError
+from codeclm_dspy.errors import JournalWriteFailed, RunDirError
 from codeclm_dspy.key_index import KeyIndex
 from codeclm_dspy.out_paths import shown
-from codeclm_dspy.secrets import scrub
+from codeclm_dspy.secrets import scrub_model_text
+
+logger = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -60,6 +64,48 @@ FINAL = ("kept", "rejected", "failed")
 # A kept item's whole trajectory, beside its row (same id, this kind and status): read by
 # `codeclm report`, never exported, not counted as an item.
 TRAJECTORY = "trajectory"
+# table: (its key column, its JSON column); an answer and an item's row are objects (``damage``)
+JSON_COLUMNS = {"meta": ("key", "value"), "calls": ("key", "response"), "items": ("id", "row")}
+JSON_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}
+
+
+def _columns(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    """The columns of each run table in ``conn`` (none: it has no such table)."""
+    return {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in JSON_COLUMNS}
+
+
+with closing(sqlite3.connect(":memory:")) as _new:
+    _new.executescript(SCHEMA)
+    COLUMNS = _columns(_new)  # as SCHEMA makes them
+
+
+def damage(conn: sqlite3.Connection) -> str | None:
+    """What makes an existing state file unusable (None: nothing, or a new file), read before any write.
+
+    A resume trusts the file: each answer in ``calls`` is replayed instead of
+    paid for, and ``meta`` holds the identity the resume must match. So a file
+    edited by hand, or damaged, is refused whole and named, rather than met
+    row by row (a traceback, or an answer that is not JSON taken for an item's
+    failure) or mended by creating a dropped table again (an empty ``calls``
+    pays for every call again; an empty ``meta`` resumes with any config).
+    Checked in SQLite (``json_valid``): no row is loaded into Python.
+    """
+    found = _columns(conn)
+    if not any(found.values()):
+        return None  # a new file: its tables are made in one transaction, so it has all or none
+    for table, columns in COLUMNS.items():
+        if not found[table]:
+            return f"it has no {table} table"
+        if missing := [c for c in columns if c not in found[table]]:
+            return f"its {table} table has no column {', '.join(missing)}"
+    for table, (key, column) in JSON_COLUMNS.items():
+        what = "JSON" if table == "meta" else "a JSON object"
+        valid = f"typeof({column}) = 'text' AND json_valid({column})"
+        valid += "" if table == "meta" else f" AND substr({column}, 1, 1) = '{{'"
+        bad = conn.execute(f"SELECT {key} FROM {table} WHERE NOT ({valid}) LIMIT 1").fetchone()
+        if bad:
+            return f"its {table} row {str(bad[0])[:80]!r} is not {what}"
+    return None
 
 
 class RunState:
@@ -70,11 +116,10 @@ class RunState:
         self._lock = threading.Lock()  # the read connection
         self._conn = connect(path, "a run state")
         try:
-            self._conn.executescript(SCHEMA)
-            known = KeyIndex(key for (key,) in self._conn.execute("SELECT key FROM calls ORDER BY key"))
-        except (sqlite3.Error, ValueError) as exc:  # connect() read it; a damaged file can still fail here
+            known = self._open()
+        except BaseException:
             self._conn.close()
-            raise RunDirError(f"cannot use {shown(path)} as a run state: {exc}") from None
+            raise
         self._known = known  # prefixes of the keys in the journal, committed or queued
         self._queued: dict[str, str] = {}  # key -> answer, until its commit lands
         self._writer = BatchWriter(connect(path, "a run state"), f"the run state {shown(path)}", self._landed)
@@ -83,16 +128,63 @@ class RunState:
         for key in keys:
             self._queued.pop(key, None)
 
+    def _open(self) -> KeyIndex:
+        """Check an existing file (``damage``), make the tables of a new one; the journal's keys.
+
+        Raises:
+            RunDirError: the file is damaged or unreadable; nothing was written to it.
+        """
+        try:
+            problem = damage(self._conn)
+            if problem is None:
+                self._conn.executescript(f"BEGIN; {SCHEMA} COMMIT;")  # all tables or none (``damage``)
+                return KeyIndex(key for (key,) in self._conn.execute("SELECT key FROM calls ORDER BY key"))
+        except (sqlite3.Error, ValueError) as exc:  # connect() read it; a damaged file can still fail here
+            raise RunDirError(f"cannot use {shown(self.path)} as a run state: {exc}") from None
+        raise RunDirError(
+            f"{shown(self.path)} is damaged: {problem}; it was left as it is: restore it from a copy, "
+            "or start again with a new --out"
+        )
+
+    def _settle(self) -> None:
+        """Wait for every queued write, unless writing failed (a full disk): then nothing queued
+        will land and the run is stopping, so reads take what was committed (the stop still
+        exports and counts what the run holds); ``flush`` tells whether all landed."""
+        try:
+            self._writer.flush()
+        except JournalWriteFailed as exc:
+            logger.debug("reading what %s committed: %s", shown(self.path), exc)
+
     def _read(self, sql: str, params: tuple = ()) -> list[tuple]:
-        """Rows of a query, after every queued write has committed."""
-        self._writer.flush()
+        """Rows of a query, after every queued write has committed (see ``_settle``)."""
+        self._settle()
         with self._lock:
             return self._conn.execute(sql, params).fetchall()
 
+    def flush(self) -> None:
+        """Return once every queued write has committed.
+
+        Raises:
+            JournalWriteFailed: one could not be: the run cannot be called complete.
+        """
+        self._writer.flush()
+
     # -- identity -------------------------------------------------------------
-    def get_meta(self, key: str) -> Any:
+    def get_meta(self, key: str, of: type = object) -> Any:
+        """A value of the ``meta`` table (None when absent).
+
+        Raises:
+            RunDirError: it is not of type ``of`` (true and false are no ``int``): a hand-edited file.
+        """
         rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
-        return json.loads(rows[0][0]) if rows else None
+        value = json.loads(rows[0][0]) if rows else None
+        if value is None or of is object or (isinstance(value, of) and not isinstance(value, bool)):
+            return value
+        found = JSON_NAMES.get(type(value), "true or false")
+        raise RunDirError(
+            f"{shown(self.path)} is damaged: its meta {key!r} is {found}, not {JSON_NAMES[of]}; it was left "
+            "as it is: restore it from a copy, or start again with a new --out"
+        )
 
     def set_meta(self, key: str, value: Any) -> None:
         sql = "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"
@@ -130,7 +222,7 @@ class RunState:
                 the future fails with it if the commit does.
         """
         usage = response.get("usage") or {}
-        blob = scrub(json.dumps(response, ensure_ascii=False))
+        blob = scrub_model_text(json.dumps(response, ensure_ascii=False))
         row = (key, role, step, model, source, blob)
         tokens = (int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
         self._queued[key] = blob
@@ -160,7 +252,7 @@ class RunState:
 
         Queued, not waited for: it commits after every call journaled before it.
         """
-        blob = scrub(json.dumps(row, ensure_ascii=False))
+        blob = scrub_model_text(json.dumps(row, ensure_ascii=False))  # errors were scrubbed as written
         params = (f"{kind}:{item_id}", kind, status, stage, iteration, blob, time.time())
         self._writer.submit("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", params)
 
@@ -183,8 +275,8 @@ class RunState:
         return dict(self._read(query, (TRAJECTORY,)))
 
     def export(self, path: Path, statuses: tuple[str, ...]) -> int:
-        """Write the rows with these statuses to JSONL, sorted by id, atomically."""
-        self._writer.flush()
+        """Write the rows with these statuses to JSONL, sorted by id, atomically (see ``_settle``)."""
+        self._settle()
         tmp = path.with_name(path.name + ".tmp")
         marks = ",".join("?" * len(statuses))
         written = 0

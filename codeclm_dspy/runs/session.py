@@ -11,6 +11,7 @@ and the directory and the runtime are closed. ``RunSession`` is that, once.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,11 +20,13 @@ from typing import Any
 from codeclm_dspy.engine.routing import build_lms, check_role
 from codeclm_dspy.engine.runtime import Runtime
 from codeclm_dspy.engine.usage import UsageMeter, usage_report
-from codeclm_dspy.errors import status_of
+from codeclm_dspy.errors import CodecLMError, status_of
 from codeclm_dspy.runs.allocator import keep_thresholds_fixed
 from codeclm_dspy.runs.manifest import models_of, package_versions, utc_now
-from codeclm_dspy.runs.run_dir import RunDir
+from codeclm_dspy.runs.run_dir import RunDir, saving
 from codeclm_dspy.secrets import scrub
+
+logger = logging.getLogger(__name__)
 
 
 class RunSession:
@@ -74,12 +77,9 @@ class RunSession:
             lms, config.engine.parse_retries, workers or config.engine.workers, keep_trace=keep_trace
         )
         self.clock, self.started = time.monotonic(), time.time()
-        state = self.run_dir.state
-        started_at = state.get_meta("started_at") or utc_now()
-        state.set_meta("started_at", started_at)
         self.manifest: dict[str, Any] = {
             "status": "running",
-            "started_at": started_at,
+            "started_at": self.run_dir.started_at,
             "sessions": self.run_dir.sessions,
             **(manifest or {}),
             "config": config.public_dict(),
@@ -111,9 +111,28 @@ class RunSession:
         A caller that has already reported the usage (a complete run's card)
         passes it as ``usage``: grouping every call of a long run is not
         repeated.
+
+        Whatever ended a session that did not complete, its manifest says so:
+        when ``closing`` cannot save what it exports (a full disk), the
+        manifest is still written, naming that as ``save_error``, since a
+        manifest left from an earlier session would say "complete". A
+        ``complete`` is written only once every write of the state landed.
+
+        Raises:
+            OutputWriteFailed: the manifest cannot be written (``RunDir.write_manifest``).
+            JournalWriteFailed: ``complete``, but a write of the state was lost.
         """
+        if status == "complete":
+            self.state.flush()
         self.status = status
-        extra = self._closing(self) if self._closing else {}
+        try:
+            with saving(self.run_dir.path):  # what ``closing`` writes itself (a CRR's verdicts)
+                extra = self._closing(self) if self._closing else {}
+        except CodecLMError as exc:
+            if status == "complete":
+                raise
+            logger.debug("ending the session as %s, its files were not saved: %s", status, exc)
+            extra = {"save_error": scrub(f"{type(exc).__name__}: {exc}")}
         usage = fields.pop("usage", None) or usage_report(self.state.usage_rows())
         manifest = {
             **self.manifest,

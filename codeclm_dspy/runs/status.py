@@ -10,12 +10,16 @@ its size and the provider's last word on it.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from pathlib import Path
 
 from codeclm_dspy.errors import RunDirError
 from codeclm_dspy.runs.batch_store import read_only
+from codeclm_dspy.runs.run_state import TRAJECTORY
+
+logger = logging.getLogger(__name__)
 
 
 def run_status(out: Path) -> str:
@@ -43,9 +47,11 @@ def _lines(out: Path, conn: sqlite3.Connection) -> list[str]:
     head = f"run {out}: " + (
         f"{manifest.get('status', '?')} (last session ended {manifest.get('finished_at', '?')})"
         if manifest
-        else "no manifest yet (first session running or killed)"
+        else "no manifest yet (a session running, killed, or unable to write it)"
     )
-    items = dict(conn.execute("SELECT status, COUNT(*) FROM items GROUP BY status").fetchall())
+    # a kept pair's trajectory is a row of its own beside it: bookkeeping, not an item (run_state.py)
+    query = "SELECT status, COUNT(*) FROM items WHERE kind != ? GROUP BY status"
+    items = dict(conn.execute(query, (TRAJECTORY,)).fetchall())
     order = ("kept", "rejected", "failed", "running")
     shown = [f"{k} {items.pop(k)}" for k in order if k in items] + [f"{k} {v}" for k, v in items.items()]
     calls, usd, unpriced = conn.execute(

@@ -154,3 +154,22 @@ def test_read_timeouts_in_a_row_stop_the_run_and_an_answer_between_resets_the_co
     assert outcomes(1) == ["answer"]  # an answer resets the count
     provider.fail = timeout
     assert outcomes(TIMEOUT_STREAK - 1) == ["timeout"] * (TIMEOUT_STREAK - 1)
+
+
+def test_a_credential_in_an_answer_is_masked_as_it_arrives_so_a_resume_reads_the_same(monkeypatch, tmp_path):
+    from codeclm_dspy import secrets
+    from codeclm_dspy.pipeline.quality import Gates
+
+    monkeypatch.setattr(secrets, "_KNOWN", set())
+    secrets.register("EMPTY")  # a local server's "key": a word in answers, never masked there
+    leaked = "sk-proj-" + "Ab3dE6gH9jK2mN5pQ8sT1vW4yZ7bC0eF3hJ6kM9nP2rS5uV8xA1"
+    install(monkeypatch, FakeProvider())
+    state = RunState(tmp_path / "state.sqlite")
+    first = engine(state=state).complete("strong", ask(f"EMPTY rows, key {leaked}"), {})
+    state.close()
+    resumed = engine(state=RunState(tmp_path / "state.sqlite")).complete(
+        "strong", ask(f"EMPTY rows, key {leaked}"), {}
+    )
+    assert first == resumed and leaked not in first["content"] and "EMPTY rows" in first["content"]
+    assert Gates().answer(first["content"]).reason == "secret"  # refused alike in both sessions
+    assert leaked not in (tmp_path / "state.sqlite").read_bytes().decode("utf-8", "replace")

@@ -158,6 +158,36 @@ def test_a_full_disk_stops_with_one_line_and_resumes_to_the_same_dataset(server,
     assert rows(out / "rejected.jsonl") == rows(ref / "rejected.jsonl")
 
 
+def test_a_finished_run_run_again_on_a_full_disk_is_stopped_not_complete(server, reference, tmp_path):
+    """Run again on a finished run, a journal that cannot grow stopped the session with
+    exit 4, but its end could not save (export read through the failed journal) and
+    manifest.json went on saying "complete" from the session before."""
+    config, seeds, ref = reference
+    out = copy_of(ref, tmp_path)
+    cap = (ref / "state.sqlite").stat().st_size // 2  # room for the exports, not the replay's writes
+
+    def small_disk():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+
+    argv, environ = command(config, seeds, out), env(tmp_path)
+    full = subprocess.run(
+        argv, env=environ, capture_output=True, text=True, timeout=600, preexec_fn=small_disk
+    )
+    lines = [line for line in full.stderr.splitlines() if line.strip()]
+    assert full.returncode == 4 and len(lines) == 1 and "Traceback" not in full.stderr, full.stderr
+    assert f"cannot write the run state {out / 'state.sqlite'}" in lines[0]
+    stopped = manifest(out)
+    assert stopped["status"] == "stopped" and stopped["sessions"] == 2
+    assert "cannot write the run state" in stopped["error"]
+    assert stopped["kept"] == len(rows(out / "kept.jsonl"))  # exported from what the journal holds
+
+    resumed = run_cli(config, seeds, out, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert manifest(out)["status"] == "complete" and manifest(out)["sessions"] == 3
+    assert rows(out / "kept.jsonl") == rows(ref / "kept.jsonl")
+    assert rows(out / "rejected.jsonl") == rows(ref / "rejected.jsonl")
+
+
 def test_resuming_with_a_different_config_is_refused(server, reference, tmp_path):
     config, seeds, ref = reference
     ref = copy_of(ref, tmp_path)
