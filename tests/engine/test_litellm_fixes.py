@@ -2,42 +2,19 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from codeclm_dspy.engine.event_loop import engine_loop
 from codeclm_dspy.engine.send import plain, send_once
 from codeclm_dspy.engine.usage import count_missing
+from tests.engine.usage_server import usage_server
 
 MESSAGES = [{"role": "user", "content": "Name three rivers in Peru."}]
 
 
 def answer_from_server(usage, provider: str = "aiohttp_openai") -> dict:
-    """One call through ``send_once`` to a local server whose answer carries ``usage``."""
-
-    async def chat(request: web.Request) -> web.Response:
-        choice = {
-            "index": 0,
-            "finish_reason": "stop",
-            "message": {"role": "assistant", "content": "Ucayali."},
-        }
-        body = {"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}
-        return web.json_response(body if usage is None else {**body, "usage": usage})
-
-    async def call() -> dict:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", chat)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        try:
-            request = {"model": f"{provider}/m", "messages": MESSAGES, "timeout": 10}
-            return plain(await send_once(api_base=f"http://127.0.0.1:{port}/v1", api_key="k", **request))
-        finally:
-            await runner.cleanup()
-
-    return engine_loop().run(call())  # LiteLLM keeps its HTTP session per loop: the engine's one
+    """One call through ``send_once`` to a local server whose answer carries ``usage`` (None: no usage)."""
+    with usage_server(usage) as (url, _):
+        request = {"model": f"{provider}/m", "messages": MESSAGES, "timeout": 10}
+        return plain(engine_loop().run(send_once(api_base=url, api_key="k", **request)))
 
 
 def test_the_servers_own_counts_are_booked_for_either_client():

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from aiohttp import web
 
 from codeclm_dspy.config.engine import BudgetConfig
 from codeclm_dspy.engine.budget import Budget
 from codeclm_dspy.engine.calls import CallEngine
-from codeclm_dspy.engine.event_loop import engine_loop
 from codeclm_dspy.engine.limits import RoleLimiter
 from codeclm_dspy.errors import ProviderError
 from codeclm_dspy.runs.run_state import RunState
+from tests.engine.usage_server import usage_server
 
 QUESTION = [{"role": "user", "content": "Name three rivers in Peru, with their lengths."}]
 
@@ -19,32 +18,8 @@ QUESTION = [{"role": "user", "content": "Name three rivers in Peru, with their l
 @pytest.fixture
 def garbled_server():
     """A server whose every answer carries a ``usage`` LiteLLM's OpenAI client cannot read."""
-    hits: list[int] = []
-
-    async def chat(request: web.Request) -> web.Response:
-        hits.append(1)
-        choice = {
-            "index": 0,
-            "finish_reason": "stop",
-            "message": {"role": "assistant", "content": "Ucayali."},
-        }
-        usage = {"prompt_tokens": "many", "completion_tokens": 2}
-        return web.json_response(
-            {"id": "x", "object": "chat.completion", "model": "m", "choices": [choice], "usage": usage}
-        )
-
-    async def start():
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", chat)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return runner, site._server.sockets[0].getsockname()[1]
-
-    runner, port = engine_loop().run(start())
-    yield f"http://127.0.0.1:{port}/v1", hits
-    engine_loop().run(runner.cleanup())
+    with usage_server({"prompt_tokens": "many", "completion_tokens": 2}) as served:
+        yield served
 
 
 def test_an_unreadable_answer_is_not_retried_and_counts_against_the_budget_across_sessions(

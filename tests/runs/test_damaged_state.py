@@ -16,14 +16,6 @@ from typer.testing import CliRunner
 
 from codeclm_dspy.cli import app
 
-CONFIG = """\
-models:
-  strong: {model: scripted/strong}
-  target: {model: scripted/target}
-pipeline: {metadata_pool_size: 2, num_instructions: 2}
-engine: {workers: 2, cache: false}
-"""
-
 
 def edit(*statements: str):
     def damage(path):
@@ -93,21 +85,9 @@ def contents(out) -> dict:
     return found
 
 
-@pytest.fixture
-def finished(script, tmp_path):
-    """A finished run and the arguments that made it."""
-    (tmp_path / "config.yaml").write_text(CONFIG)
-    (tmp_path / "seeds.jsonl").write_text('{"id": "s0", "instruction": "What is a roux?"}\n')
-    out = tmp_path / "run"
-    args = ["generate", "--config", str(tmp_path / "config.yaml"), "--seeds", str(tmp_path / "seeds.jsonl")]
-    args += ["--out", str(out), "-q", "--no-report"]
-    assert invoke(*args).exit_code == 0
-    return out, args
-
-
 @pytest.mark.parametrize("case", list(DAMAGE))
-def test_a_damaged_state_is_named_in_one_line_and_left_as_it_is(script, finished, case):
-    out, args = finished
+def test_a_damaged_state_is_named_in_one_line_and_left_as_it_is(script, finished_run, case):
+    out, args = finished_run
     damage, says = DAMAGE[case]
     damage(out / "state.sqlite")
     before = contents(out)

@@ -18,14 +18,6 @@ from typer.testing import CliRunner
 from codeclm_dspy.cli import app
 from codeclm_dspy.errors import OutputWriteFailed
 
-CONFIG = """\
-models:
-  strong: {model: scripted/strong}
-  target: {model: scripted/target}
-pipeline: {metadata_pool_size: 2, num_instructions: 2}
-engine: {workers: 2, cache: false}
-"""
-
 
 def full_disk(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
@@ -38,16 +30,10 @@ def invoke(args):
 
 
 @pytest.fixture
-def finished(script, tmp_path):
-    """A finished run, its kept and rejected rows, and the arguments that made it."""
-    (tmp_path / "config.yaml").write_text(CONFIG)
-    (tmp_path / "seeds.jsonl").write_text('{"id": "s0", "instruction": "What is a roux?"}\n')
-    out = tmp_path / "run"
-    args = ["generate", "--config", str(tmp_path / "config.yaml"), "--seeds", str(tmp_path / "seeds.jsonl")]
-    args += ["--out", str(out), "-q", "--no-report"]
-    assert invoke(args).exit_code == 0
-    rows = {name: (out / name).read_text() for name in ("kept.jsonl", "rejected.jsonl")}
-    return out, args, rows
+def finished(finished_run):
+    """A finished run, the arguments that made it, and its kept and rejected rows."""
+    out, args = finished_run
+    return out, args, {name: (out / name).read_text() for name in ("kept.jsonl", "rejected.jsonl")}
 
 
 def manifest(out):
