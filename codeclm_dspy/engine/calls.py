@@ -216,10 +216,9 @@ class CallEngine:
                 )
         except BaseException as exc:
             if unreadable(exc):  # paid: booked under a key of its own (counted on resume, never replayed)
-                paid = unread_answer(model, messages)
-                spent = time.monotonic() - started
+                paid, usd = unread_answer(model, messages)
                 unread_key = f"{key}:unreadable:{uuid.uuid4().hex}"
-                self.book(unread_key, role, name, model, paid, paid.pop("usd"), spent)
+                self.book(unread_key, role, name, model, paid, usd, time.monotonic() - started)
                 raise ProviderError(
                     f"{model} answered, but LiteLLM could not read the answer (paid)"
                 ) from exc

@@ -114,15 +114,15 @@ def count_missing(model: str, messages: list[dict], answer: dict[str, Any]) -> b
 _ESTIMATED: set[str] = set()  # models already warned about
 
 
-def unread_answer(model: str, messages: list[dict]) -> dict[str, Any]:
-    """What to book for an answer that arrived but could not be read (``send.unreadable``).
+def unread_answer(model: str, messages: list[dict]) -> tuple[dict[str, Any], float | None]:
+    """What to book for an answer that arrived but could not be read (``send.unreadable``), and its USD.
 
-    Its prompt was paid for: the prompt's tokens, estimated, and their price
-    (``usd``); nothing for the completion, which is unknown.
+    Its prompt was paid for: the prompt's tokens, estimated, and their price;
+    nothing for the completion, which is unknown.
     """
     answer = {"content": "", "finish_reason": None, "usage": {"prompt_tokens": None, "completion_tokens": 0}}
     count_missing(model, messages, answer)
-    return {**answer, "usd": usd_of(model, answer["usage"]["prompt_tokens"], 0)}
+    return answer, usd_of(model, answer["usage"]["prompt_tokens"], 0)
 
 
 class UsageMeter:

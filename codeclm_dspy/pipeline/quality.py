@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from codeclm_dspy.config.quality import QualityConfig
 from codeclm_dspy.engine.runtime import Answer
 from codeclm_dspy.pipeline.text import canonical, echoes, json_object, opening, words
-from codeclm_dspy.secrets import TEXT_MASK, credential_kind, masked_in
+from codeclm_dspy.secrets import credential_kind, masked_in
 
 REASONS = (
     *("empty_response", "truncated_response", "secret", "refusal", "echoed_instruction"),
@@ -100,14 +100,12 @@ def secret(text: str) -> Problem | None:
     resumed session, which reads the answer from the journal, decides the
     same. The detail names the kind, never the key: rows are written to disk.
     """
-    if TEXT_MASK in text:
-        return Problem("secret", "held an API key or credential (masked)")
-    if masked_in(text):
-        kind = credential_kind(text)
-        return Problem(
-            "secret", f"holds what looks like a credential ({kind})" if kind else "holds an API key"
-        )
-    return None
+    if not masked_in(text):
+        return None
+    kind = credential_kind(text)  # None once masked: then both sessions say the same
+    return Problem(
+        "secret", f"holds what looks like a credential ({kind})" if kind else "held a key (masked)"
+    )
 
 
 def prompt_texts(module) -> tuple[list[str], set[str]]:
