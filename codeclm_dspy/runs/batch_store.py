@@ -25,6 +25,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,37 @@ CREATE TABLE IF NOT EXISTS batch_requests (
 );
 """
 IN_FLIGHT = ("submitting", "submitted")
+TABLES = ("batches", "batch_requests")
+
+
+def _columns(conn: sqlite3.Connection) -> dict[str, list[str]]:
+    return {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in TABLES}
+
+
+with closing(sqlite3.connect(":memory:")) as _new:
+    _new.executescript(SCHEMA)
+    COLUMNS = _columns(_new)  # as SCHEMA makes them
+
+
+def damage(conn: sqlite3.Connection) -> str | None:
+    """What makes a state file's batch tables unusable (None: nothing), read before any write.
+
+    ``run_state.damage`` asks this once the journal's own tables are sound.
+    The batch tables are what tells a resume which requests a provider holds
+    already: dropped, they would be made again empty and every batch in
+    flight submitted (and paid for) a second time. A run that never batched
+    has neither table and no ``batch_tag`` in its meta.
+    """
+    found = _columns(conn)
+    batched = conn.execute("SELECT 1 FROM meta WHERE key = 'batch_tag'").fetchone() is not None
+    if not batched and not any(found.values()):
+        return None  # an online run
+    for table, columns in COLUMNS.items():
+        if not found[table]:
+            return f"it has no {table} table, though the run sent batches"
+        if missing := [c for c in columns if c not in found[table]]:
+            return f"its {table} table has no column {', '.join(missing)}"
+    return None
 
 
 class BatchStore:

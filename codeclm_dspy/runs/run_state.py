@@ -45,6 +45,7 @@ from codeclm_dspy.engine.sqlite import BatchWriter, connect
 from codeclm_dspy.errors import JournalWriteFailed, RunDirError
 from codeclm_dspy.key_index import KeyIndex
 from codeclm_dspy.out_paths import shown
+from codeclm_dspy.runs.batch_store import damage as batch_tables_damage
 from codeclm_dspy.secrets import scrub_model_text
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ def damage(conn: sqlite3.Connection) -> str | None:
         bad = conn.execute(f"SELECT {key} FROM {table} WHERE NOT ({valid}) LIMIT 1").fetchone()
         if bad:
             return f"its {table} row {str(bad[0])[:80]!r} is not {what}"
-    return None
+    return batch_tables_damage(conn)
 
 
 class RunState:

@@ -147,6 +147,30 @@ def test_a_run_killed_while_a_batch_is_in_flight_resumes_without_submitting_it_a
     assert done["batch"]["batches_by_status"] == {"completed": done["batch"]["batches"]}
 
 
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        ("DROP TABLE batches", "it has no batches table, though the run sent batches"),
+        ("ALTER TABLE batch_requests DROP COLUMN outcome", "its batch_requests table has no column outcome"),
+    ],
+)
+def test_damaged_batch_tables_are_refused_before_a_batch_is_submitted_again(tmp_path, edit, says):
+    out = tmp_path / "out"
+    with StubServer(batch_delay_s=3600) as stub:
+        config, seeds = killed_with_a_batch_in_flight(stub, out, tmp_path)
+        with sqlite3.connect(out / "state.sqlite") as conn:
+            conn.execute(edit)
+        conn.close()
+        stub.batch_delay(0)
+        resumed = run_cli(config, seeds, out, tmp_path)
+        stats = stub.stats()
+    lines = resumed.stderr.strip().splitlines()
+    assert resumed.returncode == 2 and len(lines) == 1, resumed.stderr
+    assert "state.sqlite is damaged: " + says in lines[0], lines[0]
+    # before: the table was made again empty and the batch in flight submitted a second time
+    assert stats["batch"]["created"] == 1 and stats["requests"] == 0
+
+
 def test_a_batch_created_but_not_recorded_is_found_not_submitted_again(reference, tmp_path):
     """The kill landed between the provider creating a batch and the run recording its id."""
     out = tmp_path / "out"
