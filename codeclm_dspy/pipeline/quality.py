@@ -11,7 +11,7 @@ rejection with a machine-readable reason:
     empty_response      the answer has no letter, digit or symbol (invisible characters do not count)
     truncated_response  the provider stopped before the answer was done (``Answer.truncated``)
     secret              a key the run registered, or a well-known credential, in an instruction or answer
-    refusal             an instruction or answer opens like a refusal (configurable patterns)
+    refusal             an instruction or answer opens like a refusal, or a disclaimer no answer follows
     echoed_instruction  the answer only repeats its instruction
     prompt_leak         an instruction or answer copies prompt text, adapter or template markers,
                         or our JSON scaffolding
@@ -46,15 +46,9 @@ REASONS = (
 # Text DSPy's adapters write around the fields; an instruction holding any of
 # it was copied from a prompt, not written for a user.
 ADAPTER_MARKERS = (
-    "[[ ##",
-    "## ]]",
-    "your input fields are",
-    "your output fields are",
-    "all interactions will be structured",
-    "in adhering to this structure",
-    "respond with the corresponding output fields",
-    "respond with a json object",
-    "the value you produce must adhere to the json schema",
+    *("[[ ##", "## ]]", "your input fields are", "your output fields are", "respond with a json object"),
+    *("all interactions will be structured", "in adhering to this structure"),
+    *("respond with the corresponding output fields", "the value you produce must adhere to the json schema"),
 )
 # Special tokens of common chat templates (Llama 2/Mistral, ChatML, Gemma, Llama 3, Phi-3): a
 # model that writes them is echoing its template, not answering. HTML-like ones (<s>) are left
@@ -69,6 +63,15 @@ SECTION_HEADER = re.compile(r"^[ \t]*###[ \t]*(instruction|response)[ \t]*:", re
 
 # Code blocks and inline code: ``{count}`` there is a format string, not a placeholder.
 CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)
+# Where a sentence ends: ".", "!" or "?" (and a closing quote or bracket) before a space, or a line break.
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]\u2019\u201d]*\s+|\n+")
+# Where a clause starts in a plain-form sentence: a refusal opening there says no ("As an AI, I can't help").
+CLAUSE_START = r"(?:^|[,;:]\s*|\s-+\s*|\s*[\u2013\u2014]\s*|\b(?:but|and|so|yet)\s+)"
+
+
+def _either(patterns: list[str], before: str = "") -> re.Pattern | None:
+    """One case-insensitive regex for any of ``patterns`` (None for none), each after ``before``."""
+    return re.compile(before + "(" + "|".join(f"(?:{p})" for p in patterns) + ")", re.I) if patterns else None
 
 
 @dataclass(frozen=True)
@@ -148,11 +151,9 @@ class Gates:
         self._placeholder = (
             re.compile(r"\{\s*(" + "|".join(map(re.escape, names)) + r")\s*\}", re.I) if names else None
         )
-        self._refusal = (
-            re.compile(r"(?:" + "|".join(f"(?:{p})" for p in self.config.refusal_patterns) + ")", re.I)
-            if self.config.refusal_patterns
-            else None
-        )
+        self._refusal = _either(self.config.refusal_patterns)
+        self._disclaimer = _either(self.config.disclaimer_patterns)
+        self._says_no = _either(self.config.refusal_patterns, CLAUSE_START)
 
     @classmethod
     def for_modules(cls, config: QualityConfig | None, *modules, extra_texts: Iterable[str] = ()) -> Gates:
@@ -211,8 +212,31 @@ class Gates:
         return None
 
     def _refused(self, text: str) -> Problem | None:
-        if self.config.refusals and self._refusal and (found := self._refusal.match(opening(text))):
+        if not self.config.refusals:
+            return None
+        start = opening(text)
+        if self._refusal and (found := self._refusal.match(start)):
             return Problem("refusal", f"opens with {found.group(0).strip()!r}")
+        found = self._disclaimer.match(start) if self._disclaimer else None
+        return self._unanswered(text, found.group(0).strip()) if found else None
+
+    def _unanswered(self, text: str, said: str) -> Problem | None:
+        """``text``, which opens with the disclaimer ``said`` ("As an AI"), as a refusal unless it answers.
+
+        The disclaimer is the first sentence and each next one that opens like one. A clause of it, or
+        of the sentence after it, that opens like a refusal ("As an AI, I can't help with that.") makes
+        the text a refusal however long it goes on: losing a partial answer beats keeping a refusal.
+        Otherwise it answers when ``disclaimer_answer_words`` words follow the disclaimer: "As an AI, I
+        cannot browse the internet." alone is a refusal; the same before a list of tips is not.
+        """
+        sentences = [opening(s, len(s)) for s in SENTENCE_END.split(canonical(text)) if s.strip()]
+        end = next(
+            (k for k, s in enumerate(sentences) if k and not self._disclaimer.match(s)), len(sentences)
+        )
+        if self._says_no and (no := self._says_no.search(", ".join(sentences[: end + 1]))):  # each a clause
+            return Problem("refusal", f"opens with {said!r}, then says {no.group(1).strip()!r}")
+        if (n := len(words(" ".join(sentences[end:])))) < self.config.disclaimer_answer_words:
+            return Problem("refusal", f"opens with {said!r}, and only {n} words follow it")
         return None
 
     def _secret(self, text: str) -> Problem | None:

@@ -79,6 +79,93 @@ def test_an_instruction_that_is_a_refusal_is_rejected():
     assert gates.instruction("I'm afraid of flying. How can I calm down on a long flight?") is None
 
 
+# A disclaimer, then a real answer (GPT-4 often answers like this).
+FIVE_TIPS = (
+    "1. Sleep seven to nine hours a night.\n2. Walk outside for twenty minutes each day.\n"
+    "3. Write down three things that went well.\n4. Call a friend once a week.\n"
+    "5. Keep your phone out of the bedroom."
+)
+TIPS = "As an AI, I don't have personal feelings, but here are five tips:\n" + FIVE_TIPS
+LECTURE = (
+    " It is important to respect the law and the rights of others, even in a story, and to look for"
+    " legitimate ways to settle a dispute. If you have any other questions, feel free to ask and I will"
+    " do my best to give you helpful and lawful information."
+)
+
+
+def test_a_disclaimer_followed_by_an_answer_is_kept():
+    gates = CodecLM().gates()
+    assert gates.answer(TIPS) is None  # refused as a refusal before disclaimers were told apart
+    assert gates.answer(TIPS.replace("\n", " ")) is None  # the tips on one line
+    for kept in (
+        "As an AI language model, I have no opinions. As an AI, I also have no vote.\n\n" + FIVE_TIPS,
+        "\u201cAs an AI\u201d, I can\u2019t feel stress, but I\u2019m sorry to hear you do. " + FIVE_TIPS,
+        "> **As an AI assistant, I can't actually time travel**, but here is my guess: " + FIVE_TIPS,
+    ):
+        assert gates.answer(kept) is None, kept
+    assert gates.instruction(TIPS) is None  # the same rule for instructions
+
+
+def test_a_disclaimer_with_no_answer_after_it_is_a_refusal():
+    gates = CodecLM().gates()
+    for bare in (
+        "As an AI language model, I cannot browse the internet.",
+        "As an AI language model, I cannot",
+        "As an AI, I don't have feelings. Please ask a friend instead.",  # too little follows
+        "As an AI, I don't have personal feelings, but here are five tips: 1. ... 2. ...",  # no tips
+        "As an AI, I don't have an opinion on that, but many people do and they disagree",  # one sentence
+    ):
+        assert gates.answer(bare).reason == "refusal", bare
+        assert gates.instruction(bare).reason == "refusal", bare
+    only = gates.answer("As an AI language model, I cannot browse the internet.")
+    assert only.detail == "opens with 'As an AI language model', and only 0 words follow it"
+    # saying no in the disclaimer, or right after it, is refusing however long the lecture that follows
+    for lecture in (
+        "As an AI, I can't help with that." + LECTURE,
+        "As an AI language model, I cannot provide assistance with tax fraud." + LECTURE,
+        "As an AI, I have no opinions. However, I am unable to assist with this request." + LECTURE,
+        "**As an AI**\n\nI won't write this." + LECTURE,
+        "> \u201cAs an AI\u2014I must respectfully decline.\u201d" + LECTURE,
+    ):
+        assert gates.answer(lecture).reason == "refusal", lecture
+        assert gates.instruction(lecture).reason == "refusal", lecture
+    said = gates.answer("As an AI, I can't help with that." + LECTURE).detail
+    assert said == "opens with 'As an AI', then says \"I can't help\""
+
+
+def test_a_refusal_opening_is_a_refusal_whatever_follows():
+    gates = CodecLM().gates()
+    for refusal in (
+        "I'm sorry, but I can't help with that.",
+        "I'm sorry, but I can't help with that." + LECTURE,
+        "I apologize, but I cannot fulfill your request." + LECTURE,
+        "Sorry, I won't do this. Here are five tips instead:\n" + FIVE_TIPS,
+        "Unfortunately, I cannot write this. As an AI, I follow rules." + LECTURE,
+    ):
+        assert gates.answer(refusal).reason == "refusal", refusal
+
+
+def test_disclaimers_are_configurable():
+    lenient = Gates(QualityConfig(disclaimer_answer_words=5))
+    assert lenient.answer("As an AI, I don't have feelings. Please ask a friend instead.") is None
+    assert Gates(QualityConfig(disclaimer_answer_words=500)).answer(TIPS).reason == "refusal"
+    assert Gates(QualityConfig(disclaimer_patterns=[])).answer("As an AI, I cannot browse.") is None
+    own = Gates(QualityConfig(disclaimer_patterns=[r"as a language model\b"]))
+    assert own.answer("As a language model, I cannot browse the internet.").reason == "refusal"
+    assert own.answer(TIPS.replace("As an AI", "As a language model")) is None
+    # a disclaimer moved among the refusal openings is refused whatever follows, as before
+    strict = QualityConfig(refusal_patterns=[r"as an ai\b"], disclaimer_patterns=[])
+    assert Gates(strict).answer(TIPS).detail == "opens with 'As an AI'"
+    assert Gates(QualityConfig(refusals=False)).answer("As an AI, I cannot browse.") is None
+    with pytest.raises(ConfigError, match="disclaimer pattern"):
+        cc.parse_config(
+            {
+                "models": {"strong": {"model": "scripted/strong"}, "target": {"model": "scripted/t"}},
+                "quality": {"disclaimer_patterns": ["(unclosed"]},
+            }
+        )
+
+
 def test_an_answer_without_words_is_empty():
     gates = Gates()
     for empty in ("\u200b\u200b", ".", " \u2060 ,_ \n"):
