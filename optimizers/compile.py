@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 import time
 import traceback
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import redirect_stderr, redirect_stdout, suppress
 from pathlib import Path
 from typing import Any
 
 import dspy
+from dspy.utils.saving import get_dependency_versions
 
 from codeclm_dspy.config import Config
 from codeclm_dspy.config.compile import STEPS
@@ -34,6 +36,7 @@ from codeclm_dspy.pipeline.decoder import Decoder
 from codeclm_dspy.pipeline.program import CodecLM
 from codeclm_dspy.progress import NullProgress, Progress
 from codeclm_dspy.runs.program_dir import PROGRAM
+from codeclm_dspy.runs.run_dir import saving
 from codeclm_dspy.runs.session import RunSession
 from codeclm_dspy.secrets import scrub
 from optimizers import registry
@@ -51,7 +54,10 @@ def compile_program(
 
     Raises:
         CodecLMError: bad config, seeds or directory (before any call);
-            ``RunStopped`` when the budget or provider stopped it (resumable).
+            ``RunStopped`` when the budget or provider stopped it, or
+            ``OutputWriteFailed`` when a file of PROGRAM_DIR cannot be
+            written (a full disk); each is resumable and leaves a manifest
+            that says "stopped", never "complete".
     """
     spec = config.compile
     if config.method != "codeclm":
@@ -126,7 +132,7 @@ def compile_program(
                 state.set_meta(f"step:{step}", done)
             step_predictor(program, step).load_state(done.pop("state"))
             manifest["steps"][step] = done
-        program.save(str(out / PROGRAM))
+        _save_program(program, out / PROGRAM)  # before "complete": no manifest claims a program not there
         return session.end("complete")
 
 
@@ -154,38 +160,41 @@ def _compile_step(step, config, rt, program, train, dev, embed, threads, out, pr
     with progress.stage(f"{step}: score before", len(dev_ex)) as tick:
         before = score_examples(student, dev_ex, metric, threads, tick)
     clock = time.monotonic()
-    logs = out / "optimizer-logs"
-    logs.mkdir(exist_ok=True)
+    log_file = out / "optimizer-logs" / f"{step}.log"
     # optimizers print their trials; that goes to a log file, not over the progress display
     # A parse failure is the step's failure (it scores 0), never a reason for the
     # optimizer to give up, as DSPy does after 10 errors by default.
     settings = {"lm": rt.lms.strong, "adapter": ADAPTER, "max_errors": 10**9}
-    with (
-        progress.stage(f"{step}: compile", None) as tick,
-        dspy.context(**settings),
-        calls_for(f"optimize:{step}"),
-        open(logs / f"{step}.log", "a", encoding="utf-8") as log,
-        redirect_stdout(log),
-        redirect_stderr(log),
-    ):
-        optimizer = registry.build(
-            how.optimizer,
-            how.params,
-            metric=_ticking(metric, tick),
-            pass_mark=how.pass_mark,
-            prompt_lm=rt.lms.strong,
-            threads=threads,
-            seed=config.random_seed,
-        )
-        try:
-            compiled = registry.run(how.optimizer, optimizer, student.deepcopy(), train_ex, threads)
-        except Exception as exc:
-            if rt.lms.engine.stopped is None:
-                log.write(scrub(traceback.format_exc()))
-                raise CompileFailed(
-                    f"{how.optimizer} failed compiling {step} on {len(train_ex)} training examples "
-                    f"({scrub(first_line(exc))}); the traceback is in {logs / f'{step}.log'}"
-                ) from None
+    # the log is output too: a full disk while making, writing or closing it stops the compile
+    # (exit 4, resumable); what the optimizer itself raises is caught below first
+    with saving(log_file):
+        log_file.parent.mkdir(exist_ok=True)
+        with (
+            progress.stage(f"{step}: compile", None) as tick,
+            dspy.context(**settings),
+            calls_for(f"optimize:{step}"),
+            open(log_file, "a", encoding="utf-8") as log,
+            redirect_stdout(log),
+            redirect_stderr(log),
+        ):
+            optimizer = registry.build(
+                how.optimizer,
+                how.params,
+                metric=_ticking(metric, tick),
+                pass_mark=how.pass_mark,
+                prompt_lm=rt.lms.strong,
+                threads=threads,
+                seed=config.random_seed,
+            )
+            try:
+                compiled = registry.run(how.optimizer, optimizer, student.deepcopy(), train_ex, threads)
+            except Exception as exc:
+                if rt.lms.engine.stopped is None:
+                    log.write(scrub(traceback.format_exc()))
+                    raise CompileFailed(
+                        f"{how.optimizer} failed compiling {step} on {len(train_ex)} training examples "
+                        f"({scrub(first_line(exc))}); the traceback is in {log_file}"
+                    ) from None
     if rt.lms.engine.stopped is not None:
         raise rt.lms.engine.stopped  # the optimizer swallowed it as a failed example, or died of it
     seconds = round(time.monotonic() - clock, 1)
@@ -214,6 +223,33 @@ def _compile_step(step, config, rt, program, train, dev, embed, threads, out, pr
         "instructions": kept.signature.instructions,
         "state": step_predictor(program, step).dump_state() | {"lm": None},
     }
+
+
+def _save_program(program: CodecLM, path: Path) -> None:
+    """Write ``program``'s state to ``path`` as DSPy's ``save`` does, through a temp file.
+
+    Not ``program.save``: DSPy turns a full disk into a ``RuntimeError``,
+    which ``saving`` cannot tell from a bug, so the compile ended in a
+    traceback; and it writes in place, so a failed save over a finished
+    compile's program.json would leave it half written. Here the earlier
+    file stays whole until the new one is on disk, and a failed write is
+    ``OutputWriteFailed``: exit 4, one line, resumable (every step is in the
+    journal already).
+    """
+    state = program.dump_state() | {"metadata": {"dependency_versions": get_dependency_versions()}}
+    text = json.dumps(state, indent=2, ensure_ascii=False) + "\n"
+    tmp = path.with_name(f"{path.name}.tmp")  # a name out_paths lets a program directory hold
+    with saving(path):
+        try:
+            with open(tmp, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except OSError:
+            with suppress(OSError):  # removing needs no room, but may lack permission
+                tmp.unlink(missing_ok=True)
+            raise
 
 
 def _ticking(metric, tick):

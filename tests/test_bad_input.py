@@ -24,7 +24,7 @@ def files(tmp_path):
     return tmp_path
 
 
-def run(files, *args, env=None):
+def run(files, *args, env=None, exit_code=None):
     result = CliRunner().invoke(
         app,
         [
@@ -41,7 +41,7 @@ def run(files, *args, env=None):
         env=env,
     )
     output = result.output  # stdout and stderr together
-    assert result.exit_code != 0, output
+    assert result.exit_code != 0 and exit_code in (None, result.exit_code), output
     assert "Traceback" not in output and result.exc_info[0] is SystemExit, output
     lines = [line for line in output.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("codeclm: error:"), output
@@ -87,6 +87,15 @@ def test_threshold_outside_the_scale(files, theta):
         GOOD.replace("num_instructions: 2}", f"num_instructions: 2, threshold: {theta}}}")
     )
     assert "pipeline.threshold: threshold must be in [0, 9)" in run(files)
+
+
+@pytest.mark.parametrize("where", ["config", "flag"])
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_random_seed_outside_what_numpy_takes(files, where, seed):
+    if where == "config":
+        (files / "config.yaml").write_text(GOOD + f"random_seed: {seed}\n")
+    args = ["--random-seed", str(seed)] if where == "flag" else []
+    assert "random_seed: Input should be" in run(files, *args, exit_code=2)
 
 
 def test_unknown_provider(files):

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from codeclm_dspy.config.base import _Strict
-from codeclm_dspy.config.compile import CompileConfig
+from codeclm_dspy.config.compile import SEED, CompileConfig
 from codeclm_dspy.config.engine import BatchConfig, BudgetConfig, EngineConfig
 from codeclm_dspy.config.method import (
     EVOL_OPERATIONS,
@@ -64,7 +64,8 @@ class Config(_Strict):
     quality: QualityConfig = Field(default_factory=QualityConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     compile: CompileConfig = Field(default_factory=CompileConfig)
-    random_seed: int = 0
+    # what NumPy and Optuna take (MIPROv2's search, GEPA), checked here rather than mid-compile
+    random_seed: int = Field(default=0, ge=0, le=SEED)
 
     def public_dict(self) -> dict[str, Any]:
         """The config as plain data, safe to write to a manifest.

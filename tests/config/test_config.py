@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import numpy as np
+import optuna
 import pytest
 
 import codeclm_dspy as cc
@@ -38,6 +40,26 @@ def test_example_configs_validate(name):
 def test_unknown_nested_key_is_named():
     with pytest.raises(ConfigError, match=r"models\.strong\.temprature: unknown key"):
         cc.parse_config({"models": {**MODELS, "strong": {"model": "x/y", "temprature": 1}}})
+
+
+@pytest.mark.parametrize(
+    ("seed", "says"), [(-1, "greater than or equal to 0"), (2**32, "less than or equal to")]
+)
+def test_a_random_seed_numpy_and_optuna_refuse_is_refused_when_read(seed, says):
+    # unchecked, it got as far as MIPROv2's Optuna search, after the paid bootstrapping and
+    # proposals, and failed the compile there; the bound is Optuna's (and NumPy's) own
+    with pytest.raises(ConfigError, match=f"random_seed: Input should be {says}"):
+        cc.parse_config({"models": MODELS, "random_seed": seed})
+    with pytest.raises(ValueError, match="Seed must be between 0 and 2\\*\\*32 - 1"):
+        optuna.samplers.TPESampler(seed=seed)
+
+
+@pytest.mark.parametrize("seed", [0, 2**32 - 1])
+def test_every_random_seed_the_config_takes_seeds_numpy_and_optuna(seed):
+    taken = cc.parse_config({"models": MODELS, "random_seed": seed}).random_seed
+    assert taken == seed
+    np.random.RandomState(taken)  # what Optuna's samplers seed; raises past the bounds
+    optuna.samplers.TPESampler(seed=taken)
 
 
 def test_public_dict_masks_credential_like_params():
