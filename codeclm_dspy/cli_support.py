@@ -135,12 +135,20 @@ def stop_once_on_signals() -> None:
 
 
 def quiet_abandoned_calls() -> None:
-    """Hide Python's warning about a LiteLLM call that its timeout abandoned (see above).
+    """Hide Python's warning about a LiteLLM call that its timeout abandoned (see above),
+    and pydantic's about an answer LiteLLM could not read.
 
     Only the provider handlers' ``<Class>.acompletion`` coroutines: any other
-    coroutine never awaited is a bug and still warns.
+    coroutine never awaited is a bug and still warns. And pydantic's
+    serializer warnings, in the CLI only: a garbled answer (a ``usage`` of the
+    wrong types) makes LiteLLM's OpenAI client dump it with a warning several
+    lines long (raised from pydantic's own module, so it cannot be told apart
+    by where it came from), above the run's own line, which already names the
+    model and what happened (``engine/unreadable_answers.py``). A library
+    user calling the engine directly still sees them.
     """
     warnings.filterwarnings("ignore", message=ABANDONED_LITELLM_CALL, category=RuntimeWarning)
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
 
 
 def check_cache(engine) -> None:

@@ -9,7 +9,8 @@ request cache, and only then claims a budget slot, waits for a role slot and
 sends it through ``litellm.acompletion`` with retries (``retries.py``); a
 connection failure that outlasts them becomes a ``ProviderUnreachable``,
 which stops the run instead of failing the item, and so do read timeouts
-of one role in a row (a hung server: ``timeouts.py``). Whatever arrives is
+of one role in a row (a hung server: ``timeouts.py``) and answers it cannot
+read (a garbled one: ``unreadable_answers.py``). Whatever arrives is
 committed to the journal before it is used. Identical requests in flight at
 the same time are sent once and share the answer, so a run's answers never
 depend on timing. ``complete`` is the same for code that is not async: it
@@ -36,6 +37,7 @@ from codeclm_dspy.engine.limits import RoleLimiter
 from codeclm_dspy.engine.retries import as_stop, complete_with_retries, unreachable
 from codeclm_dspy.engine.send import plain, unreadable
 from codeclm_dspy.engine.timeouts import hung, is_read_timeout
+from codeclm_dspy.engine.unreadable_answers import garbled
 from codeclm_dspy.engine.usage import UsageMeter, count_missing, unread_answer, usd_of
 from codeclm_dspy.errors import ProviderError, RunStopped
 from codeclm_dspy.secrets import scrub_model_text
@@ -103,8 +105,10 @@ class CallEngine:
         self.meter = meter or UsageMeter()
         self.loop = engine_loop()
         self._inflight: dict[str, asyncio.Future] = {}  # touched on the loop only: no lock
-        # per role, on the loop only: read timeouts since its last answer, and whether it answered yet
+        # per role, on the loop only: read timeouts and unreadable answers since its last readable
+        # answer, and whether it gave one yet
         self._timeouts_in_a_row = dict.fromkeys(connections, 0)
+        self._unreadable_in_a_row = dict.fromkeys(connections, 0)
         self._answered: set[str] = set()
         self._max_in_flight = max_in_flight
         self.senders = senders
@@ -219,7 +223,10 @@ class CallEngine:
                 paid, usd = unread_answer(model, messages)
                 unread_key = f"{key}:unreadable:{uuid.uuid4().hex}"
                 self.book(unread_key, role, name, model, paid, usd, time.monotonic() - started)
-                raise ProviderError(
+                self._unreadable_in_a_row[role] += 1
+                streak, answered = self._unreadable_in_a_row[role], role in self._answered
+                stop = garbled(role, self._connections[role], streak, answered, exc)
+                raise stop or ProviderError(
                     f"{model} answered, but LiteLLM could not read the answer (paid)"
                 ) from exc
             if self.budget:
@@ -234,9 +241,8 @@ class CallEngine:
             if stop is not None:
                 raise stop from exc
             raise
-        if self._timeouts_in_a_row[role] or role not in self._answered:
-            self._timeouts_in_a_row[role] = 0
-            self._answered.add(role)
+        self._timeouts_in_a_row[role] = self._unreadable_in_a_row[role] = 0  # a readable answer
+        self._answered.add(role)
         answer = plain(raw)
         count_missing(model, messages, answer)
         usage = answer["usage"]

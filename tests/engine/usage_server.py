@@ -1,4 +1,4 @@
-"""A local chat server whose one answer carries the ``usage`` a test gives, on the engine's loop.
+"""A local chat server whose answers carry the ``usage`` a test gives, on the engine's loop.
 
 LiteLLM keeps its HTTP session per event loop, so the server and the calls
 share the engine's; the stub server (``benchmarks/stub_server.py``) always
@@ -7,7 +7,7 @@ sends well-formed usage, which is not what these tests are about.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,8 +17,12 @@ from codeclm_dspy.engine.event_loop import engine_loop
 
 
 @contextmanager
-def usage_server(usage: Any = None) -> Iterator[tuple[str, list[int]]]:
+def usage_server(usage: Any | Callable[[int], Any] = None) -> Iterator[tuple[str, list[int]]]:
     """Serve ``/v1/chat/completions`` answering "Ucayali." with ``usage`` (None: no usage block).
+
+    Args:
+        usage: the usage block of every answer, or a function of how many
+            requests were served before (a server that breaks or heals mid-test).
 
     Yields:
         The ``/v1`` base URL and a list that gains one entry per request served.
@@ -26,6 +30,7 @@ def usage_server(usage: Any = None) -> Iterator[tuple[str, list[int]]]:
     hits: list[int] = []
 
     async def chat(request: web.Request) -> web.Response:
+        block = usage(len(hits)) if callable(usage) else usage
         hits.append(1)
         choice = {
             "index": 0,
@@ -33,7 +38,7 @@ def usage_server(usage: Any = None) -> Iterator[tuple[str, list[int]]]:
             "message": {"role": "assistant", "content": "Ucayali."},
         }
         body = {"id": "x", "object": "chat.completion", "created": 0, "model": "m", "choices": [choice]}
-        return web.json_response(body if usage is None else {**body, "usage": usage})
+        return web.json_response(body if block is None else {**body, "usage": block})
 
     async def start() -> tuple[web.AppRunner, int]:
         app = web.Application()

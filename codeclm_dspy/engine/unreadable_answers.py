@@ -1,0 +1,52 @@
+"""A server whose answers arrive but cannot be read: when unreadable answers stop the run.
+
+An answer that arrives (HTTP 200) with a body LiteLLM cannot read
+(``send.unreadable``: a ``usage`` of the wrong types, say) was paid for, so
+``CallEngine`` books it as a call of its own and fails only its item. But
+such answers of one role in a row, with no readable answer between, say the
+server (or a proxy in front of it) garbles every answer, and failing every
+remaining item one paid answer at a time would end the run "complete" with
+nothing in it. ``CallEngine`` counts them per role, a readable answer resets
+the count, and it raises what ``garbled`` returns. The read-timeout
+counterpart is ``timeouts.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codeclm_dspy.engine.retries import endpoint
+from codeclm_dspy.errors import ProviderStopped
+
+# Unreadable answers of one role in a row, with no readable answer from it
+# between, that stop the run. Fewer than timeouts.py's 8: a timeout can be one
+# long prompt's bad luck, but an answer LiteLLM cannot parse is a server or
+# proxy bug that garbles the next answer the same way, and each one is paid
+# for and fails its item. A server that garbles one answer in ten at random
+# makes 5 in a row about once in 100,000 calls, and it is worth a stop anyway.
+UNREADABLE_STREAK = 5
+# Fewer suffice before the role's first readable answer of the session: one
+# may be a fluke, but two with nothing readable before say a server broken
+# from the start, which would otherwise pay for and fail every seed.
+FIRST_UNREADABLE = 2
+
+
+def garbled(
+    role: str, connection: dict[str, Any], streak: int, answered: bool, exc: BaseException
+) -> ProviderStopped | None:
+    """The run-stopping form of ``streak`` unreadable answers in a row, once there are enough.
+
+    Enough is ``UNREADABLE_STREAK``, or ``FIRST_UNREADABLE`` while the role
+    has not ``answered`` readably this session. The items that got them are
+    not lost: each unreadable answer is journaled under a key of its own, so
+    budgets and the manifest count it across resumes, and the resumed run,
+    finding no answer under the request's key, sends it again.
+    """
+    if streak < (UNREADABLE_STREAK if answered else FIRST_UNREADABLE):
+        return None
+    return ProviderStopped(
+        f"the {role} model's provider at {endpoint(connection, exc)} ({connection.get('model')}) sent "
+        f"{streak} answers in a row that arrived but LiteLLM could not read (each was paid and is "
+        "counted); everything so far is saved: run the same command again to resume once its "
+        "answers can be read"
+    )
