@@ -87,8 +87,10 @@ def count_missing(model: str, messages: list[dict], answer: dict[str, Any]) -> b
     Some OpenAI-compatible servers send no ``usage`` block, or a broken one
     (``send.token_count`` turns it into None). Zero tokens would make such calls
     free and invisible to a token budget; an estimate keeps both honest, and
-    the run warns once per model that its counts are estimates. A count of 0
-    for text that is not empty is missing too: no prompt is zero tokens.
+    the run warns once per model that its counts are estimates, and the
+    answer's usage says so (``estimated``), so the manifest can count the
+    calls whose tokens, and so USD, are estimates. A count of 0 for text that
+    is not empty is missing too: no prompt is zero tokens.
     """
     usage = answer["usage"]
     prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
@@ -103,6 +105,8 @@ def count_missing(model: str, messages: list[dict], answer: dict[str, Any]) -> b
     if completion is None or (not completion and answer.get("content")):
         usage["completion_tokens"] = litellm.token_counter(model=model, text=answer.get("content") or "")
         estimated = True
+    if estimated:
+        usage["estimated"] = True  # journaled with the answer: the manifest counts such calls
     if estimated and model not in _ESTIMATED:
         _ESTIMATED.add(model)
         logger.warning(
@@ -120,9 +124,12 @@ def unread_answer(model: str, messages: list[dict]) -> tuple[dict[str, Any], flo
     Its prompt was paid for: the prompt's tokens, estimated, and their price;
     nothing for the completion, which is unknown.
     """
-    answer = {"content": "", "finish_reason": None, "usage": {"prompt_tokens": None, "completion_tokens": 0}}
-    count_missing(model, messages, answer)
-    return answer, usd_of(model, answer["usage"]["prompt_tokens"], 0)
+    import litellm
+
+    prompt = litellm.token_counter(model=model, messages=messages) if messages else 0
+    # not through count_missing: its warning would say the server sent no usage
+    usage = {"prompt_tokens": prompt, "completion_tokens": 0, "estimated": True}
+    return {"content": "", "finish_reason": None, "usage": usage}, usd_of(model, prompt, 0)
 
 
 class UsageMeter:
@@ -193,12 +200,17 @@ def usage_report(rows: list[tuple]) -> dict[str, Any]:
         The paid totals (provider calls only), ``cache_hits``, per-step rows,
         and ``standalone``: calls, tokens and USD counting cache hits too,
         what the run would cost alone with a cold cache (for comparisons).
+        ``estimated_calls`` counts the paid calls whose provider reported no
+        usable token counts (``count_missing``): their tokens and USD are
+        LiteLLM's tokenizer's estimate, not the bill.
     """
     steps: dict[str, dict[str, Any]] = {}
-    total = {"calls": 0, "cache_hits": 0, "tokens": 0, "usd": 0.0}
+    total = {"calls": 0, "cache_hits": 0, "tokens": 0, "usd": 0.0, "estimated_calls": 0}
     standalone = {"calls": 0, "tokens": 0, "usd": 0.0}
-    for step, model, source, calls, prompt, completion, usd, unpriced in sorted(rows, key=str):
-        entry = steps.setdefault(step, {"calls": 0, "cache_hits": 0, "tokens": 0, "usd": 0.0, "models": []})
+    for step, model, source, calls, prompt, completion, usd, unpriced, estimated in sorted(rows, key=str):
+        entry = steps.setdefault(
+            step, {"calls": 0, "cache_hits": 0, "tokens": 0, "usd": 0.0, "estimated_calls": 0, "models": []}
+        )
         cost = None if unpriced else usd
         tokens = (prompt or 0) + (completion or 0)
         standalone["calls"] += calls
@@ -210,6 +222,8 @@ def usage_report(rows: list[tuple]) -> dict[str, Any]:
             continue
         entry["models"] = sorted({*entry["models"], model})
         entry["calls"] += calls
+        entry["estimated_calls"] += estimated
+        total["estimated_calls"] += estimated
         entry["tokens"] += tokens
         entry["usd"] = None if entry["usd"] is None or cost is None else entry["usd"] + cost
         total["calls"] += calls

@@ -240,10 +240,10 @@ class RunState:
         return {"calls": calls, "tokens": tokens, "usd": usd, "unpriced_calls": unpriced or 0}
 
     def usage_rows(self) -> list[tuple]:
-        """``(step, model, source, calls, prompt_tokens, completion_tokens, usd, unpriced)`` rows."""
+        """``(step, model, source, calls, prompt_tokens, completion_tokens, usd, unpriced, estimated)`` rows."""
         return self._read(
-            "SELECT step, model, source, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens),"
-            " COALESCE(SUM(usd), 0), SUM(usd IS NULL) FROM calls GROUP BY step, model, source"
+            "SELECT step, model, source, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens), COALESCE(SUM(usd), 0),"
+            " SUM(usd IS NULL), COUNT(json_extract(response, '$.usage.estimated')) FROM calls GROUP BY step, model, source"
         )
 
     # -- items ----------------------------------------------------------------

@@ -64,8 +64,39 @@ def test_a_provider_that_reports_no_usage_or_a_broken_one_is_never_free_nor_nega
 
     whole = answer({"prompt_tokens": 17, "completion_tokens": 3, "total_tokens": 20})
     assert not count_missing("gpt-4o-mini", messages, whole) and whole["usage"]["prompt_tokens"] == 17
+    assert "estimated" not in whole["usage"]  # the provider's own counts
     for usage in (None, {"prompt_tokens": 0, "completion_tokens": 0}, {"prompt_tokens": -259}):
         counted = answer(usage)
         assert count_missing("gpt-4o-mini", messages, counted), usage
-        assert counted["usage"]["prompt_tokens"] > 5 and counted["usage"]["completion_tokens"] > 0
-        assert usd_of("gpt-4o-mini", **counted["usage"]) > 0  # a priced model costs what it was asked
+        prompt, completion = counted["usage"]["prompt_tokens"], counted["usage"]["completion_tokens"]
+        assert prompt > 5 and completion > 0 and counted["usage"]["estimated"] is True
+        assert usd_of("gpt-4o-mini", prompt, completion) > 0  # a priced model costs what it was asked
+
+
+def test_the_manifest_counts_the_paid_calls_whose_tokens_are_estimates(tmp_path):
+    from codeclm_dspy.engine.calls import CURRENT_STEP, CallEngine
+    from codeclm_dspy.engine.limits import RoleLimiter
+    from codeclm_dspy.engine.usage import usage_report
+    from codeclm_dspy.runs.run_state import RunState
+    from tests.engine.usage_server import usage_server
+
+    counted = {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
+    state = RunState(tmp_path / "state.sqlite")
+    for role, usage in (("strong", None), ("target", counted)):  # a server that sends no usage; one that does
+        with usage_server(usage) as (url, _):
+            connection = {"model": "aiohttp_openai/m", "api_base": url, "api_key": "k", "timeout": 10}
+            engine = CallEngine({role: connection}, {role: RoleLimiter(4)}, {role: 0}, state=state)
+            step = CURRENT_STEP.set(role)
+            for n in range(3):
+                engine.complete(role, [{"role": "user", "content": f"Name river {n} of Peru."}], {})
+            CURRENT_STEP.reset(step)
+            engine.close()
+    state.close()
+
+    # read back from the journal, as a resumed run's manifest is: every session's calls
+    report = usage_report(RunState(tmp_path / "state.sqlite").usage_rows())
+    assert report["calls"] == 6 and report["estimated_calls"] == 3
+    assert (
+        report["steps"]["strong"]["estimated_calls"] == 3
+        and report["steps"]["target"]["estimated_calls"] == 0
+    )
