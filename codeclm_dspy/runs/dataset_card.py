@@ -152,7 +152,13 @@ def cost_table(funnel: dict[str, Any], usage: dict[str, Any]) -> str:
     per = funnel.get("per_kept_pair")
     if per:
         rows.append(("per kept pair", f"{per['calls']:.1f}", f"{per['tokens']:,.0f}", money(per["usd"])))
-    return table(("stage", "calls", "tokens", "USD"), rows)
+    text = table(("stage", "calls", "tokens", "USD"), rows)
+    if estimated := usage.get("estimated_calls"):
+        text += (
+            f"\n\n{estimated:,} of the {usage.get('calls', 0):,} paid calls came back without usable token "
+            "counts: their tokens, and so their USD, are LiteLLM's tokenizer's estimate, not the bill."
+        )
+    return text
 
 
 def features_table(features) -> str:

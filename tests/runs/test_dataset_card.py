@@ -188,3 +188,12 @@ def test_the_card_never_shows_endpoints_or_credentials():
     for secret in ("hunter2-secret", "proxy-user", "proxy.example", "10.1.2.3", "sk-in-extra-params"):
         assert secret not in card
     assert "tok-xyz" not in card and "MY_PROVIDER_KEY_VAR" not in card
+
+
+def test_the_card_says_when_token_counts_are_estimates():
+    from codeclm_dspy.runs.dataset_card import cost_table
+
+    usage = {"calls": 40, "tokens": 9_000, "usd": None}
+    assert "estimate" not in cost_table({}, {**usage, "estimated_calls": 0})
+    said = cost_table({}, {**usage, "estimated_calls": 12})
+    assert "12 of the 40 paid calls came back without usable token counts" in said
