@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from codeclm_dspy.config import Config, parse_config
-from codeclm_dspy.errors import CodecLMError, ProviderStopped, RunStopped
+from codeclm_dspy.errors import BudgetExhausted, CodecLMError, RunStopped
 from codeclm_dspy.out_paths import check_dir, claim_dir
 from optimizers.space import SearchSpace, apply
 from optimizers.sweep_storage import check_storage, check_study_name, open_study, retry_callback
@@ -62,7 +62,9 @@ def run_sweep(
         ConfigError: the base config, with the space's first choices, is
             invalid, or the study name or storage URL is.
         RunDirError: ``out`` is not a sweep directory (see ``out_paths``).
-        RunStopped: the provider stopped answering (the sweep is resumable).
+        RunStopped: the provider stopped answering, or a file could not be
+            written (a full disk); the sweep is resumable. Only a trial's own
+            budget prunes the trial instead.
     """
     import optuna
     import sqlalchemy.engine
@@ -103,8 +105,13 @@ def run_sweep(
             config = parse_config(apply(base, {**space.fixed, **values}), source=f"trial {trial.number}")
             trial.set_user_attr("config", config.public_dict())
             return _measure(trial, config, space, seeds, heldout, home, embedder)
-        except (ProviderStopped, KeyboardInterrupt) as exc:
-            # the trial fails, but its knobs wait for the next session, which resumes its directory
+        except BudgetExhausted as exc:  # its compile's budget: this trial's outcome, not the sweep's end
+            trial.set_user_attr("outcome", f"{type(exc).__name__}: {exc}")
+            raise
+        except (RunStopped, KeyboardInterrupt) as exc:
+            # the provider, the disk or a sender process stopped: every trial after it would stop
+            # the same way, so the sweep stops; this trial fails, but its knobs wait for the next
+            # session, which resumes its directory
             trial.set_user_attr("requeued", True)
             study.enqueue_trial(trial.params, user_attrs={"resumes": number}, skip_if_exists=False)
             if isinstance(exc, KeyboardInterrupt):
@@ -200,9 +207,7 @@ def _measure(
     def run(cfg: Config, where: Path) -> dict[str, Any]:
         try:
             generate(cfg, seeds, where, program=program)
-        except RunStopped as exc:
-            if isinstance(exc, ProviderStopped):
-                raise
+        except BudgetExhausted as exc:
             raise optuna.TrialPruned(f"stopped by the trial's budget: {exc}") from None
         return _score(where, heldout, embedder)
 

@@ -341,3 +341,35 @@ def test_a_provider_stop_is_resumed_in_the_same_trial_directory(files, script):
     assert manifest["status"] == "complete" and manifest["sessions"] == 2  # resumed, not redone
     counted = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(counted) == 3
+
+
+def test_a_full_disk_stops_the_sweep_and_its_trial_resumes(files, monkeypatch):
+    """Before, a trial that could not write its files was pruned as "stopped by the trial's
+    budget" and the sweep went on to the next trial, which met the same full disk."""
+    import errno
+
+    from codeclm_dspy.errors import OutputWriteFailed
+    from codeclm_dspy.runs.run_state import RunState
+
+    real_export, exports = RunState.export, {"kept": 0}
+
+    def full_disk_at_the_second_trial(self, path, statuses):
+        if path.name == "kept.jsonl":
+            exports["kept"] += 1
+            if exports["kept"] >= 2:
+                raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real_export(self, path, statuses)
+
+    with monkeypatch.context() as full:
+        full.setattr(RunState, "export", full_disk_at_the_second_trial)
+        with pytest.raises(OutputWriteFailed, match="No space left on device"):
+            sweep(files, 3)
+    study = open_study(f"sqlite:///{(files / 'sweep').resolve() / 'study.db'}", "codeclm-sweep")
+    stopped = [t for t in study.get_trials() if t.user_attrs.get("requeued")]
+    assert len(stopped) == 1 and "outcome" not in stopped[0].user_attrs  # not pruned, not a failed trial
+
+    study = sweep(files, 3)  # room again
+    trials = study.get_trials()
+    resumed = [t for t in trials if t.user_attrs.get("resumes") == stopped[0].number]
+    assert len(resumed) == 1 and resumed[0].state == optuna.trial.TrialState.COMPLETE
+    assert len([t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]) == 3
