@@ -18,6 +18,7 @@ import queue
 import sqlite3
 import threading
 from concurrent.futures import Future
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,28 @@ def connect(path: Path, what: str) -> sqlite3.Connection:
         conn.close()
         raise RunDirError(f"cannot open {shown(path)} as {what}: {exc}") from None
     return conn
+
+
+def table_columns(conn: sqlite3.Connection, tables) -> dict[str, list[str]]:
+    """The columns of each of ``tables`` in ``conn`` (none: it has no such table)."""
+    return {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in tables}
+
+
+def schema_columns(schema: str, tables) -> dict[str, list[str]]:
+    """The columns ``schema`` makes for each of ``tables`` (what a file made by it must have)."""
+    with closing(sqlite3.connect(":memory:")) as new:
+        new.executescript(schema)
+        return table_columns(new, tables)
+
+
+def schema_gap(found: dict[str, list[str]], made: dict[str, list[str]], why: str = "") -> str | None:
+    """The first table of ``made`` missing from ``found``, or its missing columns, in words (None: none)."""
+    for table, columns in made.items():
+        if not found[table]:
+            return f"it has no {table} table{why}"
+        if missing := [c for c in columns if c not in found[table]]:
+            return f"its {table} table has no column {', '.join(missing)}"
+    return None
 
 
 class BatchWriter:

@@ -25,11 +25,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from codeclm_dspy.engine.sqlite import connect
+from codeclm_dspy.engine.sqlite import connect, schema_columns, schema_gap, table_columns
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batches (
@@ -45,13 +44,7 @@ IN_FLIGHT = ("submitting", "submitted")
 TABLES = ("batches", "batch_requests")
 
 
-def _columns(conn: sqlite3.Connection) -> dict[str, list[str]]:
-    return {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in TABLES}
-
-
-with closing(sqlite3.connect(":memory:")) as _new:
-    _new.executescript(SCHEMA)
-    COLUMNS = _columns(_new)  # as SCHEMA makes them
+COLUMNS = schema_columns(SCHEMA, TABLES)  # what a batch run's state file must have
 
 
 def damage(conn: sqlite3.Connection) -> str | None:
@@ -63,16 +56,11 @@ def damage(conn: sqlite3.Connection) -> str | None:
     flight submitted (and paid for) a second time. A run that never batched
     has neither table and no ``batch_tag`` in its meta.
     """
-    found = _columns(conn)
+    found = table_columns(conn, TABLES)
     batched = conn.execute("SELECT 1 FROM meta WHERE key = 'batch_tag'").fetchone() is not None
     if not batched and not any(found.values()):
         return None  # an online run
-    for table, columns in COLUMNS.items():
-        if not found[table]:
-            return f"it has no {table} table, though the run sent batches"
-        if missing := [c for c in columns if c not in found[table]]:
-            return f"its {table} table has no column {', '.join(missing)}"
-    return None
+    return schema_gap(found, COLUMNS, ", though the run sent batches")
 
 
 class BatchStore:

@@ -37,11 +37,10 @@ import sqlite3
 import threading
 import time
 from concurrent.futures import Future
-from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from codeclm_dspy.engine.sqlite import BatchWriter, connect
+from codeclm_dspy.engine.sqlite import BatchWriter, connect, schema_columns, schema_gap, table_columns
 from codeclm_dspy.errors import JournalWriteFailed, RunDirError
 from codeclm_dspy.key_index import KeyIndex
 from codeclm_dspy.out_paths import shown
@@ -70,14 +69,7 @@ JSON_COLUMNS = {"meta": ("key", "value"), "calls": ("key", "response"), "items":
 JSON_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}
 
 
-def _columns(conn: sqlite3.Connection) -> dict[str, list[str]]:
-    """The columns of each run table in ``conn`` (none: it has no such table)."""
-    return {t: [c[1] for c in conn.execute(f"PRAGMA table_info({t})")] for t in JSON_COLUMNS}
-
-
-with closing(sqlite3.connect(":memory:")) as _new:
-    _new.executescript(SCHEMA)
-    COLUMNS = _columns(_new)  # as SCHEMA makes them
+COLUMNS = schema_columns(SCHEMA, JSON_COLUMNS)  # what a state file must have
 
 
 def damage(conn: sqlite3.Connection) -> str | None:
@@ -91,14 +83,11 @@ def damage(conn: sqlite3.Connection) -> str | None:
     pays for every call again; an empty ``meta`` resumes with any config).
     Checked in SQLite (``json_valid``): no row is loaded into Python.
     """
-    found = _columns(conn)
+    found = table_columns(conn, JSON_COLUMNS)
     if not any(found.values()):
         return None  # a new file: its tables are made in one transaction, so it has all or none
-    for table, columns in COLUMNS.items():
-        if not found[table]:
-            return f"it has no {table} table"
-        if missing := [c for c in columns if c not in found[table]]:
-            return f"its {table} table has no column {', '.join(missing)}"
+    if gap := schema_gap(found, COLUMNS):
+        return gap
     for table, (key, column) in JSON_COLUMNS.items():
         what = "JSON" if table == "meta" else "a JSON object"
         valid = f"typeof({column}) = 'text' AND json_valid({column})"
