@@ -24,13 +24,26 @@ ReportOption = Annotated[
 
 
 def report_at_end(out: Path, enabled: bool) -> None:
-    """Write the directory's HTML report and print its path (the command's last line)."""
+    """Write the directory's HTML report and print its path (the command's last line).
+
+    A report that cannot be written (a full disk) is exit 4 and one line
+    that says the rest is whole: the command's own files are written by then.
+    """
     if not enabled:
         return
+    from codeclm_dspy.errors import OutputWriteFailed
+    from codeclm_dspy.out_paths import shown
     from codeclm_dspy.report import write_report
 
     with cli_errors():
-        typer.echo(f"report: {write_report(out)}")
+        try:
+            typer.echo(f"report: {write_report(out)}")
+        except OutputWriteFailed as exc:
+            where = shown(out)
+            whole = (
+                f"everything else in {where} is written and whole; `codeclm report {where}` writes the report"
+            )
+            raise OutputWriteFailed(f"{exc}; {whole}") from None
 
 
 @contextmanager

@@ -21,7 +21,6 @@ counts whether or not it was sampled).
 from __future__ import annotations
 
 import json
-import os
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from codeclm_dspy.out_paths import atomic_write
 from evals.benchmarks import load_benchmark
 from evals.metrics import (
     contamination,
@@ -76,11 +76,10 @@ def _labels(runs: list[Run]) -> list[str]:
 
 
 def _write_new(path: Path, text: str) -> None:
-    """Write one of our own files beside the run's (temp file, then rename)."""
-    tmp = path.with_name(path.name + ".tmp")
+    """Write one of our own files beside the run's, whole (``atomic_write``)."""
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_write(path) as handle:
+            handle.write(text)
     except OSError as exc:
         raise CompareError(f"cannot write {path}: {exc.strerror}") from None
 

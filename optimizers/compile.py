@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import time
 import traceback
-from contextlib import redirect_stderr, redirect_stdout, suppress
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from codeclm_dspy.config.compile import STEPS
 from codeclm_dspy.engine.calls import step as calls_for
 from codeclm_dspy.engine.runtime import ADAPTER
 from codeclm_dspy.errors import CodecLMError, ConfigError, first_line
+from codeclm_dspy.out_paths import atomic_write
 from codeclm_dspy.pipeline.decoder import Decoder
 from codeclm_dspy.pipeline.program import CodecLM
 from codeclm_dspy.progress import NullProgress, Progress
@@ -238,18 +238,8 @@ def _save_program(program: CodecLM, path: Path) -> None:
     """
     state = program.dump_state() | {"metadata": {"dependency_versions": get_dependency_versions()}}
     text = json.dumps(state, indent=2, ensure_ascii=False) + "\n"
-    tmp = path.with_name(f"{path.name}.tmp")  # a name out_paths lets a program directory hold
-    with saving(path):
-        try:
-            with open(tmp, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except OSError:
-            with suppress(OSError):  # removing needs no room, but may lack permission
-                tmp.unlink(missing_ok=True)
-            raise
+    with saving(path), atomic_write(path) as handle:
+        handle.write(text)
 
 
 def _ticking(metric, tick):

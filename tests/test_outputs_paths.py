@@ -226,3 +226,24 @@ def test_what_a_killed_write_leaves_behind_never_makes_a_directory_foreign(scrip
     (out / ".notes.4242.tmp").write_text("mine")
     with pytest.raises(Exception, match="never holds"):
         check_dir(out, "run")
+
+
+def test_a_replaced_file_is_its_earlier_whole_self_or_its_new_one(tmp_path):
+    # manifest.json, kept.jsonl, program.json and report.html are all written this way
+    from codeclm_dspy.out_paths import atomic_write
+    from codeclm_dspy.out_paths.atomic import temp_name
+    from codeclm_dspy.out_paths.kinds import leftover
+
+    target = tmp_path / "kept.jsonl"
+    target.write_text("earlier\n")
+    with pytest.raises(OSError, match="No space"), atomic_write(target) as handle:
+        handle.write("half a row")
+        raise OSError(28, "No space left on device")
+    assert target.read_text() == "earlier\n" and os.listdir(tmp_path) == ["kept.jsonl"]
+
+    with atomic_write(target) as handle:
+        handle.write("new\n")
+    assert target.read_text() == "new\n" and os.listdir(tmp_path) == ["kept.jsonl"]
+    # a kill midway leaves the temp file: the directory's rule knows it as its own
+    assert leftover(temp_name(target).name, "run")
+    assert leftover(temp_name(tmp_path / "program.json").name, "program")

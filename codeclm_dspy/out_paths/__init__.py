@@ -19,12 +19,13 @@ be (or under one), no write permission, a database that is not ours.
 
 The package splits the rule into ``kinds`` (what each kind of directory
 writes), ``rule`` (whether an existing directory is ours, and of which kind),
-``paths`` (whether a path can be written at all) and ``checks`` (what callers
-call). Import from here.
+``paths`` (whether a path can be written at all), ``atomic`` (a file
+replaced whole or not at all) and ``checks`` (what callers call). Import from here.
 """
 
 from __future__ import annotations
 
+from codeclm_dspy.out_paths.atomic import atomic_write
 from codeclm_dspy.out_paths.checks import check_dir, check_file, claim_dir, replace_file
 from codeclm_dspy.out_paths.kinds import (
     CRR,
@@ -50,6 +51,7 @@ __all__ = [
     "SQLITE_HEADER",
     "STATE",
     "Kind",
+    "atomic_write",
     "check_dir",
     "check_file",
     "claim_dir",

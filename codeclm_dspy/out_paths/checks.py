@@ -13,7 +13,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from codeclm_dspy.errors import RunDirError
+from codeclm_dspy.errors import OutputWriteFailed
+from codeclm_dspy.out_paths.atomic import atomic_write
 from codeclm_dspy.out_paths.kinds import MARKER
 from codeclm_dspy.out_paths.paths import _creatable, _failing, _resolved, _writable, shown
 from codeclm_dspy.out_paths.rule import _judge, _marker
@@ -84,15 +85,16 @@ def check_file(path: str | Path, what: str, accept: Callable[[Path], str | None]
 
 
 def replace_file(path: Path, text: str) -> None:
-    """Write ``path`` through a temp file and a rename: never half written."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    """Write ``path`` whole (``atomic_write``), creating its directory.
+
+    Raises:
+        OutputWriteFailed: it cannot be written (a full disk, a lost
+            permission): a stop, exit 4, not bad input, since the caller
+            checked the path first (``check_file``).
+    """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with tmp.open("w", encoding="utf-8") as handle:
+        with atomic_write(path) as handle:
             handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise RunDirError(f"cannot write to {shown(path)}: {exc.strerror or exc}") from None
+        raise OutputWriteFailed(f"cannot write {shown(path)} ({exc.strerror or exc})") from None

@@ -24,7 +24,12 @@ def _sqlite(name: str) -> tuple[str, ...]:
 
 
 def _atomic(*names: str) -> tuple[str, ...]:
-    """Files written through a temp file: ``name`` and ``name.tmp``."""
+    """Files written through a temp file: ``name`` and ``name.tmp``.
+
+    ``atomic_write``'s own temp name, ``.name.<pid>.tmp``, is matched by
+    ``_REPLACING``; ``name.tmp`` is what ``eval split`` stages its pair of
+    files under, and what versions before atomic_write left on a kill.
+    """
     return tuple(n for name in names for n in (name, f"{name}.tmp"))
 
 
@@ -69,7 +74,7 @@ KINDS = {
 }
 
 
-_REPLACING = re.compile(r"\.(.+)\.\d+\.tmp")  # out_paths.replace_file's temp file of a name
+_REPLACING = re.compile(r"\.(.+)\.\d+\.tmp")  # atomic_write's temp file of a name
 
 
 def leftover(name: str, kind: str) -> bool:

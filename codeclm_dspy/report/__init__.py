@@ -38,7 +38,8 @@ def write_report(path: str | Path, out: str | Path | None = None) -> Path:
 
     Raises:
         ReportError: ``path`` is not a directory codeclm wrote, or a file in it is damaged.
-        RunDirError: the report cannot be written there (not ours, not writable).
+        RunDirError: the report may not be written there (not ours, not writable).
+        OutputWriteFailed: writing it failed (a full disk); nothing half written is left.
     """
     path = Path(path)
     kind = kind_of(path)

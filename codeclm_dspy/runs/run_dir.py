@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from codeclm_dspy.errors import OutputWriteFailed, RunDirError
-from codeclm_dspy.out_paths import MARKER, claim_dir, kind_of_identity, shown
+from codeclm_dspy.out_paths import MARKER, atomic_write, claim_dir, kind_of_identity, shown
 from codeclm_dspy.pipeline.records import Trajectory, trajectory_details
 from codeclm_dspy.runs.dataset_card import PARQUET_DIR, PARQUET_FILE, card_text
 from codeclm_dspy.runs.dataset_files import write_dataset
@@ -207,22 +207,18 @@ class RunDir:
             return save_card(self.path / DATASET, manifest, data)
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
-        """Write manifest.json atomically (temp file, fsync, rename).
+        """Write manifest.json whole (``atomic_write``).
 
         Raises:
             OutputWriteFailed: it cannot be written (a full disk). The earlier
                 manifest is removed then: it says how an earlier session ended,
                 and left in place it would call this one "complete" too.
         """
-        target, tmp = self.path / MANIFEST, self.path / (MANIFEST + ".tmp")
+        target = self.path / MANIFEST
         try:
-            with tmp.open("w", encoding="utf-8") as handle:
+            with atomic_write(target) as handle:
                 handle.write(scrub(json.dumps(manifest, indent=2, ensure_ascii=False)) + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(target)
         except OSError as exc:
-            _remove(tmp)
             earlier = (
                 "the earlier one is removed, so that no earlier session's status stands for this one"
                 if _remove(target)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
 import threading
 import time
@@ -43,7 +42,7 @@ from typing import Any
 from codeclm_dspy.engine.sqlite import BatchWriter, connect, schema_columns, schema_gap, table_columns
 from codeclm_dspy.errors import JournalWriteFailed, RunDirError
 from codeclm_dspy.key_index import KeyIndex
-from codeclm_dspy.out_paths import shown
+from codeclm_dspy.out_paths import atomic_write, shown
 from codeclm_dspy.runs.batch_store import damage as batch_tables_damage
 from codeclm_dspy.secrets import scrub_model_text
 
@@ -267,17 +266,13 @@ class RunState:
     def export(self, path: Path, statuses: tuple[str, ...]) -> int:
         """Write the rows with these statuses to JSONL, sorted by id, atomically (see ``_settle``)."""
         self._settle()
-        tmp = path.with_name(path.name + ".tmp")
         marks = ",".join("?" * len(statuses))
         written = 0
-        with self._lock, tmp.open("w", encoding="utf-8") as handle:
+        with self._lock, atomic_write(path) as handle:
             query = f"SELECT row FROM items WHERE status IN ({marks}) ORDER BY id"
             for (row,) in self._conn.execute(query, statuses):  # streamed, never all in memory
                 handle.write(row + "\n")
                 written += 1
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(path)
         return written
 
     def close(self) -> None:

@@ -136,3 +136,36 @@ def test_a_stopped_run_shows_its_unfinished_items(scripted_run):
     assert [i["id"] for i in unfinished] == ["x1"]
     assert {b["label"]: b["value"] for b in data["funnel"]}["unfinished"] == 1
     assert os.path.getsize(write_report(out)) > 0
+
+
+def test_a_report_that_cannot_be_written_stops_with_one_line_and_the_run_stays_complete(
+    scripted_run, tmp_path, monkeypatch
+):
+    # a full disk at the very end of a finished run: exit 2 said "bad input" about a good --out
+    import builtins
+    import errno
+
+    out, _ = scripted_run
+    (out / "report.html").unlink()
+    real_open = builtins.open
+
+    def full_disk(file, mode="r", *args, **kwargs):
+        if "report.html" in os.fspath(file) and "w" in mode:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), os.fspath(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    args = ["generate", "--config", str(tmp_path / "config.yaml"), "--seeds", str(tmp_path / "seeds.jsonl")]
+    with monkeypatch.context() as disk:
+        disk.setattr(builtins, "open", full_disk)
+        done = CliRunner().invoke(app, [*args, "--out", str(out), "-q"])
+    lines = [line for line in done.output.splitlines() if line.strip()]
+    assert done.exit_code == 4 and "Traceback" not in done.output, done.output
+    assert lines[-1] == (  # the run's summary, then one line
+        f"codeclm: error: cannot write {out / 'report.html'} ({os.strerror(errno.ENOSPC)}); everything else "
+        f"in {out} is written and whole; `codeclm report {out}` writes the report"
+    )
+    assert sum("error" in line for line in lines) == 1
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+    assert sorted(p.name for p in out.iterdir() if "report" in p.name) == []  # no half page, no temp file
+    written = CliRunner().invoke(app, ["report", str(out)])
+    assert written.exit_code == 0 and (out / "report.html").is_file(), written.output
