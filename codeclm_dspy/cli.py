@@ -67,7 +67,7 @@ def generate(
         ),
     ] = None,
     random_seed: Annotated[
-        int | None, typer.Option(help="Random seed (overrides the config's random_seed).")
+        int | None, typer.Option(help="Random seed, 0 to 4294967295 (overrides the config's random_seed).")
     ] = None,
     instruction_field: Annotated[str | None, typer.Option(help="Seed field holding the instruction.")] = None,
     method: Annotated[

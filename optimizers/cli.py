@@ -20,7 +20,9 @@ def compile_command(
     out: Annotated[
         Path, typer.Option(help="Program directory: a new one, or an unfinished compile's to resume it.")
     ],
-    random_seed: Annotated[int | None, typer.Option(help="Random seed (split, optimizers).")] = None,
+    random_seed: Annotated[
+        int | None, typer.Option(help="Random seed, 0 to 4294967295 (split, optimizers).")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     report: ReportOption = True,
 ) -> None:
