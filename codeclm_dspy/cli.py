@@ -236,7 +236,29 @@ def _summary(out: Path) -> None:
 def run() -> None:
     """Entry point for the ``codeclm`` script."""
     stop_once_on_signals()
+    _temp_dir_or_exit()
     sys.exit(app())
+
+
+def _temp_dir_or_exit() -> None:
+    """One line and exit 4 when no temp directory can be written (a full disk).
+
+    HF datasets (through dill) and the optimizers find one as they are
+    imported, and the standard library raises then: a traceback from inside
+    an import, before any command ran. Found first here, the answer is cached
+    for them.
+    """
+    import tempfile
+
+    try:
+        tempfile.gettempdir()
+    except OSError as exc:
+        typer.echo(
+            f"codeclm: error: {exc.strerror or exc} (a full disk?): free some space, or set TMPDIR "
+            "to a directory with room, and run the same command again",
+            err=True,
+        )
+        sys.exit(4)
 
 
 def _add_commands() -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
 import dspy
 
 from codeclm_dspy.config import Config
@@ -24,6 +23,9 @@ from codeclm_dspy.runs.manifest import cost_funnel
 from codeclm_dspy.runs.run_dir import kept_features
 from codeclm_dspy.runs.session import RunSession
 from codeclm_dspy.seeds import load_metadata, load_seeds
+
+if TYPE_CHECKING:  # imported when a run ends: `codeclm` starts without it (see cli.run)
+    import datasets
 
 
 def generate(
@@ -93,6 +95,8 @@ def generate(
             )
         finally:
             rt.close()  # its request cache commits what it queued
+        import datasets
+
         rows = sorted(sink.kept, key=lambda r: r["id"])
         features = kept_features()
         return datasets.Dataset.from_dict({k: [r[k] for r in rows] for k in features}, features=features)

@@ -26,8 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from codeclm_dspy.engine.sqlite import BatchWriter, connect
-from codeclm_dspy.errors import RunDirError
+from codeclm_dspy.engine.sqlite import BatchWriter, connect, unusable
 from codeclm_dspy.out_paths import claim_dir, shown
 from codeclm_dspy.secrets import scrub_model_text
 
@@ -67,7 +66,7 @@ class RequestCache:
             )
         except sqlite3.Error as exc:
             self._conn.close()
-            raise RunDirError(f"cannot use {shown(self.path)} as the request cache: {exc}") from None
+            raise unusable(self.path, f"cannot use {shown(self.path)} as the request cache", exc) from None
         self._writer = BatchWriter(
             connect(self.path, "the request cache"), f"the request cache {shown(self.path)}"
         )

@@ -13,6 +13,7 @@ SQLite, and none of our dependencies offers one.
 
 from __future__ import annotations
 
+import errno
 import logging
 import queue
 import sqlite3
@@ -37,13 +38,13 @@ def connect(path: Path, what: str) -> sqlite3.Connection:
     Raises:
         RunDirError: the file cannot be opened as a SQLite database (a
             directory, a file of something else, a path the OS refuses).
+        JournalWriteFailed: the disk refused SQLite's first writes (see ``unusable``).
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30, isolation_level=None)
     except (OSError, ValueError, sqlite3.Error) as exc:
-        why = getattr(exc, "strerror", None) or exc
-        raise RunDirError(f"cannot open {shown(path)} as {what}: {why}") from None
+        raise unusable(path, f"cannot open {shown(path)} as {what}", exc) from None
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL keeps every committed write across a process crash (SIGKILL);
@@ -51,8 +52,33 @@ def connect(path: Path, what: str) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=NORMAL")
     except sqlite3.Error as exc:  # "file is not a database"
         conn.close()
-        raise RunDirError(f"cannot open {shown(path)} as {what}: {exc}") from None
+        raise unusable(path, f"cannot open {shown(path)} as {what}", exc) from None
     return conn
+
+
+# SQLite's result codes for a write the disk refused: SQLITE_IOERR with its
+# extended codes, except the two that are reads, and SQLITE_FULL
+_IOERR, _FULL, _READS = 10, 13, {266, 522}  # IOERR_READ, IOERR_SHORT_READ
+
+
+def unusable(path: Path, refused: str, exc: BaseException) -> RunDirError | JournalWriteFailed:
+    """The error for a SQLite file that could not be opened or set up: ``refused: why``.
+
+    A disk that refuses writes (full, an I/O error) is a stop, exit 4, with
+    what to do: nothing is wrong with the file or the command, and the same
+    command with room again goes on. Anything else (not a database, a
+    directory, a damaged file) is the path's fault: exit 2.
+    """
+    code = getattr(exc, "sqlite_errorcode", None)
+    why = getattr(exc, "strerror", None) or exc
+    if (code is not None and code & 0xFF in (_IOERR, _FULL) and code not in _READS) or (
+        getattr(exc, "errno", None) == errno.ENOSPC
+    ):
+        return JournalWriteFailed(
+            f"cannot write {shown(path)} ({why}): fix the cause (disk space, permissions) "
+            "and run the same command again"
+        )
+    return RunDirError(f"{refused}: {why}")
 
 
 def table_columns(conn: sqlite3.Connection, tables) -> dict[str, list[str]]:

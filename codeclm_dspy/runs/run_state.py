@@ -39,7 +39,14 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from codeclm_dspy.engine.sqlite import BatchWriter, connect, schema_columns, schema_gap, table_columns
+from codeclm_dspy.engine.sqlite import (
+    BatchWriter,
+    connect,
+    schema_columns,
+    schema_gap,
+    table_columns,
+    unusable,
+)
 from codeclm_dspy.errors import JournalWriteFailed, RunDirError
 from codeclm_dspy.key_index import KeyIndex
 from codeclm_dspy.out_paths import atomic_write, shown
@@ -122,6 +129,7 @@ class RunState:
 
         Raises:
             RunDirError: the file is damaged or unreadable; nothing was written to it.
+            JournalWriteFailed: the disk refused the new tables (a full disk).
         """
         try:
             problem = damage(self._conn)
@@ -129,7 +137,7 @@ class RunState:
                 self._conn.executescript(f"BEGIN; {SCHEMA} COMMIT;")  # all tables or none (``damage``)
                 return KeyIndex(key for (key,) in self._conn.execute("SELECT key FROM calls ORDER BY key"))
         except (sqlite3.Error, ValueError) as exc:  # connect() read it; a damaged file can still fail here
-            raise RunDirError(f"cannot use {shown(self.path)} as a run state: {exc}") from None
+            raise unusable(self.path, f"cannot use {shown(self.path)} as a run state", exc) from None
         raise RunDirError(
             f"{shown(self.path)} is damaged: {problem}; it was left as it is: restore it from a copy, "
             "or start again with a new --out"

@@ -158,6 +158,38 @@ def test_a_full_disk_stops_with_one_line_and_resumes_to_the_same_dataset(server,
     assert rows(out / "rejected.jsonl") == rows(ref / "rejected.jsonl")
 
 
+@pytest.mark.parametrize("cap", [0, 100, 4096])
+def test_a_disk_full_from_the_first_byte_stops_with_one_line_and_the_same_command_runs(
+    server, reference, tmp_path, cap
+):
+    """A full disk before anything was journaled: no temp directory at all (0 bytes) was a
+    traceback from inside an import, and a run state whose very first pages could not be
+    written (100, 4096 bytes) was exit 2, "cannot use ... as a run state", as if the file were
+    foreign or damaged. Both are a stop: exit 4, one line, and no call was made."""
+    config, seeds, ref = reference
+    out = tmp_path / "out"
+
+    def no_room():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, cap))
+
+    argv, environ = command(config, seeds, out), env(tmp_path)
+    before = server.stats()["requests"]
+    full = subprocess.run(argv, env=environ, capture_output=True, text=True, timeout=600, preexec_fn=no_room)
+    lines = [line for line in full.stderr.splitlines() if line.strip()]
+    assert full.returncode == 4 and len(lines) == 1 and "Traceback" not in full.stderr, full.stderr
+    assert lines[0].startswith("codeclm: error: ") and "run the same command again" in lines[0]
+    if cap:
+        assert f"cannot write {out / 'state.sqlite'}" in lines[0]
+    else:
+        assert "TMPDIR" in lines[0]
+    assert server.stats()["requests"] == before
+
+    resumed = run_cli(config, seeds, out, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert manifest(out)["status"] == "complete"
+    assert rows(out / "kept.jsonl") == rows(ref / "kept.jsonl")
+
+
 def test_a_finished_run_run_again_on_a_full_disk_is_stopped_not_complete(server, reference, tmp_path):
     """Run again on a finished run, a journal that cannot grow stopped the session with
     exit 4, but its end could not save (export read through the failed journal) and
