@@ -13,6 +13,7 @@ counterpart is ``timeouts.py``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from codeclm_dspy.engine.retries import endpoint
@@ -44,9 +45,37 @@ def garbled(
     """
     if streak < (UNREADABLE_STREAK if answered else FIRST_UNREADABLE):
         return None
+    why = reason(exc)
     return ProviderStopped(
         f"the {role} model's provider at {endpoint(connection, exc)} ({connection.get('model')}) sent "
-        f"{streak} answers in a row that arrived but LiteLLM could not read (each was paid and is "
-        "counted); everything so far is saved: run the same command again to resume once its "
-        "answers can be read"
+        f"{streak} answers in a row that arrived but LiteLLM could not read ({why + '; ' if why else ''}"
+        "each was paid and is counted); everything so far is saved: run the same command again to "
+        "resume once its answers can be read"
     )
+
+
+# "pydantic_core._pydantic_core.ValidationError: 1 validation error for Usage": a raised error's line
+_RAISED = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.*)$", re.MULTILINE)
+REASON_CHARS = 240
+
+
+def reason(exc: BaseException) -> str:
+    """Why LiteLLM could not read the answer, in one short clause ("": it does not say).
+
+    LiteLLM puts the traceback of its failed conversion into the message,
+    then the whole answer (``received_args``). The last error raised in that
+    traceback, with the lines that explain it (pydantic names the field and
+    what it holds), is the reason; the answer itself is left out.
+    """
+    text = str(exc)
+    if "Traceback" not in text:
+        return ""
+    trace = text.split("Traceback", 1)[1].split("received_args=", 1)[0]
+    raised = list(_RAISED.finditer(trace))
+    if not raised:
+        return ""
+    last = raised[-1]
+    after = [line.strip() for line in trace[last.end() :].splitlines()]
+    detail = [line for line in after if line and not line.startswith("For further information")][:2]
+    words = "; ".join([f"{last.group(1)}: {last.group(2).strip()}", *detail])
+    return words if len(words) <= REASON_CHARS else words[: REASON_CHARS - 3] + "..."

@@ -121,6 +121,9 @@ def test_a_run_against_a_server_garbling_every_answer_stops_and_the_same_command
         rf"the (\w+) model's provider at 127\.0\.0\.1:{port} \(openai/stub-\1\) sent \d+ answers in a row"
     )
     assert re.search(pattern, errors[0]) and "run the same command again to resume" in errors[0], errors[0]
+    # and why: what LiteLLM's message says was wrong, not its traceback nor the whole answer
+    assert "(ValidationError: 1 validation error for Usage; prompt_tokens; Input should be" in errors[0]
+    assert "Traceback" not in errors[0] and "Ucayali" not in errors[0]
     assert "sk-stub-test" not in stopped.stderr
     state = manifest(out)
     assert state["status"] == "stopped" and state["usage"]["calls"] == paid  # each one booked as paid
