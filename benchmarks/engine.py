@@ -47,6 +47,8 @@ def scenario(
             client for OpenAI-compatible servers).
     """
     os.environ["STUB_API_KEY"] = "bench"
+    import datasets  # noqa: F401  before the clock, as `import codeclm_dspy` did until bb63eb3
+
     import codeclm_dspy as cc
 
     n_seeds = max(8, min(concurrency, 64))
