@@ -70,6 +70,14 @@ FINAL = ("kept", "rejected", "failed")
 # A kept item's whole trajectory, beside its row (same id, this kind and status): read by
 # `codeclm report`, never exported, not counted as an item.
 TRAJECTORY = "trajectory"
+# An item's progress never replaces a decision an earlier session recorded: a finished run run
+# again replays every item, and stopped midway it exported fewer kept rows than it had. The
+# replay's own decision replaces the earlier one when it comes (``put_item``).
+PROGRESS = (
+    "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, "
+    "status = excluded.status, stage = excluded.stage, iteration = excluded.iteration, "
+    "row = excluded.row, updated = excluded.updated WHERE items.status NOT IN ('kept', 'rejected')"
+)
 # table: (its key column, its JSON column); an answer and an item's row are objects (``damage``)
 JSON_COLUMNS = {"meta": ("key", "value"), "calls": ("key", "response"), "items": ("id", "row")}
 JSON_NAMES = {dict: "an object", list: "a list", str: "a string", int: "an integer", float: "a number"}
@@ -244,14 +252,16 @@ class RunState:
 
     # -- items ----------------------------------------------------------------
     def put_item(self, kind: str, item_id: str, status: str, stage: str, iteration: int, row: dict) -> None:
-        """Record an item's latest state: ``running`` with its progress so far,
-        or its outcome (kept, rejected, failed) with its output row.
+        """Record an item's latest state: ``running`` with its progress so far
+        (not over an earlier kept or rejected: ``PROGRESS``), or its outcome
+        (kept, rejected, failed) with its output row.
 
         Queued, not waited for: it commits after every call journaled before it.
         """
         blob = scrub_model_text(json.dumps(row, ensure_ascii=False))  # errors were scrubbed as written
         params = (f"{kind}:{item_id}", kind, status, stage, iteration, blob, time.time())
-        self._writer.submit("INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?)", params)
+        sql = PROGRESS if status == "running" else "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?, ?, ?, ?)"
+        self._writer.submit(sql, params)
 
     def drop_items_before(self, started: float) -> int:
         """Forget items no write reached since ``started``; return how many.

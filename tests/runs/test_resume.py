@@ -212,6 +212,9 @@ def test_a_finished_run_run_again_on_a_full_disk_is_stopped_not_complete(server,
     assert stopped["status"] == "stopped" and stopped["sessions"] == 2
     assert "cannot write the run state" in stopped["error"]
     assert stopped["kept"] == len(rows(out / "kept.jsonl"))  # exported from what the journal holds
+    # the replay's progress did not take back the finished run's decisions: it exported fewer rows
+    assert rows(out / "kept.jsonl") == rows(ref / "kept.jsonl")
+    assert rows(out / "rejected.jsonl") == rows(ref / "rejected.jsonl")
 
     resumed = run_cli(config, seeds, out, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
