@@ -138,7 +138,7 @@ def generate(
             source = {"compiled_from": str(program), "steps": compiled_summary(made)}
         run(cfg, seeds, out, program=compiled, progress=progress, program_source=source, metadata=metadata)
     _summary(out)
-    report_at_end(out, report)
+    report_at_end(out, report, pushing=push_to_hub is not None)
     if push_to_hub is not None:
         from codeclm_dspy.runs.hub import push_run
 

@@ -23,11 +23,13 @@ ReportOption = Annotated[
 ]
 
 
-def report_at_end(out: Path, enabled: bool) -> None:
+def report_at_end(out: Path, enabled: bool, pushing: bool = False) -> None:
     """Write the directory's HTML report and print its path (the command's last line).
 
     A report that cannot be written (a full disk) is exit 4 and one line
     that says the rest is whole: the command's own files are written by then.
+    With ``pushing`` (``--push-to-hub``, which comes after the report) the
+    line says the push was not made.
     """
     if not enabled:
         return
@@ -40,9 +42,11 @@ def report_at_end(out: Path, enabled: bool) -> None:
             typer.echo(f"report: {write_report(out)}")
         except OutputWriteFailed as exc:
             where = shown(out)
-            whole = (
-                f"everything else in {where} is written and whole; `codeclm report {where}` writes the report"
-            )
+            whole = f"everything else in {where} is written and whole"
+            if pushing:
+                whole += ", but not pushed: run the same command again (it makes no calls) to write the report and push"
+            else:
+                whole += f"; `codeclm report {where}` writes the report"
             raise OutputWriteFailed(f"{exc}; {whole}") from None
 
 

@@ -247,3 +247,10 @@ def test_a_replaced_file_is_its_earlier_whole_self_or_its_new_one(tmp_path):
     # a kill midway leaves the temp file: the directory's rule knows it as its own
     assert leftover(temp_name(target).name, "run")
     assert leftover(temp_name(tmp_path / "program.json").name, "program")
+
+    # a name whose temp file is too long for the file system is the path's problem (exit 2), not a stop
+    from codeclm_dspy.errors import RunDirError
+    from codeclm_dspy.out_paths import replace_file
+
+    with pytest.raises(RunDirError, match="File name too long"):
+        replace_file(tmp_path / f"{'r' * 250}.html", "<html>")

@@ -13,7 +13,6 @@ SQLite, and none of our dependencies offers one.
 
 from __future__ import annotations
 
-import errno
 import logging
 import queue
 import sqlite3
@@ -24,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from codeclm_dspy.errors import JournalWriteFailed, RunDirError
-from codeclm_dspy.out_paths import shown
+from codeclm_dspy.out_paths import no_room, shown
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +55,11 @@ def connect(path: Path, what: str) -> sqlite3.Connection:
     return conn
 
 
-# SQLite's result codes for a write the disk refused: SQLITE_IOERR with its
-# extended codes, except the two that are reads, and SQLITE_FULL
-_IOERR, _FULL, _READS = 10, 13, {266, 522}  # IOERR_READ, IOERR_SHORT_READ
+# SQLite's result codes for a write the disk refused: SQLITE_IOERR itself, SQLITE_FULL, and
+# the IOERR codes of writing (WRITE, FSYNC, DIR_FSYNC, TRUNCATE, SHMSIZE). Not the others: a
+# read, a lock, a delete (a directory where the -wal file goes) or a corrupt file system is
+# not fixed by room, so they stay the path's problem.
+_WRITE_REFUSED = frozenset({10, 13, 778, 1034, 1290, 1546, 4874})
 
 
 def unusable(path: Path, refused: str, exc: BaseException) -> RunDirError | JournalWriteFailed:
@@ -69,11 +70,8 @@ def unusable(path: Path, refused: str, exc: BaseException) -> RunDirError | Jour
     command with room again goes on. Anything else (not a database, a
     directory, a damaged file) is the path's fault: exit 2.
     """
-    code = getattr(exc, "sqlite_errorcode", None)
     why = getattr(exc, "strerror", None) or exc
-    if (code is not None and code & 0xFF in (_IOERR, _FULL) and code not in _READS) or (
-        getattr(exc, "errno", None) == errno.ENOSPC
-    ):
+    if getattr(exc, "sqlite_errorcode", None) in _WRITE_REFUSED or no_room(exc):
         return JournalWriteFailed(
             f"cannot write {shown(path)} ({why}): fix the cause (disk space, permissions) "
             "and run the same command again"

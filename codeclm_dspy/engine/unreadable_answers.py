@@ -55,7 +55,10 @@ def garbled(
 
 
 # "pydantic_core._pydantic_core.ValidationError: 1 validation error for Usage": a raised error's line
-_RAISED = re.compile(r"^(?:[\w.]+\.)?(\w+(?:Error|Exception)): (.*)$", re.MULTILINE)
+_RAISED = re.compile(r"^(?:[\w.]+\.)?(\w*(?:Error|Exception)): (.*)$", re.MULTILINE)
+# pydantic's "[type=int_parsing, input_value='many', input_type=str]": the value is the answer's
+_VALUE = re.compile(r"\s*\[type=.*$")
+_CHAIN = ("During handling", "The above exception", "Traceback", "File ")
 REASON_CHARS = 240
 
 
@@ -65,7 +68,8 @@ def reason(exc: BaseException) -> str:
     LiteLLM puts the traceback of its failed conversion into the message,
     then the whole answer (``received_args``). The last error raised in that
     traceback, with the lines that explain it (pydantic names the field and
-    what it holds), is the reason; the answer itself is left out.
+    what was wrong with it), is the reason; the answer itself is left out,
+    and so is the value pydantic quotes from it.
     """
     text = str(exc)
     if "Traceback" not in text:
@@ -75,7 +79,11 @@ def reason(exc: BaseException) -> str:
     if not raised:
         return ""
     last = raised[-1]
-    after = [line.strip() for line in trace[last.end() :].splitlines()]
-    detail = [line for line in after if line and not line.startswith("For further information")][:2]
-    words = "; ".join([f"{last.group(1)}: {last.group(2).strip()}", *detail])
+    detail = []
+    for line in (line.strip() for line in trace[last.end() :].splitlines()):
+        if line.startswith(_CHAIN) or len(detail) == 2:
+            break
+        if line and not line.startswith("For further information"):
+            detail.append(_VALUE.sub("", line))
+    words = "; ".join([f"{last.group(1)}: {_VALUE.sub('', last.group(2).strip())}", *detail])
     return words if len(words) <= REASON_CHARS else words[: REASON_CHARS - 3] + "..."

@@ -13,11 +13,21 @@ clean-up right matters more than the dozen lines.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TextIO
+
+# What a disk says when it has no room (or fails): a stop, exit 4, and the same command with
+# room again goes on. Any other OSError (a name too long, a permission) is the path's fault.
+NO_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO})
+
+
+def no_room(exc: BaseException) -> bool:
+    """Whether ``exc`` is the disk refusing a write (``NO_ROOM``), not a problem with the path."""
+    return isinstance(exc, OSError) and exc.errno in NO_ROOM
 
 
 def temp_name(path: Path) -> Path:

@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from codeclm_dspy.errors import OutputWriteFailed
-from codeclm_dspy.out_paths.atomic import atomic_write
+from codeclm_dspy.errors import OutputWriteFailed, RunDirError
+from codeclm_dspy.out_paths.atomic import atomic_write, no_room
 from codeclm_dspy.out_paths.kinds import MARKER
 from codeclm_dspy.out_paths.paths import _creatable, _failing, _resolved, _writable, shown
 from codeclm_dspy.out_paths.rule import _judge, _marker
@@ -53,6 +53,11 @@ def claim_dir(path: str | Path, kind: str, what: str = "output directory") -> Pa
             os.replace(tmp, real / MARKER)
     except OSError as exc:
         tmp.unlink(missing_ok=True)  # a full disk: leave nothing half written behind
+        if no_room(exc):
+            raise OutputWriteFailed(
+                f"cannot write to {what} {shown(Path(path))} ({exc.strerror or exc}): free some space "
+                "and run the same command again"
+            ) from None
         _failing(Path(path), what)(exc.strerror or str(exc))
     return real
 
@@ -88,13 +93,14 @@ def replace_file(path: Path, text: str) -> None:
     """Write ``path`` whole (``atomic_write``), creating its directory.
 
     Raises:
-        OutputWriteFailed: it cannot be written (a full disk, a lost
-            permission): a stop, exit 4, not bad input, since the caller
-            checked the path first (``check_file``).
+        OutputWriteFailed: the disk refused the write (``no_room``): a stop, exit 4.
+        RunDirError: anything else (a lost permission, a name too long for its temp file).
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(path) as handle:
             handle.write(text)
     except OSError as exc:
-        raise OutputWriteFailed(f"cannot write {shown(path)} ({exc.strerror or exc})") from None
+        if no_room(exc):
+            raise OutputWriteFailed(f"cannot write {shown(path)} ({exc.strerror or exc})") from None
+        raise RunDirError(f"cannot write to {shown(path)}: {exc.strerror or exc}") from None

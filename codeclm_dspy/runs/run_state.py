@@ -66,17 +66,16 @@ CREATE TABLE IF NOT EXISTS items (
     row TEXT NOT NULL, updated REAL
 );
 """
-FINAL = ("kept", "rejected", "failed")
 # A kept item's whole trajectory, beside its row (same id, this kind and status): read by
 # `codeclm report`, never exported, not counted as an item.
 TRAJECTORY = "trajectory"
-# An item's progress never replaces a decision an earlier session recorded: a finished run run
-# again replays every item, and stopped midway it exported fewer kept rows than it had. The
-# replay's own decision replaces the earlier one when it comes (``put_item``).
+# An item's progress never replaces an outcome (kept, rejected, failed) an earlier session
+# recorded: a finished run run again replays every item, and stopped midway it exported fewer
+# rows than it had. The replay's own outcome replaces the earlier one when it comes.
 PROGRESS = (
     "INSERT INTO items VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET kind = excluded.kind, "
     "status = excluded.status, stage = excluded.stage, iteration = excluded.iteration, "
-    "row = excluded.row, updated = excluded.updated WHERE items.status NOT IN ('kept', 'rejected')"
+    "row = excluded.row, updated = excluded.updated WHERE items.status NOT IN ('kept', 'rejected', 'failed')"
 )
 # table: (its key column, its JSON column); an answer and an item's row are objects (``damage``)
 JSON_COLUMNS = {"meta": ("key", "value"), "calls": ("key", "response"), "items": ("id", "row")}
@@ -253,7 +252,7 @@ class RunState:
     # -- items ----------------------------------------------------------------
     def put_item(self, kind: str, item_id: str, status: str, stage: str, iteration: int, row: dict) -> None:
         """Record an item's latest state: ``running`` with its progress so far
-        (not over an earlier kept or rejected: ``PROGRESS``), or its outcome
+        (not over an earlier outcome: ``PROGRESS``), or its outcome
         (kept, rejected, failed) with its output row.
 
         Queued, not waited for: it commits after every call journaled before it.

@@ -141,3 +141,26 @@ def test_a_run_against_a_server_garbling_every_answer_stops_and_the_same_command
         assert rows(out / name) == rows(tmp_path / "reference" / name), name
     assert done["counts"] == ref["counts"]
     assert done["usage"]["calls"] == ref["usage"]["calls"] + paid  # no answer replayed, none forgotten
+
+
+def test_the_reason_names_what_was_wrong_never_the_answer():
+    from codeclm_dspy.engine.unreadable_answers import reason
+
+    head = "litellm.InternalServerError: OpenAIException - Invalid response object Traceback (most recent"
+    content = (
+        f'{head} call last):\n  File "convert.py", line 1\npydantic_core._pydantic_core.ValidationError: '
+        "1 validation error for Message\ncontent\n  Input should be a valid string [type=string_type, "
+        "input_value={'text': 'the answer'}, input_type=dict]\n    For further information visit x\n\n"
+        "received_args={'content': {'text': 'the answer'}}"
+    )
+    assert (
+        reason(Exception(content))
+        == "ValidationError: 1 validation error for Message; content; Input should be a valid string"
+    )
+    chained = (
+        f"{head} call last):\n  File \"a\"\nKeyError: 'choices'\n\nDuring handling of the above exception, "
+        'another exception occurred:\n\nTraceback (most recent call last):\n  File "b"\n'
+        "Exception: Error in response object format\n\nreceived_args={}"
+    )
+    assert reason(Exception(chained)) == "Exception: Error in response object format"
+    assert reason(Exception("Invalid response object: no traceback")) == ""

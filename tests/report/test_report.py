@@ -5,6 +5,7 @@ import json
 import os
 import re
 
+import pytest
 from typer.testing import CliRunner
 
 from codeclm_dspy.cli import app
@@ -138,8 +139,9 @@ def test_a_stopped_run_shows_its_unfinished_items(scripted_run):
     assert os.path.getsize(write_report(out)) > 0
 
 
+@pytest.mark.parametrize("push", [False, True])
 def test_a_report_that_cannot_be_written_stops_with_one_line_and_the_run_stays_complete(
-    scripted_run, tmp_path, monkeypatch
+    scripted_run, tmp_path, monkeypatch, push
 ):
     # a full disk at the very end of a finished run: exit 2 said "bad input" about a good --out
     import builtins
@@ -157,12 +159,18 @@ def test_a_report_that_cannot_be_written_stops_with_one_line_and_the_run_stays_c
     args = ["generate", "--config", str(tmp_path / "config.yaml"), "--seeds", str(tmp_path / "seeds.jsonl")]
     with monkeypatch.context() as disk:
         disk.setattr(builtins, "open", full_disk)
-        done = CliRunner().invoke(app, [*args, "--out", str(out), "-q"])
+        pushing = ["--push-to-hub", "someone/pairs"] if push else []  # the push comes after the report
+        done = CliRunner().invoke(app, [*args, "--out", str(out), "-q", *pushing])
     lines = [line for line in done.output.splitlines() if line.strip()]
     assert done.exit_code == 4 and "Traceback" not in done.output, done.output
+    then = (
+        ", but not pushed: run the same command again (it makes no calls) to write the report and push"
+        if push
+        else f"; `codeclm report {out}` writes the report"
+    )
     assert lines[-1] == (  # the run's summary, then one line
         f"codeclm: error: cannot write {out / 'report.html'} ({os.strerror(errno.ENOSPC)}); everything else "
-        f"in {out} is written and whole; `codeclm report {out}` writes the report"
+        f"in {out} is written and whole{then}"
     )
     assert sum("error" in line for line in lines) == 1
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"

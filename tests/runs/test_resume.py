@@ -158,14 +158,15 @@ def test_a_full_disk_stops_with_one_line_and_resumes_to_the_same_dataset(server,
     assert rows(out / "rejected.jsonl") == rows(ref / "rejected.jsonl")
 
 
-@pytest.mark.parametrize("cap", [0, 100, 4096])
+@pytest.mark.parametrize("cap", [0, 10, 100, 4096])
 def test_a_disk_full_from_the_first_byte_stops_with_one_line_and_the_same_command_runs(
     server, reference, tmp_path, cap
 ):
     """A full disk before anything was journaled: no temp directory at all (0 bytes) was a
     traceback from inside an import, and a run state whose very first pages could not be
     written (100, 4096 bytes) was exit 2, "cannot use ... as a run state", as if the file were
-    foreign or damaged. Both are a stop: exit 4, one line, and no call was made."""
+    foreign or damaged, and so was a directory whose marker could not be written (10 bytes).
+    All are a stop: exit 4, one line, and no call was made."""
     config, seeds, ref = reference
     out = tmp_path / "out"
 
@@ -178,8 +179,10 @@ def test_a_disk_full_from_the_first_byte_stops_with_one_line_and_the_same_comman
     lines = [line for line in full.stderr.splitlines() if line.strip()]
     assert full.returncode == 4 and len(lines) == 1 and "Traceback" not in full.stderr, full.stderr
     assert lines[0].startswith("codeclm: error: ") and "run the same command again" in lines[0]
-    if cap:
+    if cap >= 100:
         assert f"cannot write {out / 'state.sqlite'}" in lines[0]
+    elif cap:  # the run directory's marker
+        assert f"cannot write to output directory {out} (File too large)" in lines[0], lines[0]
     else:
         assert "TMPDIR" in lines[0]
     assert server.stats()["requests"] == before
