@@ -31,7 +31,7 @@ from codeclm_dspy.config.compile import STEPS
 from codeclm_dspy.engine.calls import step as calls_for
 from codeclm_dspy.engine.runtime import ADAPTER
 from codeclm_dspy.errors import CodecLMError, ConfigError, first_line
-from codeclm_dspy.out_paths import atomic_write
+from codeclm_dspy.out_paths import atomic_write, no_room
 from codeclm_dspy.pipeline.decoder import Decoder
 from codeclm_dspy.pipeline.program import CodecLM
 from codeclm_dspy.progress import NullProgress, Progress
@@ -189,6 +189,8 @@ def _compile_step(step, config, rt, program, train, dev, embed, threads, out, pr
             try:
                 compiled = registry.run(how.optimizer, optimizer, student.deepcopy(), train_ex, threads)
             except Exception as exc:
+                if no_room(exc):  # its own printing into the log met a full disk: a stop, not its failure
+                    raise
                 if rt.lms.engine.stopped is None:
                     log.write(scrub(traceback.format_exc()))
                     raise CompileFailed(

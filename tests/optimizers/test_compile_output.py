@@ -125,3 +125,27 @@ def test_a_finished_compile_run_again_on_a_full_disk_keeps_its_program_but_not_c
     assert manifest(out)["status"] == "complete"
     assert json.loads((out / "program.json").read_bytes()) == json.loads(saved)  # the same program
     assert len(script.calls) == paid  # every step was in the journal: neither rerun paid for a call
+
+
+def test_an_optimizer_whose_printing_meets_a_full_disk_stops_the_compile(compiling, monkeypatch):
+    # the optimizer prints its trials into the step's log; ENOSPC there reached us as the
+    # optimizer's own failure (exit 1, "failed compiling"), not as a stop the same command resumes
+    _, out, args = compiling
+    real_run = compile_module.registry.run
+
+    def printing_on_a_full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, NO_SPACE)
+
+    with monkeypatch.context() as full:
+        full.setattr(compile_module.registry, "run", printing_on_a_full_disk)
+        done = CliRunner().invoke(app, args)
+    lines = [line for line in done.output.splitlines() if line.strip()]
+    assert done.exit_code == 4 and len(lines) == 1, done.output
+    assert lines[0].startswith(
+        f"codeclm: error: cannot write {out / 'optimizer-logs' / 'judge.log'} ({NO_SPACE})"
+    )
+    assert manifest(out)["status"] == "stopped"
+
+    assert compile_module.registry.run is real_run
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert manifest(out)["status"] == "complete"
