@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from codeclm_dspy.errors import JournalWriteFailed, RunDirError
-from codeclm_dspy.out_paths import no_room, shown
+from codeclm_dspy.out_paths import WITH_ROOM, no_room, shown
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +72,7 @@ def unusable(path: Path, refused: str, exc: BaseException) -> RunDirError | Jour
     """
     why = getattr(exc, "strerror", None) or exc
     if getattr(exc, "sqlite_errorcode", None) in _WRITE_REFUSED or no_room(exc):
-        return JournalWriteFailed(
-            f"cannot write {shown(path)} ({why}): fix the cause (disk space, permissions) "
-            "and run the same command again"
-        )
+        return JournalWriteFailed(f"cannot write {shown(path)} ({why}): {WITH_ROOM}")
     return RunDirError(f"{refused}: {why}")
 
 

@@ -25,7 +25,7 @@ replaced whole or not at all) and ``checks`` (what callers call). Import from he
 
 from __future__ import annotations
 
-from codeclm_dspy.out_paths.atomic import atomic_write, no_room
+from codeclm_dspy.out_paths.atomic import WITH_ROOM, atomic_write, no_room
 from codeclm_dspy.out_paths.checks import check_dir, check_file, claim_dir, replace_file
 from codeclm_dspy.out_paths.kinds import (
     CRR,
@@ -50,6 +50,7 @@ __all__ = [
     "RUN_TABLES",
     "SQLITE_HEADER",
     "STATE",
+    "WITH_ROOM",
     "Kind",
     "atomic_write",
     "check_dir",

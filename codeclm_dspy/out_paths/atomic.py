@@ -25,6 +25,10 @@ from typing import TextIO
 NO_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO})
 
 
+# what every such stop tells the user to do
+WITH_ROOM = "free some space and run the same command again"
+
+
 def no_room(exc: BaseException) -> bool:
     """Whether ``exc`` is the disk refusing a write (``NO_ROOM``), not a problem with the path."""
     return isinstance(exc, OSError) and exc.errno in NO_ROOM

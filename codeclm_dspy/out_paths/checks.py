@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from codeclm_dspy.errors import OutputWriteFailed, RunDirError
-from codeclm_dspy.out_paths.atomic import atomic_write, no_room
+from codeclm_dspy.out_paths.atomic import WITH_ROOM, atomic_write, no_room
 from codeclm_dspy.out_paths.kinds import MARKER
 from codeclm_dspy.out_paths.paths import _creatable, _failing, _resolved, _writable, shown
 from codeclm_dspy.out_paths.rule import _judge, _marker
@@ -55,8 +55,7 @@ def claim_dir(path: str | Path, kind: str, what: str = "output directory") -> Pa
         tmp.unlink(missing_ok=True)  # a full disk: leave nothing half written behind
         if no_room(exc):
             raise OutputWriteFailed(
-                f"cannot write to {what} {shown(Path(path))} ({exc.strerror or exc}): free some space "
-                "and run the same command again"
+                f"cannot write to {what} {shown(Path(path))} ({exc.strerror or exc}): {WITH_ROOM}"
             ) from None
         _failing(Path(path), what)(exc.strerror or str(exc))
     return real
