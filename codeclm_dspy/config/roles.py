@@ -187,15 +187,23 @@ class ModelsConfig(_Strict):
     target: RoleConfig
     judge: RoleConfig | None = None
 
+    @field_validator("judge")
+    @classmethod
+    def _judge_at_zero_unless_set(cls, judge: RoleConfig | None) -> RoleConfig | None:
+        # Written into the section itself, not applied later: a manifest, a sweep's best
+        # config and a resumed run's identity all dump the config, and a dump cannot tell
+        # an unset temperature from RoleConfig's default (0.7) for generation.
+        if judge is None or "temperature" in judge.model_fields_set:
+            return judge
+        return judge.model_copy(update={"temperature": 0.0})
+
     def roles(self) -> dict[str, RoleConfig]:
         """Every role with the judge default applied."""
         return {"strong": self.strong, "target": self.target, "judge": self.judge_role()}
 
     def judge_role(self) -> RoleConfig:
-        """The judge: its own section, else the strong model's; temperature 0 unless set."""
-        if self.judge is not None and "temperature" in self.judge.model_fields_set:
-            return self.judge
-        return (self.judge or self.strong).model_copy(update={"temperature": 0.0})
+        """The judge: its own section, else the strong model's at temperature 0."""
+        return self.judge or self.strong.model_copy(update={"temperature": 0.0})
 
     def self_judged_role(self) -> str | None:
         """ "strong" or "target" when the judge is that model (``same_model``); None when independent."""

@@ -144,7 +144,7 @@ class RunDir:
         sessions = self.state.get_meta("sessions", int) or 0
         self.started_at = self.state.get_meta("started_at", str) or utc_now()
         if started_with is not None and started_with != json.loads(json.dumps(identity, sort_keys=True)):
-            changed = sorted(k for k in identity if started_with.get(k) != identity[k])
+            changed = differing(started_with, json.loads(json.dumps(identity)))
             raise RunDirError(
                 f"{self.path} holds a run started with a different {', '.join(changed)}; resuming needs the "
                 "same config (only the engine section may change), seeds and program. Use a new --out"
@@ -269,3 +269,15 @@ def save_card(folder: Path, manifest: dict[str, Any], data, repo_id: str | None 
     )
     (folder / "README.md").write_text(card, encoding="utf-8")
     return card
+
+
+def differing(before: Any, now: Any, where: str = "", most: int = 4) -> list[str]:
+    """Where two run identities differ, as dotted paths (``config.models.judge.temperature``)."""
+    if before == now:
+        return []
+    if not (isinstance(before, dict) and isinstance(now, dict)):
+        return [where]
+    found: list[str] = []
+    for key in sorted(set(before) | set(now)):
+        found += differing(before.get(key), now.get(key), f"{where}.{key}" if where else key, most)
+    return found[:most]

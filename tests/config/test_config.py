@@ -32,6 +32,17 @@ def test_judge_defaults_to_strong_at_temperature_zero():
     assert hot.roles()["judge"].temperature == 0.8
 
 
+def test_a_dumped_config_judges_as_the_config_it_came_from():
+    # what a manifest records, `sweep best` exports and a resumed run's identity compares
+    own = {"models": {**MODELS, "judge": {"model": "openai/gpt-4o-mini"}}}
+    dumped = cc.parse_config(own).public_dict()
+    assert dumped["models"]["judge"]["temperature"] == 0.0
+    assert cc.parse_config(dumped).models.judge_role().temperature == 0.0
+    # so an unset judge temperature and an explicit 0.7 are two configs, not one
+    hot = {"models": {**MODELS, "judge": {"model": "openai/gpt-4o-mini", "temperature": 0.7}}}
+    assert cc.parse_config(own).result_dict() != cc.parse_config(hot).result_dict()
+
+
 @pytest.mark.parametrize("name", ["embedded", "hosted", "local_server"])
 def test_example_configs_validate(name):
     assert cc.load_config(EXAMPLES / f"{name}.yaml").models.strong.model

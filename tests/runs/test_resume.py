@@ -231,9 +231,12 @@ def test_resuming_with_a_different_config_is_refused(server, reference, tmp_path
     ref = copy_of(ref, tmp_path)
     changed = stub_config(server.url)
     changed["pipeline"]["threshold"] = 2.0
+    changed["models"]["judge"]["temperature"] = 0.7  # the judge's own default is 0
     config, seeds = write_inputs(tmp_path, changed)
     refused = run_cli(config, seeds, ref, tmp_path)
-    assert refused.returncode == 2 and "different config" in refused.stderr
+    assert refused.returncode == 2, refused.stderr
+    # it names what changed, so the user knows what to put back
+    assert "different config.models.judge.temperature, config.pipeline.threshold;" in refused.stderr
     assert manifest(ref)["status"] == "complete"  # the earlier run is untouched
 
 
