@@ -8,7 +8,9 @@ Raising the cap and running the same command again resumes.
 
 Tokens and USD are only known after a call returns, so a run can pass those
 caps by the calls that were in flight when the cap was reached (at most one
-per worker); the call cap is exact.
+per worker); the call cap is exact. A call LiteLLM cannot price adds
+nothing to the USD count: ``preflight.check_usd_cap`` names such roles
+before the run, and refuses a USD cap that no role's calls count toward.
 """
 
 from __future__ import annotations

@@ -20,7 +20,8 @@ from codeclm_dspy import secrets
 from codeclm_dspy.config import RoleConfig
 from codeclm_dspy.engine import embedded
 from codeclm_dspy.engine.deployments import COOLDOWN_S
-from codeclm_dspy.errors import ProviderError
+from codeclm_dspy.engine.usage import priced
+from codeclm_dspy.errors import ConfigError, ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -181,4 +182,37 @@ def check_deployments(name: str, role: RoleConfig) -> None:
             name,
             ", ".join(dead),
             COOLDOWN_S,
+        )
+
+
+def check_usd_cap(max_usd: float | None, roles: dict[str, RoleConfig]) -> None:
+    """A USD cap counts only the calls LiteLLM can price; say so before it is relied on.
+
+    A self-hosted model, or a hosted one newer than LiteLLM's cost map, has
+    no price: its cost is unknown, never $0, so it adds nothing to
+    ``max_usd``. A cap that no role's calls count toward could never stop the
+    run, so it is refused; one that some roles escape is run with a warning
+    naming them. ``max_calls`` and ``max_tokens`` bound every role.
+
+    Raises:
+        ConfigError: ``max_usd`` is set and no role's model has a price.
+    """
+    if max_usd is None:
+        return
+    served = {
+        f"{name} ({model})": model.startswith(f"{embedded.PROVIDER}/") or priced(model)
+        for name, role in roles.items()
+        for model in [entry.model for entry in role.endpoints()] or [role.model]
+    }
+    unpriced = [role for role, known in served.items() if not known]
+    if unpriced and not any(served.values()):
+        raise ConfigError(
+            f"max_usd can never be reached: LiteLLM has no price for {', '.join(unpriced)}, "
+            "so their cost is unknown, not counted; bound the run with max_calls or max_tokens instead"
+        )
+    if unpriced:
+        logger.warning(
+            "max_usd counts only priced calls: LiteLLM has no price for %s; their calls "
+            "count toward max_calls and max_tokens, not max_usd",
+            ", ".join(unpriced),
         )

@@ -42,6 +42,11 @@ def _unit_prices(model: str) -> tuple[float, float] | None:
     return per_prompt / 1_000_000, per_completion / 1_000_000
 
 
+def priced(model: str) -> bool:
+    """Whether LiteLLM's cost map has a price for ``model``: its calls count toward ``max_usd``."""
+    return _unit_prices(model) is not None
+
+
 def spare_litellm_pricing(model: str) -> None:
     """Give LiteLLM a zero price for a self-hosted model it has no price for.
 
@@ -140,7 +145,7 @@ class UsageMeter:
         self.started = time.monotonic()
         self.calls = dict.fromkeys(SOURCES, 0)
         self.tokens = 0
-        self.usd = 0.0
+        self.usd: float | None = 0.0  # None once a paid call had no price: unknown, never free
         self._parses: dict[str, dict[str, int]] = defaultdict(lambda: {"attempts": 0, "parse_failures": 0})
 
     def add(self, source: str, usage: dict | None, usd: float | None) -> None:
@@ -150,7 +155,7 @@ class UsageMeter:
             if source == "provider":
                 usage = usage or {}
                 self.tokens += int(usage.get("prompt_tokens") or 0) + int(usage.get("completion_tokens") or 0)
-                self.usd += usd or 0.0
+                self.usd = None if self.usd is None or usd is None else self.usd + usd
 
     def note_parse(self, step: str, ok: bool) -> None:
         """Count one structured-output attempt of a step and whether it parsed."""
@@ -186,7 +191,8 @@ class UsageMeter:
         rate = made / max(time.monotonic() - self.started, 1e-9)
         extra = f", {hits} cached" if hits else ""
         extra += f", {replayed} replayed" if replayed else ""
-        return f"{made} calls ({rate:.1f}/s{extra}), {tokens:,} tokens, ${usd:.4f}"
+        spend = "USD unknown" if usd is None else f"${usd:.4f}"
+        return f"{made} calls ({rate:.1f}/s{extra}), {tokens:,} tokens, {spend}"
 
 
 def usage_report(rows: list[tuple]) -> dict[str, Any]:

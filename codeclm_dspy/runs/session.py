@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from codeclm_dspy.engine.preflight import check_usd_cap
 from codeclm_dspy.engine.routing import build_lms, check_role
 from codeclm_dspy.engine.runtime import Runtime
 from codeclm_dspy.engine.usage import UsageMeter, usage_report
@@ -65,6 +66,7 @@ class RunSession:
     ):
         for name, role in config.models.roles().items():
             check_role(name, role)  # before the directory exists
+        check_usd_cap((lm_config or config).engine.budget.max_usd, (lm_config or config).models.roles())
         keep_thresholds_fixed()  # freed memory goes back to the system (runs/allocator.py)
         self.run_dir = RunDir(out, identity, kind=kind)
         self.meter = UsageMeter()
