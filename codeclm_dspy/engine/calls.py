@@ -7,10 +7,10 @@
 answer this run already received: resume and replay), then in the shared
 request cache, and only then claims a budget slot, waits for a role slot and
 sends it through ``litellm.acompletion`` with retries (``retries.py``); a
-connection failure that outlasts them becomes a ``ProviderUnreachable``,
-which stops the run instead of failing the item, and so do read timeouts
-of one role in a row (a hung server: ``timeouts.py``) and answers it cannot
-read (a garbled one: ``unreadable_answers.py``). Whatever arrives is
+connection failure that outlasts them stops the run instead of failing the
+item, and so do read timeouts of one role in a row (``timeouts.py``),
+answers it cannot read (``unreadable_answers.py``) and other failures
+(a server that errs on every request: ``failed_calls.py``). Whatever arrives is
 committed to the journal before it is used. Identical requests in flight at
 the same time are sent once and share the answer, so a run's answers never
 depend on timing. ``complete`` is the same for code that is not async: it
@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from codeclm_dspy.engine.budget import Budget
 from codeclm_dspy.engine.cache import RequestCache, request_key
 from codeclm_dspy.engine.event_loop import engine_loop
+from codeclm_dspy.engine.failed_calls import counts, failing
 from codeclm_dspy.engine.limits import RoleLimiter
 from codeclm_dspy.engine.retries import as_stop, complete_with_retries, unreachable
 from codeclm_dspy.engine.send import plain, unreadable
@@ -105,10 +106,9 @@ class CallEngine:
         self.meter = meter or UsageMeter()
         self.loop = engine_loop()
         self._inflight: dict[str, asyncio.Future] = {}  # touched on the loop only: no lock
-        # per role, on the loop only: read timeouts and unreadable answers since its last readable
-        # answer, and whether it gave one yet
-        self._timeouts_in_a_row = dict.fromkeys(connections, 0)
-        self._unreadable_in_a_row = dict.fromkeys(connections, 0)
+        # per role, on the loop only: read timeouts, unreadable answers and other failed calls
+        # since its last readable answer, and whether it gave one yet
+        self._in_a_row = {kind: dict.fromkeys(connections, 0) for kind in ("timeout", "unreadable", "failed")}
         self._answered: set[str] = set()
         self._max_in_flight = max_in_flight
         self.senders = senders
@@ -223,25 +223,29 @@ class CallEngine:
                 paid, usd = unread_answer(model, messages)
                 unread_key = f"{key}:unreadable:{uuid.uuid4().hex}"
                 self.book(unread_key, role, name, model, paid, usd, time.monotonic() - started)
-                self._unreadable_in_a_row[role] += 1
-                streak, answered = self._unreadable_in_a_row[role], role in self._answered
-                stop = garbled(role, self._connections[role], streak, answered, exc)
+                self._in_a_row["unreadable"][role] += 1
+                streak = self._in_a_row["unreadable"][role]
+                stop = garbled(role, self._connections[role], streak, role in self._answered, exc)
                 raise stop or ProviderError(
                     f"{model} answered, but LiteLLM could not read the answer (paid)"
                 ) from exc
             if self.budget:
                 self.budget.release()
-            # A dead or unreachable server is no item's fault: stop the run
-            # with one line naming the endpoint rather than fail the item.
-            stop = unreachable(role, self._connections[role], exc, self.num_retries[role])
+            # a dead, hung or failing server is no item's fault: stop the run with one line naming it
+            connection, retries = self._connections[role], self.num_retries[role]
+            answered = role in self._answered
+            stop = unreachable(role, connection, exc, retries)
             if stop is None and is_read_timeout(exc):
-                self._timeouts_in_a_row[role] += 1
-                streak, answered = self._timeouts_in_a_row[role], role in self._answered
-                stop = hung(role, self._connections[role], streak, answered, self.num_retries[role])
+                self._in_a_row["timeout"][role] += 1
+                stop = hung(role, connection, self._in_a_row["timeout"][role], answered, retries)
+            elif stop is None and counts(exc):  # a 500 every time, an HTML page: failed_calls.py
+                self._in_a_row["failed"][role] += 1
+                stop = failing(role, connection, self._in_a_row["failed"][role], answered, exc, retries)
             if stop is not None:
                 raise stop from exc
             raise
-        self._timeouts_in_a_row[role] = self._unreadable_in_a_row[role] = 0  # a readable answer
+        for streaks in self._in_a_row.values():  # a readable answer
+            streaks[role] = 0
         self._answered.add(role)
         answer = plain(raw)
         count_missing(model, messages, answer)

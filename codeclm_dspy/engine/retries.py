@@ -129,8 +129,10 @@ def as_stop(exc: BaseException) -> RunStopped | None:
     if isinstance(exc, RunStopped):
         return exc
     if stops_the_run(exc):
+        model = getattr(exc, "model", None)
+        whose = f"the provider of {model}" if isinstance(model, str) and model else "the provider"
         return ProviderStopped(
-            f"the provider stopped the run ({provider_message(exc)}); "
+            f"{whose} stopped the run ({provider_message(exc)}); "
             "everything so far is saved; fix the cause and run the same command again to resume"
         )
     return None

@@ -69,7 +69,9 @@ def fill_quota(program, rt, pool, sink, funnel: Funnel, gates: Gates, random_see
             break
         if not buffer:
             if not states:
-                reason = "the metadata pool is empty"
+                s = funnel.seeds  # why, when it was the seeds: their reasons are in rejected.jsonl
+                why = f" ({s.failed} seeds failed, {s.rejected} rejected)" if s.failed or s.rejected else ""
+                reason = f"the metadata pool is empty{why}"
                 break
             rounds = funnel.decode.rounds
             if rounds >= p.max_decode_rounds:

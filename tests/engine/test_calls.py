@@ -156,6 +156,63 @@ def test_read_timeouts_in_a_row_stop_the_run_and_an_answer_between_resets_the_co
     assert outcomes(TIMEOUT_STREAK - 1) == ["timeout"] * (TIMEOUT_STREAK - 1)
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        litellm.InternalServerError("500: upstream died", model=MODEL, llm_provider="openai"),
+        litellm.APIError(
+            200, "Empty or invalid response from LLM endpoint", llm_provider="openai", model=MODEL
+        ),
+        IndexError("list index out of range"),  # an answer whose `choices` is empty
+    ],
+    ids=["500", "html-body", "no-choices"],
+)
+def test_failed_calls_in_a_row_stop_the_run_instead_of_failing_every_item(monkeypatch, error):
+    """A server that errs on every request would fail every item, one call at a time, and
+    end the run "complete" with nothing in it: ``FIRST_FAILURES`` failed calls of one role
+    before its first answer, or ``FAILURE_STREAK`` after one, stop it instead."""
+    from codeclm_dspy.engine.failed_calls import FAILURE_STREAK, FIRST_FAILURES
+    from codeclm_dspy.errors import ProviderStopped
+
+    provider = install(monkeypatch, FakeProvider(fail=error))
+    eng = engine()
+    prompts = (ask(f"prompt {i}") for i in range(100))
+
+    def outcomes(n: int) -> list[str]:
+        found = []
+        for _ in range(n):
+            try:
+                eng.complete("strong", next(prompts), {})
+                found.append("answer")
+            except ProviderStopped as exc:
+                found.append("stop")
+                assert "the strong model's provider at 127.0.0.1:9 (openai/fake-model) failed" in str(exc)
+                assert "run the same command again" in str(exc)
+            except Exception:
+                found.append("failed")
+        return found
+
+    assert outcomes(FIRST_FAILURES) == ["failed"] * (FIRST_FAILURES - 1) + ["stop"]
+    provider.fail = None
+    assert outcomes(1) == ["answer"]
+    provider.fail = error
+    assert outcomes(FAILURE_STREAK) == ["failed"] * (FAILURE_STREAK - 1) + ["stop"]
+    provider.fail = None
+    assert outcomes(1) == ["answer"]  # an answer resets the count
+    provider.fail = error
+    assert outcomes(FAILURE_STREAK - 1) == ["failed"] * (FAILURE_STREAK - 1)
+
+
+def test_requests_the_server_refused_as_malformed_fail_only_their_items(monkeypatch):
+    # a prompt past the context window says nothing about the next one
+    refused = litellm.BadRequestError("prompt is too long", model=MODEL, llm_provider="openai")
+    install(monkeypatch, FakeProvider(fail=refused))
+    eng = engine()
+    for i in range(20):
+        with pytest.raises(litellm.BadRequestError):
+            eng.complete("strong", ask(f"prompt {i}"), {})
+
+
 def test_a_credential_in_an_answer_is_masked_as_it_arrives_so_a_resume_reads_the_same(monkeypatch, tmp_path):
     from codeclm_dspy import secrets
     from codeclm_dspy.pipeline.quality import Gates

@@ -55,6 +55,7 @@ def test_an_unreadable_answer_is_not_retried_and_counts_against_the_budget_acros
         with pytest.raises(ProviderError, match="could not read the answer"):
             engine.complete("strong", QUESTION, {})
         engine.close()
+        state.close()  # as a session ends: its journal writes are committed
         assert len(hits) == session  # one request a session: no retry pays for the same broken answer
         assert budget.calls == session and budget.tokens > 0
     assert RunState(tmp_path / "state.sqlite").spent()["calls"] == 2  # what a third session starts from
