@@ -11,6 +11,7 @@ and registers it with ``secrets`` so no error text can carry it either.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,8 @@ def push_run(out: str | Path, repo_id: str, *, push: Callable[[Any, str, str], N
     folder = out / DATASET
     data = datasets.load_from_disk(str(folder))
     card = save_card(folder, manifest, data, repo_id)
-    register(get_token())  # masked wherever scrub runs, should the Hub quote it back
+    token = get_token()
+    register(token)  # masked wherever scrub runs, should the Hub quote it back
     try:
         (push or push_to_hub)(data, repo_id, card)
     except Exception as exc:
@@ -97,8 +99,20 @@ def push_run(out: str | Path, repo_id: str, *, push: Callable[[Any, str, str], N
         raise PushFailed(
             scrub(
                 f"pushing {folder} to the Hub dataset {repo_id} failed ({type(exc).__name__}: {first}); "
-                "the run is complete and saved: log in (hf auth login, or set HF_TOKEN) and run the same "
+                f"the run is complete and saved: {_remedy(exc, first, token)} and run the same "
                 "command again to push it without new calls"
             )
         ) from None
     return f"https://huggingface.co/datasets/{repo_id}"
+
+
+def _remedy(exc: Exception, first: str, token: str | None) -> str:
+    """What to do before pushing again: log in only when the Hub said who, not when it was not reached."""
+    import httpx
+
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    if token is None or status in (401, 403) or re.search(r"\b40[13]\b", first):
+        return "log in (hf auth login, or set HF_TOKEN)"
+    if isinstance(exc, OSError | httpx.TransportError):
+        return "check the connection to the Hub (or HF_ENDPOINT)"
+    return "fix the cause above"

@@ -9,6 +9,7 @@ failed push is one line that names the repo and how to retry, never a token.
 """
 
 import datasets
+import huggingface_hub
 import pytest
 from typer.testing import CliRunner
 
@@ -87,6 +88,28 @@ def test_a_failed_push_is_one_line_without_the_token(files, monkeypatch):
     assert len(error) == 1 and "me/data" in error[0] and "401 Client Error" in error[0]
     assert "token *** is not valid" in error[0] and "run the same command again" in error[0]
     assert (files / "run" / "manifest.json").exists()  # the run itself is complete and saved
+
+
+@pytest.mark.parametrize(
+    ("token", "failure", "says"),
+    [
+        (TOKEN, OSError("[Errno -2] Name or service not known"), "check the connection to the Hub"),
+        (TOKEN, RuntimeError("403 Forbidden: you cannot write to me/data"), "log in"),
+        (None, RuntimeError("repository not found"), "log in"),
+        (TOKEN, ValueError("the card is too long"), "fix the cause above"),
+    ],
+)
+def test_a_failed_push_says_what_to_fix(files, monkeypatch, token, failure, says):
+    # a push that never reached the Hub is not a login problem
+    monkeypatch.setattr(huggingface_hub, "get_token", lambda: token)
+
+    def fails(data, repo, card):
+        raise failure
+
+    monkeypatch.setattr(hub, "push_to_hub", fails)
+    result = generate(files, "me/data")
+    [error] = [line for line in result.output.splitlines() if line.startswith("codeclm: error:")]
+    assert result.exit_code == 1 and says in error and ("log in" in error) == (says == "log in")
 
 
 def test_an_unfinished_run_is_not_pushed(files, tmp_path):
