@@ -120,15 +120,12 @@ def test_every_provider_answer_is_recorded_before_it_is_returned(monkeypatch):
         engine(state=MemoryJournal(broken=True)).complete("strong", ask("rate these"), {})
 
 
-def test_read_timeouts_in_a_row_stop_the_run_and_an_answer_between_resets_the_count(monkeypatch):
-    """A read timeout fails only its request, until ``TIMEOUT_STREAK`` of one role
-    come in a row with no answer between (a hung server): that one stops the run.
-    Before the role's first answer ``FIRST_TIMEOUTS`` suffice."""
-    from codeclm_dspy.engine.timeouts import FIRST_TIMEOUTS, TIMEOUT_STREAK
+def streak_stops(monkeypatch, error: BaseException, first: int, streak: int, says: str) -> None:
+    """``error`` on every request fails each one alone, until ``first`` of one role in a row
+    before its first answer, or ``streak`` after one, stop the run; an answer resets the count."""
     from codeclm_dspy.errors import ProviderStopped
 
-    timeout = litellm.Timeout("no answer within 30 s", model=MODEL, llm_provider="openai")
-    provider = install(monkeypatch, FakeProvider(fail=timeout))
+    provider = install(monkeypatch, FakeProvider(fail=error))
     eng = engine()
     prompts = (ask(f"prompt {i}") for i in range(100))
 
@@ -140,20 +137,30 @@ def test_read_timeouts_in_a_row_stop_the_run_and_an_answer_between_resets_the_co
                 found.append("answer")
             except ProviderStopped as exc:
                 found.append("stop")
-                assert "the strong model's provider at 127.0.0.1:9 (openai/fake-model)" in str(exc)
-            except litellm.Timeout:
-                found.append("timeout")
+                assert f"the strong model's provider at 127.0.0.1:9 (openai/fake-model) {says}" in str(exc)
+                assert "run the same command again" in str(exc)
+            except Exception:
+                found.append("failed")
         return found
 
-    assert outcomes(FIRST_TIMEOUTS) == ["timeout"] * (FIRST_TIMEOUTS - 1) + ["stop"]
+    assert outcomes(first) == ["failed"] * (first - 1) + ["stop"]
     provider.fail = None
     assert outcomes(1) == ["answer"]
-    provider.fail = timeout
-    assert outcomes(TIMEOUT_STREAK) == ["timeout"] * (TIMEOUT_STREAK - 1) + ["stop"]
+    provider.fail = error
+    assert outcomes(streak) == ["failed"] * (streak - 1) + ["stop"]
     provider.fail = None
     assert outcomes(1) == ["answer"]  # an answer resets the count
-    provider.fail = timeout
-    assert outcomes(TIMEOUT_STREAK - 1) == ["timeout"] * (TIMEOUT_STREAK - 1)
+    provider.fail = error
+    assert outcomes(streak - 1) == ["failed"] * (streak - 1)
+
+
+def test_read_timeouts_in_a_row_stop_the_run_and_an_answer_between_resets_the_count(monkeypatch):
+    """A read timeout fails only its request (one long answer can outlast it), until
+    enough of one role come in a row with no answer between: a hung server."""
+    from codeclm_dspy.engine.timeouts import FIRST_TIMEOUTS, TIMEOUT_STREAK
+
+    timeout = litellm.Timeout("no answer within 30 s", model=MODEL, llm_provider="openai")
+    streak_stops(monkeypatch, timeout, FIRST_TIMEOUTS, TIMEOUT_STREAK, "answered none")
 
 
 @pytest.mark.parametrize(
@@ -169,38 +176,11 @@ def test_read_timeouts_in_a_row_stop_the_run_and_an_answer_between_resets_the_co
 )
 def test_failed_calls_in_a_row_stop_the_run_instead_of_failing_every_item(monkeypatch, error):
     """A server that errs on every request would fail every item, one call at a time, and
-    end the run "complete" with nothing in it: ``FIRST_FAILURES`` failed calls of one role
-    before its first answer, or ``FAILURE_STREAK`` after one, stop it instead."""
+    end the run "complete" with nothing in it: enough failed calls of one role in a row
+    stop it instead."""
     from codeclm_dspy.engine.failed_calls import FAILURE_STREAK, FIRST_FAILURES
-    from codeclm_dspy.errors import ProviderStopped
 
-    provider = install(monkeypatch, FakeProvider(fail=error))
-    eng = engine()
-    prompts = (ask(f"prompt {i}") for i in range(100))
-
-    def outcomes(n: int) -> list[str]:
-        found = []
-        for _ in range(n):
-            try:
-                eng.complete("strong", next(prompts), {})
-                found.append("answer")
-            except ProviderStopped as exc:
-                found.append("stop")
-                assert "the strong model's provider at 127.0.0.1:9 (openai/fake-model) failed" in str(exc)
-                assert "run the same command again" in str(exc)
-            except Exception:
-                found.append("failed")
-        return found
-
-    assert outcomes(FIRST_FAILURES) == ["failed"] * (FIRST_FAILURES - 1) + ["stop"]
-    provider.fail = None
-    assert outcomes(1) == ["answer"]
-    provider.fail = error
-    assert outcomes(FAILURE_STREAK) == ["failed"] * (FAILURE_STREAK - 1) + ["stop"]
-    provider.fail = None
-    assert outcomes(1) == ["answer"]  # an answer resets the count
-    provider.fail = error
-    assert outcomes(FAILURE_STREAK - 1) == ["failed"] * (FAILURE_STREAK - 1)
+    streak_stops(monkeypatch, error, FIRST_FAILURES, FAILURE_STREAK, "failed")
 
 
 def test_requests_the_server_refused_as_malformed_fail_only_their_items(monkeypatch):
